@@ -27,11 +27,12 @@ concept storage_format = requires(const S& s) {
     s.validate();
 };
 
-// Execution backend: where kernels run. Every operation works on views (pointer +
+// Execution backend (`mixgcn::execution_backend`; the namespace mixgcn::backend holds
+// the implementations): where kernels run. Every operation works on views (pointer +
 // shape) of memory the backend owns through `B::matrix<V>` / `B::array<T>`; the host
 // and reference backends use host memory, the CUDA backend device memory.
 template <class B, class V = float>
-concept backend = value_type<V> && requires(storage::sparse_view<index_t, V, offset_t> a,
+concept execution_backend = value_type<V> && requires(storage::sparse_view<index_t, V, offset_t> a,
                                              const_matrix_view<V> x, matrix_view<V> y, V s,
                                              const V* cptr, V* ptr, std::uint8_t* mask,
                                              const std::int32_t* labels, const index_t* rows,
@@ -49,6 +50,29 @@ concept backend = value_type<V> && requires(storage::sparse_view<index_t, V, off
     { B::softmax_cross_entropy(x, labels, rows, n, y, s) } -> std::convertible_to<double>;
     { B::count_correct(x, labels, rows, n) } -> std::convertible_to<std::size_t>;
     B::scale_add(n, s, cptr, ptr);  // ptr += s * cptr
+};
+
+}  // namespace mixgcn
+
+namespace mixgcn {
+
+// Parallel strategy: how one epoch is split across ranks. A strategy owns the
+// aggregation of the rows this rank holds (with whatever exchange that needs) and the
+// reduction of gradients and metrics.
+template <class S>
+concept parallel_strategy = requires(S s, const_matrix_view<typename S::value_type> x,
+                                     matrix_view<typename S::value_type> y, std::span<double> d,
+                                     std::span<typename S::value_type> v) {
+    typename S::backend_type;
+    typename S::value_type;
+    { S::name() } -> std::convertible_to<const char*>;
+    { s.rows() } -> std::convertible_to<std::size_t>;
+    s.forward(x, y);
+    s.backward(x, y);
+    s.sum(d);
+    s.sum(v);
+    { s.rank() } -> std::convertible_to<int>;
+    { s.ranks() } -> std::convertible_to<int>;
 };
 
 }  // namespace mixgcn
