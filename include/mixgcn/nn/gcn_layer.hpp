@@ -1,0 +1,141 @@
+#pragma once
+// One GCN layer  H' = act(Â · drop(H) · W + b)  with forward and backward.
+//
+// The product is evaluated in the cheaper order: transform first (T = H·W, then Â·T)
+// when the output is narrower than the input, aggregate first (Â·H, then ·W)
+// otherwise, so the sparse pass always runs over the narrower matrix. Backward:
+//   transform first:  dT = Âᵀ·dZ,  dW = Hᵀ·dT,  dH = dT·Wᵀ
+//   aggregate first:  dW = (ÂH)ᵀ·dZ,  dH = Âᵀ·(dZ·Wᵀ)
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/rng.hpp"
+#include "mixgcn/nn/init.hpp"
+#include "mixgcn/nn/parameter.hpp"
+
+namespace mixgcn::nn {
+
+enum class product_order { automatic, transform_first, aggregate_first };
+
+struct layer_options {
+    std::size_t in = 0, out = 0;
+    bool relu = true;
+    double dropout = 0.0;       // applied to the layer's input while training
+    double weight_decay = 0.0;  // L2 on the weight matrix
+    bool decay_bias = false;    // L2 on the bias too
+    product_order order = product_order::automatic;
+};
+
+template <class B, class V>
+class gcn_layer {
+public:
+    using matrix = typename B::template matrix<V>;
+
+    explicit gcn_layer(layer_options opt, std::size_t index = 0)
+        : opt_(opt),
+          weight_("layer" + std::to_string(index) + ".weight", opt.in, opt.out, V(opt.weight_decay)),
+          bias_("layer" + std::to_string(index) + ".bias", 1, opt.out, V(opt.decay_bias ? opt.weight_decay : 0.0)) {
+        require(opt.in > 0 && opt.out > 0, "gcn_layer ", index, ": widths must be positive (in=", opt.in,
+                ", out=", opt.out, ")");
+        require(opt.dropout >= 0.0 && opt.dropout < 1.0, "gcn_layer ", index, ": dropout ", opt.dropout,
+                " outside [0, 1)");
+        transform_first_ = opt.order == product_order::transform_first ||
+                           (opt.order == product_order::automatic && opt.out < opt.in);
+    }
+
+    const layer_options& options() const noexcept { return opt_; }
+    bool transform_first() const noexcept { return transform_first_; }
+    parameter<B, V>& weight() noexcept { return weight_; }
+    parameter<B, V>& bias() noexcept { return bias_; }
+    const parameter<B, V>& weight() const noexcept { return weight_; }
+    const parameter<B, V>& bias() const noexcept { return bias_; }
+
+    // Glorot weights, zero bias (host-memory backends fill in place).
+    void initialize(rng& g) {
+        glorot_uniform(weight_.value.view(), g);
+        bias_.value.fill(V(0));
+    }
+
+    // Computes the layer's output for the rows the strategy owns. `h` must stay valid
+    // until backward (it is the previous layer's output or the features).
+    template <parallel_strategy S>
+    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> h, bool training, std::uint64_t dropout_seed,
+                                 std::uint64_t row_offset = 0) {
+        const std::size_t n = h.rows();
+        require(h.cols() == opt_.in, weight_.name, ": input has width ", h.cols(), ", expected ", opt_.in);
+        dropped_ = training && opt_.dropout > 0.0;
+        if (dropped_) {
+            input_.resize(n, opt_.in);
+            mask_.resize(n * opt_.in);
+            B::dropout(h, input_.view(), mask_.data(), V(opt_.dropout), dropout_seed, row_offset);
+            h_ = input_.view();
+        } else {
+            h_ = h;
+        }
+        out_.resize(n, opt_.out);
+        if (transform_first_) {
+            mid_.resize(n, opt_.out);
+            B::gemm(transpose::no, transpose::no, V(1), h_, weight_.value.cview(), V(0), mid_.view());
+            strategy.forward(mid_.cview(), out_.view());
+        } else {
+            mid_.resize(n, opt_.in);
+            strategy.forward(h_, mid_.view());
+            B::gemm(transpose::no, transpose::no, V(1), mid_.cview(), weight_.value.cview(), V(0), out_.view());
+        }
+        B::bias_act(out_.view(), bias_.value.data(), opt_.relu);
+        return out_.cview();
+    }
+
+    // Consumes dZ (gradient w.r.t. this layer's output, overwritten in place), fills the
+    // parameter gradients (before the strategy's all-reduce) and, when `dh` is given,
+    // the gradient w.r.t. the layer's input.
+    template <parallel_strategy S>
+    void backward(S& strategy, matrix_view<V> dz, std::optional<matrix_view<V>> dh) {
+        const std::size_t n = dz.rows();
+        if (opt_.relu) B::relu_backward(out_.cview(), dz);
+        B::column_sum(const_matrix_view<V>(dz), bias_.grad.data());
+        if (transform_first_) {
+            grad_mid_.resize(n, opt_.out);
+            strategy.backward(dz, grad_mid_.view());
+            B::gemm(transpose::yes, transpose::no, V(1), h_, grad_mid_.cview(), V(0), weight_.grad.view());
+            if (dh) B::gemm(transpose::no, transpose::yes, V(1), grad_mid_.cview(), weight_.value.cview(), V(0), *dh);
+        } else {
+            B::gemm(transpose::yes, transpose::no, V(1), mid_.cview(), const_matrix_view<V>(dz), V(0),
+                    weight_.grad.view());
+            if (dh) {
+                grad_mid_.resize(n, opt_.in);
+                B::gemm(transpose::no, transpose::yes, V(1), const_matrix_view<V>(dz), weight_.value.cview(), V(0),
+                        grad_mid_.view());
+                strategy.backward(grad_mid_.cview(), *dh);
+            }
+        }
+        if (dh && dropped_) B::dropout_backward(*dh, mask_.data(), V(opt_.dropout));
+    }
+
+    const_matrix_view<V> output() const noexcept { return out_.cview(); }
+
+    // Bytes held between forward and backward (the activations this layer caches).
+    std::size_t activation_bytes() const noexcept {
+        return input_.bytes() + mid_.bytes() + out_.bytes() + grad_mid_.bytes() + mask_.size();
+    }
+    std::size_t parameter_bytes() const noexcept {
+        return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
+    }
+
+private:
+    layer_options opt_;
+    parameter<B, V> weight_, bias_;
+    bool transform_first_ = false;
+    bool dropped_ = false;
+    const_matrix_view<V> h_;  // the (dropped) input seen by forward
+    matrix input_;            // dropped copy of the input
+    std::vector<std::uint8_t> mask_;
+    matrix mid_;       // T = H·W  or  ÂH
+    matrix out_;       // activated output
+    matrix grad_mid_;  // dT  or  dZ·Wᵀ
+};
+
+}  // namespace mixgcn::nn

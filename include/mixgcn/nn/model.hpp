@@ -1,0 +1,136 @@
+#pragma once
+// A stack of GCN layers with a masked softmax cross-entropy head. Any number of
+// layers; weight decay per layer, so Kipf & Welling's "first layer only" is the
+// default and "every layer" is one flag.
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/rng.hpp"
+#include "mixgcn/nn/gcn_layer.hpp"
+
+namespace mixgcn::nn {
+
+struct model_options {
+    std::size_t in = 0;
+    std::size_t hidden = 16;
+    std::size_t classes = 0;
+    int layers = 2;
+    double dropout = 0.5;
+    double weight_decay = 5e-4;
+    bool decay_all_layers = false;  // Kipf & Welling decay the first layer only
+    product_order order = product_order::automatic;
+};
+
+template <class B, class V>
+class gcn_model {
+public:
+    using matrix = typename B::template matrix<V>;
+
+    explicit gcn_model(const model_options& opt) : opt_(opt) {
+        require(opt.layers >= 1, "gcn_model: need at least one layer, got ", opt.layers);
+        require(opt.in > 0, "gcn_model: input width is 0");
+        require(opt.classes >= 2, "gcn_model: need at least 2 classes, got ", opt.classes);
+        require(opt.layers == 1 || opt.hidden > 0, "gcn_model: hidden width is 0");
+        for (int l = 0; l < opt.layers; ++l) {
+            layer_options lo;
+            lo.in = l == 0 ? opt.in : opt.hidden;
+            lo.out = l == opt.layers - 1 ? opt.classes : opt.hidden;
+            lo.relu = l != opt.layers - 1;
+            lo.dropout = opt.dropout;
+            lo.weight_decay = (l == 0 || opt.decay_all_layers) ? opt.weight_decay : 0.0;
+            lo.order = opt.order;
+            layers_.emplace_back(lo, static_cast<std::size_t>(l));
+        }
+    }
+
+    const model_options& options() const noexcept { return opt_; }
+    std::size_t num_layers() const noexcept { return layers_.size(); }
+    gcn_layer<B, V>& layer(std::size_t l) noexcept { return layers_[l]; }
+
+    void initialize(std::uint64_t seed) {
+        for (std::size_t l = 0; l < layers_.size(); ++l) {
+            rng g = rng::derive(seed, 0x1000 + l);
+            layers_[l].initialize(g);
+        }
+    }
+
+    std::vector<parameter<B, V>*> parameters() {
+        std::vector<parameter<B, V>*> out;
+        for (auto& l : layers_) {
+            out.push_back(&l.weight());
+            out.push_back(&l.bias());
+        }
+        return out;
+    }
+
+    // Logits for the rows the strategy owns. `row_offset` makes dropout masks depend on
+    // the global row id.
+    template <parallel_strategy S>
+    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> x, bool training, std::uint64_t dropout_seed,
+                                 std::uint64_t row_offset = 0) {
+        const_matrix_view<V> h = x;
+        for (std::size_t l = 0; l < layers_.size(); ++l)
+            h = layers_[l].forward(strategy, h, training, splitmix64(dropout_seed ^ (0xD50u + l)), row_offset);
+        return h;
+    }
+
+    // Cross-entropy summed over the listed local rows (before any all-reduce), and the
+    // gradients of the mean loss over `global_count` rows in every parameter, summed
+    // across ranks by the strategy.
+    template <parallel_strategy S>
+    double backward(S& strategy, const std::int32_t* labels, std::span<const index_t> rows, std::size_t global_count) {
+        const auto logits = layers_.back().output();
+        dlogits_.resize(logits.rows(), logits.cols());
+        const double loss = B::softmax_cross_entropy(logits, labels, rows.data(), rows.size(), dlogits_.view(),
+                                                     V(1.0 / double(global_count == 0 ? 1 : global_count)));
+        grads_.resize(layers_.size());
+        matrix_view<V> dz = dlogits_.view();
+        for (std::size_t l = layers_.size(); l-- > 0;) {
+            std::optional<matrix_view<V>> dh;
+            if (l > 0) {
+                grads_[l].resize(dz.rows(), layers_[l].options().in);
+                dh = grads_[l].view();
+            }
+            layers_[l].backward(strategy, dz, dh);
+            if (dh) dz = *dh;
+        }
+        for (auto* p : parameters()) strategy.sum(std::span<V>(p->grad.data(), p->grad.size()));
+        return loss;
+    }
+
+    // Σ weight_decay/2 · ||W||², the L2 term Kipf & Welling add to the reported loss.
+    double l2_penalty() {
+        double s = 0;
+        for (auto* p : parameters()) {
+            if (p->weight_decay == V(0)) continue;
+            double sq = 0;
+            for (std::size_t i = 0; i < p->size(); ++i) sq += double(p->value.data()[i]) * double(p->value.data()[i]);
+            s += 0.5 * double(p->weight_decay) * sq;
+        }
+        return s;
+    }
+
+    std::size_t parameter_count() {
+        std::size_t n = 0;
+        for (auto* p : parameters()) n += p->size();
+        return n;
+    }
+    std::size_t activation_bytes() const noexcept {
+        std::size_t b = dlogits_.bytes();
+        for (const auto& l : layers_) b += l.activation_bytes();
+        for (const auto& g : grads_) b += g.bytes();
+        return b;
+    }
+
+private:
+    model_options opt_;
+    std::vector<gcn_layer<B, V>> layers_;
+    matrix dlogits_;
+    std::vector<matrix> grads_;
+};
+
+}  // namespace mixgcn::nn
