@@ -1,0 +1,134 @@
+#pragma once
+// Host aggregation Y = diag(row_scale) · A · diag(col_scale) · X over CSR, one row per
+// iteration, the row's output kept in registers.
+//
+// The feature width is a template parameter: a row's output is walked in chunks of
+// `chunk<V>` values (128 bytes: 8 SSE / 4 AVX registers of accumulators), each chunk a
+// fixed-trip loop the compiler fully unrolls and vectorises; for each chunk the row's
+// non-zeros are streamed once (their column ids stay in L1 between chunks). Widths
+// outside the instantiated list run the same chunk kernel over their full chunks and a
+// run-time-length tail. Normalisation is fused: the per-edge factor val[k]·col_scale[c]
+// scales the gathered X row, row_scale scales the finished row.
+#include <cstddef>
+#include <cstdint>
+
+#include "mixgcn/backend/common.hpp"
+#include "mixgcn/backend/host/balance.hpp"
+#include "mixgcn/backend/host/threading.hpp"
+#include "mixgcn/backend/host/width_dispatch.hpp"
+#include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/storage/sparse_view.hpp"
+
+namespace mixgcn::backend::host_detail {
+
+// Values per register-resident chunk of an output row.
+template <class V>
+inline constexpr int chunk = static_cast<int>(128 / sizeof(V));
+
+// How many non-zeros ahead the X row is prefetched: the gather is random, so the
+// hardware prefetcher cannot guess it, and one row of X is one to a few cache lines.
+inline constexpr int prefetch_distance = 8;
+
+template <class I, class V, class O>
+inline V edge_factor(const storage::sparse_view<I, V, O>& a, O k, I c) noexcept {
+    V w = a.val ? a.val[k] : V(1);
+    if (a.col_scale) w *= a.col_scale[c];
+    return w;
+}
+
+// y_row[c0, c0 + C) = rs · Σ_k w_k · x[col_k][c0, c0 + C), C a compile-time constant.
+template <int C, class I, class V, class O>
+inline void row_chunk(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y_row, I r,
+                      std::size_t c0) noexcept {
+    V acc[C] = {};
+    const O b = a.row_ptr[r], e = a.row_ptr[r + 1];
+    for (O k = b; k < e; ++k) {
+        const I c = a.col_idx[k];
+        if (k + prefetch_distance < e)
+            __builtin_prefetch(x + static_cast<std::size_t>(a.col_idx[k + prefetch_distance]) * xs + c0);
+        const V w = edge_factor(a, k, c);
+        const V* xr = x + static_cast<std::size_t>(c) * xs + c0;
+#pragma omp simd
+        for (int j = 0; j < C; ++j) acc[j] += w * xr[j];
+    }
+    const V rs = a.row_scale ? a.row_scale[r] : V(1);
+#pragma omp simd
+    for (int j = 0; j < C; ++j) y_row[c0 + static_cast<std::size_t>(j)] = rs * acc[j];
+}
+
+// Same with a run-time length n <= chunk<V> (the tail of a fallback width).
+template <class I, class V, class O>
+inline void row_tail(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y_row, I r,
+                     std::size_t c0, std::size_t n) noexcept {
+    V acc[chunk<V>] = {};
+    const O b = a.row_ptr[r], e = a.row_ptr[r + 1];
+    for (O k = b; k < e; ++k) {
+        const I c = a.col_idx[k];
+        const V w = edge_factor(a, k, c);
+        const V* xr = x + static_cast<std::size_t>(c) * xs + c0;
+#pragma omp simd
+        for (std::size_t j = 0; j < n; ++j) acc[j] += w * xr[j];
+    }
+    const V rs = a.row_scale ? a.row_scale[r] : V(1);
+    for (std::size_t j = 0; j < n; ++j) y_row[c0 + j] = rs * acc[j];
+}
+
+// Rows [first, last) at compile-time width W.
+template <int W, class I, class V, class O>
+void rows_fixed(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y, std::size_t ys, I first,
+                I last) noexcept {
+    constexpr int C = W < chunk<V> ? W : chunk<V>;
+    static_assert(W % C == 0, "An instantiated aggregation width must be a multiple of the register chunk "
+                              "(128 bytes of values) or smaller than it; add other widths to the fallback.");
+    for (I r = first; r < last; ++r) {
+        V* y_row = y + static_cast<std::size_t>(r) * ys;
+        for (int c0 = 0; c0 < W; c0 += C) row_chunk<C>(a, x, xs, y_row, r, static_cast<std::size_t>(c0));
+    }
+}
+
+// Rows [first, last) at any width d: full chunks, then the tail.
+template <class I, class V, class O>
+void rows_generic(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y, std::size_t ys,
+                  std::size_t d, I first, I last) noexcept {
+    constexpr auto C = static_cast<std::size_t>(chunk<V>);
+    const std::size_t full = d / C * C;
+    for (I r = first; r < last; ++r) {
+        V* y_row = y + static_cast<std::size_t>(r) * ys;
+        for (std::size_t c0 = 0; c0 < full; c0 += C) row_chunk<chunk<V>>(a, x, xs, y_row, r, c0);
+        if (full < d) row_tail(a, x, xs, y_row, r, full, d - full);
+    }
+}
+
+// Serial kernel for rows [first, last), dispatched on the width.
+template <class I, class V, class O>
+void aggregate_serial(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y, I first,
+                      I last) noexcept {
+    const std::size_t d = x.cols();
+    dispatch_width(
+        aggregate_widths{}, d,
+        [&](auto w) { rows_fixed<decltype(w)::value>(a, x.data(), x.stride(), y.data(), y.stride(), first, last); },
+        [&] { rows_generic(a, x.data(), x.stride(), y.data(), y.stride(), d, first, last); });
+}
+
+// Rows [first, last) split over the threads by non-zeros (see balance.hpp).
+template <class I, class V, class O>
+void aggregate_parallel(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y, I first,
+                        I last) {
+    check_aggregate_shapes(a, x, y);
+    require(first >= 0 && first <= last && last <= a.rows, "aggregate_rows: row range [", first, ", ", last,
+            ") is not inside [0, ", a.rows, ")");
+    if (first == last || x.cols() == 0) return;
+    const auto nnz = static_cast<std::size_t>(a.row_ptr[last] - a.row_ptr[first]);
+    const std::size_t work = (nnz + static_cast<std::size_t>(last - first)) * x.cols();
+    const std::size_t threads = static_cast<std::size_t>(max_threads());
+    parallel_blocks(threads, work, [&](std::size_t t0, std::size_t t1, std::size_t, std::size_t) {
+        for (std::size_t t = t0; t < t1; ++t) {
+            const I b = balanced_row_begin(a.row_ptr, first, last, t, threads);
+            const I e = balanced_row_begin(a.row_ptr, first, last, t + 1, threads);
+            if (b < e) aggregate_serial(a, x, y, b, e);
+        }
+    });
+}
+
+}  // namespace mixgcn::backend::host_detail
