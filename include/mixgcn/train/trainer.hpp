@@ -1,0 +1,230 @@
+#pragma once
+// The training loop: one optimisation step and one evaluation per epoch, model
+// selection on validation accuracy (the weights of the best validation epoch are kept
+// and restored at the end), optional patience, checkpoints every K epochs and resume.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mixgcn/core/concepts.hpp"
+#include "mixgcn/io/checkpoint.hpp"
+#include "mixgcn/nn/model.hpp"
+#include "mixgcn/nn/optimizer.hpp"
+
+namespace mixgcn::train {
+
+struct epoch_metrics {
+    int epoch = 0;  // 1-based
+    double loss = 0;  // mean cross-entropy on training nodes + L2 term, before the step
+    double train_acc = 0, val_acc = 0, test_acc = 0;
+    double seconds = 0;
+};
+
+struct trainer_options {
+    int epochs = 200;
+    int patience = 0;  // stop after this many epochs without a better validation accuracy; 0 = never
+    std::uint64_t seed = 42;
+    std::filesystem::path checkpoint;  // written every `checkpoint_every` epochs when set
+    int checkpoint_every = 0;
+    std::filesystem::path resume;  // continue from this checkpoint when set
+    std::function<void(const epoch_metrics&)> on_epoch;
+};
+
+struct train_result {
+    std::vector<epoch_metrics> history;
+    int best_val_epoch = 0;
+    double best_val_acc = 0;
+    double test_acc = 0;  // at the best validation epoch
+    bool stopped_early = false;
+    int resumed_from_epoch = 0;
+
+    double epoch_time_median() const {
+        if (history.empty()) return 0;
+        std::vector<double> t;
+        for (const auto& h : history) t.push_back(h.seconds);
+        std::sort(t.begin(), t.end());
+        return t.size() % 2 ? t[t.size() / 2] : 0.5 * (t[t.size() / 2 - 1] + t[t.size() / 2]);
+    }
+};
+
+// The rows of one rank: features, labels and which local rows are train/val/test.
+template <class V>
+struct local_data {
+    const_matrix_view<V> features;
+    const std::int32_t* labels = nullptr;
+    std::vector<index_t> train, val, test;
+    std::uint64_t row_offset = 0;  // global id of local row 0 (dropout masks)
+};
+
+template <class B, class V, parallel_strategy S>
+class trainer {
+public:
+    trainer(S& strategy, nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt, const local_data<V>& data,
+            trainer_options options)
+        : s_(strategy), model_(model), opt_(opt), data_(data), o_(std::move(options)) {
+        require(o_.epochs >= 0, "trainer: epochs must be >= 0, got ", o_.epochs);
+        require(o_.checkpoint_every >= 0, "trainer: checkpoint_every must be >= 0, got ", o_.checkpoint_every);
+        std::vector<double> counts{double(data.train.size()), double(data.val.size()), double(data.test.size())};
+        s_.sum(std::span<double>(counts));
+        global_train_ = static_cast<std::size_t>(counts[0]);
+        global_val_ = static_cast<std::size_t>(counts[1]);
+        global_test_ = static_cast<std::size_t>(counts[2]);
+        require(global_train_ > 0, "trainer: no training nodes");
+    }
+
+    train_result run() {
+        train_result res;
+        best_ = snapshot();
+        if (!o_.resume.empty()) load(o_.resume, res);
+        for (int epoch = res.resumed_from_epoch + 1; epoch <= o_.epochs; ++epoch) {
+            const auto t0 = std::chrono::steady_clock::now();
+            epoch_metrics m;
+            m.epoch = epoch;
+            // Training step.
+            model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))),
+                           data_.row_offset);
+            const double l2 = model_.l2_penalty();
+            const auto params = model_.parameters();
+            std::vector<double> sums(4, 0.0);
+            sums[0] = model_.backward(s_, data_.labels, data_.train, global_train_);
+            opt_.step(params);
+            // Evaluation with dropout off on the updated weights.
+            const auto logits = model_.forward(s_, data_.features, false, 0, data_.row_offset);
+            sums[1] = double(B::count_correct(logits, data_.labels, data_.train.data(), data_.train.size()));
+            sums[2] = double(B::count_correct(logits, data_.labels, data_.val.data(), data_.val.size()));
+            sums[3] = double(B::count_correct(logits, data_.labels, data_.test.data(), data_.test.size()));
+            s_.sum(std::span<double>(sums));
+            m.loss = sums[0] / double(global_train_) + l2;
+            m.train_acc = sums[1] / double(global_train_);
+            m.val_acc = global_val_ ? sums[2] / double(global_val_) : 0.0;
+            m.test_acc = global_test_ ? sums[3] / double(global_test_) : 0.0;
+            m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            res.history.push_back(m);
+            if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
+                res.best_val_epoch = epoch;
+                res.best_val_acc = m.val_acc;
+                res.test_acc = m.test_acc;
+                best_ = snapshot();
+            }
+            if (o_.on_epoch) o_.on_epoch(m);
+            if (!o_.checkpoint.empty() && o_.checkpoint_every > 0 && epoch % o_.checkpoint_every == 0)
+                save(o_.checkpoint, epoch, res);
+            if (o_.patience > 0 && epoch - res.best_val_epoch >= o_.patience) {
+                res.stopped_early = true;
+                break;
+            }
+        }
+        restore(best_);
+        return res;
+    }
+
+    std::size_t global_train() const noexcept { return global_train_; }
+
+private:
+    using snapshot_t = std::vector<std::vector<V>>;
+
+    snapshot_t snapshot() {
+        snapshot_t s;
+        for (auto* p : model_.parameters()) s.emplace_back(p->value.data(), p->value.data() + p->size());
+        return s;
+    }
+    void restore(const snapshot_t& s) {
+        const auto params = model_.parameters();
+        for (std::size_t i = 0; i < params.size() && i < s.size(); ++i)
+            std::copy(s[i].begin(), s[i].end(), params[i]->value.data());
+    }
+
+    // Identifies the model a checkpoint belongs to, so a resume with other flags fails.
+    std::string fingerprint() const {
+        const auto& mo = model_.options();
+        return detail::concat("in=", mo.in, " hidden=", mo.hidden, " classes=", mo.classes, " layers=", mo.layers,
+                              " seed=", o_.seed, " lr=", opt_.options().lr, " kind=", int(opt_.options().kind));
+    }
+
+    void save(const std::filesystem::path& path, int epoch, const train_result& res) {
+        if (s_.rank() != 0) return;  // parameters are replicated; rank 0 writes
+        io::checkpoint ck;
+        ck.epoch = static_cast<std::uint64_t>(epoch);
+        ck.value_type = sizeof(V) == 4 ? "float32" : "float64";
+        ck.meta["model"] = fingerprint();
+        ck.meta["optimizer_steps"] = std::to_string(opt_.steps());
+        ck.meta["best_val_epoch"] = std::to_string(res.best_val_epoch);
+        const auto params = model_.parameters();
+        auto add = [&](const std::string& name, std::size_t rows, std::size_t cols, const V* v) {
+            io::checkpoint_array a;
+            a.name = name;
+            a.shape = {rows, cols};
+            a.values.assign(v, v + rows * cols);
+            ck.arrays.push_back(std::move(a));
+        };
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const auto& p = *params[i];
+            add(p.name, p.value.rows(), p.value.cols(), p.value.data());
+            add("best." + p.name, p.value.rows(), p.value.cols(), best_[i].data());
+            if (!opt_.first_moments().empty()) {
+                add("optimizer.m." + p.name, p.value.rows(), p.value.cols(), opt_.first_moments()[i].data());
+                add("optimizer.v." + p.name, p.value.rows(), p.value.cols(), opt_.second_moments()[i].data());
+            }
+        }
+        // The history so far, so a resumed run reports the whole curve.
+        io::checkpoint_array h;
+        h.name = "history";
+        h.shape = {res.history.size(), 6};
+        for (const auto& m : res.history)
+            h.values.insert(h.values.end(), {double(m.epoch), m.loss, m.train_acc, m.val_acc, m.test_acc, m.seconds});
+        ck.arrays.push_back(std::move(h));
+        ck.arrays.push_back({"best", {3}, {double(res.best_val_epoch), res.best_val_acc, res.test_acc}});
+        io::write_checkpoint(path, ck);
+    }
+
+    void load(const std::filesystem::path& path, train_result& res) {
+        const auto ck = io::read_checkpoint(path);
+        const std::string expect = sizeof(V) == 4 ? "float32" : "float64";
+        if (ck.value_type != expect)
+            throw io_error(path.string(), 0, ck.value_type, "checkpoint holds " + ck.value_type + " values but this run uses " + expect);
+        const auto it = ck.meta.find("model");
+        if (it == ck.meta.end() || it->second != fingerprint())
+            throw io_error(path.string(), 0, it == ck.meta.end() ? "" : it->second,
+                           "checkpoint was written for another model/configuration (this run: " + fingerprint() + ")");
+        const auto params = model_.parameters();
+        auto fill = [&](const std::string& name, V* dst, std::size_t n) {
+            const auto& a = ck.get(name);
+            if (a.values.size() != n)
+                throw io_error(path.string(), 0, name, "array has " + std::to_string(a.values.size()) + " values, expected " + std::to_string(n));
+            for (std::size_t k = 0; k < n; ++k) dst[k] = static_cast<V>(a.values[k]);
+        };
+        opt_.reset(params);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            auto& p = *params[i];
+            fill(p.name, p.value.data(), p.size());
+            fill("best." + p.name, best_[i].data(), p.size());
+            fill("optimizer.m." + p.name, opt_.first_moments()[i].data(), p.size());
+            fill("optimizer.v." + p.name, opt_.second_moments()[i].data(), p.size());
+        }
+        opt_.set_steps(std::stoull(ck.meta.at("optimizer_steps")));
+        const auto& h = ck.get("history");
+        for (std::size_t r = 0; r + 6 <= h.values.size(); r += 6)
+            res.history.push_back({int(h.values[r]), h.values[r + 1], h.values[r + 2], h.values[r + 3], h.values[r + 4],
+                                   h.values[r + 5]});
+        const auto& b = ck.get("best");
+        res.best_val_epoch = int(b.values.at(0));
+        res.best_val_acc = b.values.at(1);
+        res.test_acc = b.values.at(2);
+        res.resumed_from_epoch = int(ck.epoch);
+    }
+
+    S& s_;
+    nn::gcn_model<B, V>& model_;
+    nn::optimizer<B, V>& opt_;
+    const local_data<V>& data_;
+    trainer_options o_;
+    std::size_t global_train_ = 0, global_val_ = 0, global_test_ = 0;
+    snapshot_t best_;
+};
+
+}  // namespace mixgcn::train

@@ -1,0 +1,264 @@
+// mixgcn-train: trains a GCN on a dataset folder or a generated graph and reports
+// per-epoch metrics, the test accuracy at the best validation epoch, time and memory.
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <string>
+
+#include "cli.hpp"
+#include "mixgcn/backend/host.hpp"
+#include "mixgcn/backend/reference/backend.hpp"
+#include "mixgcn/graph/generators.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/graph/stats.hpp"
+#include "mixgcn/io.hpp"
+#include "mixgcn/nn/model.hpp"
+#include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/parallel/single.hpp"
+#include "mixgcn/train/json_writer.hpp"
+#include "mixgcn/train/memory.hpp"
+#include "mixgcn/train/trainer.hpp"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace {
+
+using namespace mixgcn;
+
+constexpr const char* usage = R"(usage: mixgcn-train [flags]
+
+Trains a graph convolutional network (Kipf & Welling) and reports the test accuracy at
+the epoch of best validation accuracy. Without --data it trains on a generated graph.
+
+data:
+  --data DIR              dataset folder (edges, features, labels, split; see docs/data-formats.md)
+  --generate sbm|rmat     generated graph when --data is absent (default sbm)
+  --nodes N               sbm: nodes (default 10000)
+  --avg-degree D          sbm: mean degree (default 10)
+  --classes C             sbm: classes (default 8)
+  --homophily H           sbm: fraction of intra-class edges (default 0.75)
+  --features F            sbm: feature width (default 128)
+  --scale S               rmat: log2 of the node count, 10..24 (default 14)
+  --edge-factor E         rmat: edges per node (default 16)
+  --graph-seed S          generator seed (default 1)
+  --export-dataset DIR    write the dataset (npy files) to DIR before training
+  --feature-norm row|none row-normalise features (default row)
+  --normalization fused|edge-weights   how D^-1/2 (A+I) D^-1/2 is applied (default fused)
+model and training:
+  --layers L              GCN layers (default 2)
+  --hidden H              hidden width (default 16)
+  --epochs E              epochs (default 200)
+  --lr X                  learning rate (default 0.01)
+  --weight-decay X        L2 on the first layer (default 5e-4)
+  --decay-all-layers      apply the weight decay to every layer
+  --dropout P             dropout probability (default 0.5)
+  --optimizer adam|sgd    (default adam)
+  --patience K            stop after K epochs without better validation accuracy (default off)
+  --seed S                seed of initialisation and dropout (default 42)
+  --precision float|double
+  --backend host|reference   execution backend (default host)
+  --threads T             OpenMP threads (default: all cores)
+checkpoints and output:
+  --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs
+  --resume FILE           continue from a checkpoint
+  --json FILE             write config, dataset stats, per-epoch metrics, timing, memory
+  --quiet                 print only the final summary
+  --help
+)";
+
+struct config {
+    cli::args* a;
+    std::string data, generate, backend, precision;
+};
+
+template <class V>
+dataset<V> obtain_dataset(const cli::args& a) {
+    if (a.has("data")) {
+        const std::filesystem::path dir = a.get("data", "");
+        if (!std::filesystem::is_directory(dir)) throw io_error(dir.string(), 0, "", "dataset folder does not exist");
+        return io::load_dataset<V>(dir);
+    }
+    const auto kind = a.choice("generate", "sbm", {"sbm", "rmat"});
+    if (kind == "sbm") {
+        graph::sbm_options o;
+        o.nodes = a.number<std::int64_t>("nodes", o.nodes);
+        o.avg_degree = a.number<double>("avg-degree", o.avg_degree);
+        o.classes = a.number<std::int32_t>("classes", o.classes);
+        o.homophily = a.number<double>("homophily", o.homophily);
+        o.features = a.number<std::int64_t>("features", o.features);
+        o.seed = a.number<std::uint64_t>("graph-seed", o.seed);
+        return graph::generate_sbm<V>(o);
+    }
+    graph::rmat_options o;
+    o.scale = a.number<int>("scale", 14);
+    o.edge_factor = a.number<int>("edge-factor", o.edge_factor);
+    o.seed = a.number<std::uint64_t>("graph-seed", o.seed);
+    return graph::rmat_dataset<V>(o, a.number<std::int64_t>("features", 128), a.number<std::int32_t>("classes", 8));
+}
+
+template <class B, class V>
+int run(const cli::args& a) {
+    const bool quiet = a.has("quiet");
+    const bool tty = isatty(fileno(stdout));
+    const auto t_load = std::chrono::steady_clock::now();
+    dataset<V> ds = obtain_dataset<V>(a);
+    ds.validate();
+    if (a.has("export-dataset")) io::save_dataset(a.get("export-dataset", ""), ds);
+    if (a.choice("feature-norm", "row", {"row", "none"}) == "row") graph::row_normalize(ds.features);
+    graph::build_report report;
+    const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+    const auto mode = a.choice("normalization", "fused", {"fused", "edge-weights"}) == "fused"
+                          ? graph::normalization_mode::fused
+                          : graph::normalization_mode::edge_weights;
+    const auto op = graph::gcn_normalize<V>(adjacency, mode);
+    const auto stats = graph::compute_degree_stats(adjacency);
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+
+    nn::model_options mo;
+    mo.in = ds.features.cols();
+    mo.classes = static_cast<std::size_t>(ds.num_classes);
+    mo.hidden = a.number<std::size_t>("hidden", 16);
+    mo.layers = a.number<int>("layers", 2);
+    mo.dropout = a.number<double>("dropout", 0.5);
+    mo.weight_decay = a.number<double>("weight-decay", 5e-4);
+    mo.decay_all_layers = a.has("decay-all-layers");
+    require(mo.weight_decay >= 0, "--weight-decay must be >= 0, got ", mo.weight_decay);
+    nn::gcn_model<B, V> model(mo);
+    const auto seed = a.number<std::uint64_t>("seed", 42);
+    model.initialize(seed);
+    nn::optimizer_options oo;
+    oo.lr = a.number<double>("lr", 0.01);
+    oo.kind = a.choice("optimizer", "adam", {"adam", "sgd"}) == "adam" ? nn::optimizer_kind::adam : nn::optimizer_kind::sgd;
+    nn::optimizer<B, V> opt(oo);
+
+    parallel::single<B, V> strategy(op);
+    train::local_data<V> data;
+    data.features = ds.features.cview();
+    data.labels = ds.labels.data();
+    data.train = ds.nodes_with(split_role::train);
+    data.val = ds.nodes_with(split_role::val);
+    data.test = ds.nodes_with(split_role::test);
+
+    train::trainer_options to;
+    to.epochs = a.number<int>("epochs", 200);
+    to.patience = a.number<int>("patience", 0);
+    to.seed = seed;
+    to.checkpoint = a.get("checkpoint", "");
+    to.checkpoint_every = a.number<int>("checkpoint-every", to.checkpoint.empty() ? 0 : 10);
+    to.resume = a.get("resume", "");
+    require(to.checkpoint_every == 0 || !to.checkpoint.empty(), "--checkpoint-every needs --checkpoint FILE");
+    to.on_epoch = [&](const train::epoch_metrics& m) {
+        if (quiet) return;
+        std::printf("%sepoch %4d/%d  loss %.4f  train %.3f  val %.3f  %.2f ms%s", tty ? "\r" : "", m.epoch, to.epochs,
+                    m.loss, m.train_acc, m.val_acc, m.seconds * 1e3, tty ? "   " : "\n");
+        std::fflush(stdout);
+    };
+    if (!quiet)
+        std::printf("%s: %d nodes, %zu non-zeros (with self-loops), %zu features, %d classes; train/val/test %zu/%zu/%zu; "
+                    "backend %s, %s\n",
+                    ds.name.c_str(), ds.num_nodes(), op.a.nnz(), ds.features.cols(), ds.num_classes, data.train.size(),
+                    data.val.size(), data.test.size(), B::name(), sizeof(V) == 4 ? "float" : "double");
+    train::trainer<B, V, parallel::single<B, V>> trainer(strategy, model, opt, data, to);
+    const auto res = trainer.run();
+    if (!quiet && tty) std::printf("\n");
+
+    train::memory_breakdown mem;
+    mem.graph = op.bytes();
+    mem.features = ds.features.bytes();
+    mem.activations = model.activation_bytes();
+    mem.parameters_and_optimizer = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
+    const auto peak = train::peak_rss_bytes();
+    std::printf("best validation accuracy %.4f at epoch %d; test accuracy %.4f; median epoch %.3f ms; peak RSS %.1f MiB\n",
+                res.best_val_acc, res.best_val_epoch, res.test_acc, res.epoch_time_median() * 1e3, double(peak) / 1048576.0);
+
+    if (a.has("json")) {
+        const std::filesystem::path path = a.get("json", "");
+        std::ofstream os(path);
+        if (!os) throw io_error(path.string(), 0, "", "cannot open for writing");
+        train::json_writer j(os);
+        j.begin_object();
+        j.key("config").begin_object();
+        j.field("data", a.get("data", "generated:" + a.get("generate", "sbm")));
+        j.field("backend", B::name()).field("precision", sizeof(V) == 4 ? "float" : "double");
+        j.field("strategy", "single").field("layers", mo.layers).field("hidden", mo.hidden);
+        j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
+        j.field("dropout", mo.dropout).field("seed", seed);
+#ifdef _OPENMP
+        j.field("threads", omp_get_max_threads());
+#else
+        j.field("threads", 1);
+#endif
+        j.end_object();
+        j.key("dataset").begin_object();
+        j.field("name", ds.name).field("nodes", ds.num_nodes()).field("edges_in_file", report.input_edges);
+        j.field("nonzeros", adjacency.nnz()).field("nonzeros_with_self_loops", op.a.nnz());
+        j.field("duplicates_dropped", report.duplicates_dropped).field("self_loops_dropped", report.self_loops_dropped);
+        j.field("features", ds.features.cols()).field("classes", ds.num_classes);
+        j.field("train", data.train.size()).field("val", data.val.size()).field("test", data.test.size());
+        j.field("degree_mean", stats.mean).field("degree_max", stats.max).field("degree_median", stats.median);
+        j.field("load_seconds", load_seconds);
+        j.end_object();
+        j.key("epochs").begin_array();
+        for (const auto& m : res.history) {
+            j.begin_object();
+            j.field("epoch", m.epoch).field("loss", m.loss).field("train_acc", m.train_acc);
+            j.field("val_acc", m.val_acc).field("seconds", m.seconds);
+            j.end_object();
+        }
+        j.end_array();
+        j.field("best_val_epoch", res.best_val_epoch).field("best_val_acc", res.best_val_acc);
+        j.field("test_accuracy", res.test_acc).field("stopped_early", res.stopped_early);
+        j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
+        j.key("memory").begin_object();
+        j.field("graph", mem.graph).field("features", mem.features).field("activations", mem.activations);
+        j.field("parameters_optimizer", mem.parameters_and_optimizer).field("total", mem.total());
+        j.end_object();
+        j.end_object();
+        os << "\n";
+        if (!os) throw io_error(path.string(), 0, "", "write failed");
+    }
+    return 0;
+}
+
+template <class V>
+int dispatch_backend(const cli::args& a) {
+    const auto b = a.choice("backend", "host", {"host", "reference"});
+    if (b == "reference") return run<backend::reference, V>(a);
+    return run<backend::host, V>(a);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const cli::args a(argc, argv,
+                          {"data", "generate", "nodes", "avg-degree", "classes", "homophily", "features", "scale",
+                           "edge-factor", "graph-seed", "export-dataset", "feature-norm", "normalization", "layers",
+                           "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
+                           "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json"},
+                          {"quiet", "help", "decay-all-layers"});
+        if (a.has("help")) {
+            std::fputs(usage, stdout);
+            return 0;
+        }
+        if (a.has("threads")) {
+            const int t = a.number<int>("threads", 1);
+            if (t < 1) throw cli::usage_error("flag --threads: must be >= 1, got " + std::to_string(t));
+#ifdef _OPENMP
+            omp_set_num_threads(t);
+#endif
+        }
+        if (a.choice("precision", "float", {"float", "double"}) == "double") return dispatch_backend<double>(a);
+        return dispatch_backend<float>(a);
+    } catch (const cli::usage_error& e) {
+        std::fprintf(stderr, "mixgcn-train: %s\n", e.what());
+        return 2;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "mixgcn-train: error: %s\n", e.what());
+        return 1;
+    }
+}
