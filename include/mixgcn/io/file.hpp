@@ -1,0 +1,67 @@
+#pragma once
+// Whole-file input and checked output. Every reader loads its file with one read into
+// memory and parses from there; every writer reports a failed write as an io_error
+// naming the file instead of leaving a silently short file behind.
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "mixgcn/core/error.hpp"
+
+namespace mixgcn::io {
+
+// The bytes of `path`. Missing, unreadable or directory paths raise io_error.
+inline std::string read_file(const std::filesystem::path& path) {
+    const std::string name = path.string();
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw io_error(name, 0, "", "is a directory, expected a file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw io_error(name, 0, "", std::string("cannot open file: ") + std::strerror(errno));
+    in.seekg(0, std::ios::end);
+    const auto size = static_cast<std::streamoff>(in.tellg());
+    if (size < 0) throw io_error(name, 0, "", "cannot determine the file size");
+    in.seekg(0, std::ios::beg);
+    std::string data(static_cast<std::size_t>(size), '\0');
+    in.read(data.data(), size);
+    if (in.gcount() != size) throw io_error(name, in.gcount(), "", "read failed before the end of the file", true);
+    return data;
+}
+
+// A file opened for writing; write() and close() throw io_error on failure. RAII: the
+// stream closes on destruction when close() was never reached (after an exception).
+class output_file {
+public:
+    explicit output_file(const std::filesystem::path& path)
+        : name_(path.string()), out_(path, std::ios::binary | std::ios::trunc) {
+        if (!out_) throw io_error(name_, 0, "", std::string("cannot create file: ") + std::strerror(errno));
+    }
+    void write(std::string_view bytes) {
+        out_.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        if (!out_) throw io_error(name_, 0, "", "write failed (disk full?)");
+    }
+    void close() {
+        out_.close();
+        if (out_.fail()) throw io_error(name_, 0, "", "closing the file failed");
+    }
+    const std::string& name() const noexcept { return name_; }
+
+private:
+    std::string name_;
+    std::ofstream out_;
+};
+
+// Appends the shortest text that reads back to exactly `v` (integers and floating
+// point alike), so text writers round-trip float64 bit for bit.
+template <class T>
+void append_number(std::string& out, T v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+}  // namespace mixgcn::io

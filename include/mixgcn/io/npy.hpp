@@ -1,0 +1,319 @@
+#pragma once
+// NumPy .npy files (format versions 1.0, 2.0 and 3.0): header parsing, typed element
+// access and a writer. Only little-endian, C-order arrays of plain integers and floats
+// are accepted; anything else is an io_error naming the file and byte offset.
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/io/file.hpp"
+
+namespace mixgcn::io {
+
+static_assert(std::endian::native == std::endian::little,
+              "mixgcn's binary readers and writers assume a little-endian host.");
+
+struct npy_header {
+    char kind = 0;               // 'i' signed int, 'u' unsigned int, 'f' float, 'b' bool
+    std::size_t item_size = 0;   // bytes per element
+    bool fortran_order = false;
+    std::vector<std::uint64_t> shape;
+    std::size_t header_offset = 0;  // where the dict text starts (10 or 12)
+    std::size_t data_offset = 0;    // where the elements start in the file
+    std::string descr;
+
+    std::uint64_t count() const noexcept {
+        std::uint64_t n = 1;
+        for (auto d : shape) n *= d;
+        return n;
+    }
+};
+
+// A loaded .npy file: the raw bytes and the parsed header.
+struct npy_array {
+    std::string file;
+    std::string bytes;
+    npy_header header;
+
+    const char* element(std::uint64_t i) const noexcept {
+        return bytes.data() + header.data_offset + i * header.item_size;
+    }
+    std::uint64_t offset_of(std::uint64_t i) const noexcept { return header.data_offset + i * header.item_size; }
+    [[noreturn]] void fail(std::uint64_t offset, std::string text, const std::string& reason) const {
+        throw io_error(file, static_cast<std::int64_t>(offset), std::move(text), reason, true);
+    }
+};
+
+namespace detail {
+
+// A tiny parser for the Python dict literal of the header: string keys, values that are
+// strings, True/False or tuples of non-negative integers.
+class npy_dict_parser {
+public:
+    npy_dict_parser(const std::string& file, std::string_view text, std::size_t base)
+        : file_(file), s_(text), base_(base) {}
+
+    npy_header parse() {
+        npy_header h;
+        bool have_descr = false, have_order = false, have_shape = false;
+        skip();
+        expect('{');
+        for (;;) {
+            skip();
+            if (peek() == '}') {
+                ++i_;
+                break;
+            }
+            const std::size_t key_at = i_;
+            const std::string key = string_literal();
+            skip();
+            expect(':');
+            skip();
+            if (key == "descr") {
+                h.descr = string_literal();
+                have_descr = true;
+            } else if (key == "fortran_order") {
+                h.fortran_order = boolean();
+                have_order = true;
+            } else if (key == "shape") {
+                h.shape = tuple();
+                have_shape = true;
+            } else {
+                fail(key_at, key, "unexpected key in the .npy header");
+            }
+            skip();
+            if (peek() == ',') {
+                ++i_;
+                continue;
+            }
+            skip();
+            expect('}');
+            break;
+        }
+        if (!have_descr || !have_order || !have_shape)
+            fail(0, std::string(s_), "the .npy header lacks one of 'descr', 'fortran_order', 'shape'");
+        return h;
+    }
+
+private:
+    [[noreturn]] void fail(std::size_t at, std::string text, const std::string& reason) const {
+        throw io_error(file_, static_cast<std::int64_t>(base_ + at), std::move(text), reason, true);
+    }
+    char peek() const noexcept { return i_ < s_.size() ? s_[i_] : '\0'; }
+    void skip() noexcept {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n')) ++i_;
+    }
+    void expect(char c) {
+        if (peek() != c) fail(i_, std::string(1, peek()), std::string("malformed .npy header: expected '") + c + "'");
+        ++i_;
+    }
+    std::string string_literal() {
+        const char q = peek();
+        if (q != '\'' && q != '"') fail(i_, std::string(s_.substr(i_, 16)), "malformed .npy header: expected a string");
+        const auto end = s_.find(q, i_ + 1);
+        if (end == std::string_view::npos) fail(i_, std::string(s_.substr(i_, 16)), "unterminated string in .npy header");
+        std::string out(s_.substr(i_ + 1, end - i_ - 1));
+        i_ = end + 1;
+        return out;
+    }
+    bool boolean() {
+        if (s_.substr(i_, 4) == "True") {
+            i_ += 4;
+            return true;
+        }
+        if (s_.substr(i_, 5) == "False") {
+            i_ += 5;
+            return false;
+        }
+        fail(i_, std::string(s_.substr(i_, 8)), "malformed .npy header: expected True or False");
+    }
+    std::vector<std::uint64_t> tuple() {
+        std::vector<std::uint64_t> out;
+        expect('(');
+        for (;;) {
+            skip();
+            if (peek() == ')') {
+                ++i_;
+                return out;
+            }
+            const std::size_t b = i_;
+            std::uint64_t v = 0;
+            const auto r = std::from_chars(s_.data() + i_, s_.data() + s_.size(), v);
+            if (r.ec != std::errc{}) fail(b, std::string(s_.substr(b, 16)), "malformed .npy shape: expected a dimension");
+            i_ = static_cast<std::size_t>(r.ptr - s_.data());
+            out.push_back(v);
+            skip();
+            if (peek() == ',') {
+                ++i_;
+                continue;
+            }
+            expect(')');
+            return out;
+        }
+    }
+
+    const std::string& file_;
+    std::string_view s_;
+    std::size_t base_;
+    std::size_t i_ = 0;
+};
+
+template <class T>
+T load_le(const char* p) noexcept {
+    T v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+
+}  // namespace detail
+
+// Parses and checks the header; verifies the data is exactly as long as the shape says.
+inline npy_array load_npy(const std::filesystem::path& path) {
+    npy_array a;
+    a.file = path.string();
+    a.bytes = read_file(path);
+    const std::string_view b = a.bytes;
+    if (b.empty()) a.fail(0, "", "file is empty");
+    constexpr std::string_view magic = "\x93NUMPY";
+    if (b.size() < magic.size() || b.substr(0, magic.size()) != magic) {
+        if (b.size() < magic.size() && magic.substr(0, b.size()) == b) a.fail(b.size(), "", "truncated .npy magic");
+        a.fail(0, std::string(b.substr(0, 6)), "not a .npy file: bad magic");
+    }
+    if (b.size() < 8) a.fail(b.size(), "", "truncated .npy header: no version");
+    const int major = static_cast<unsigned char>(b[6]);
+    std::size_t len_bytes = 0;
+    if (major == 1) len_bytes = 2;
+    else if (major == 2 || major == 3) len_bytes = 4;
+    else a.fail(6, std::to_string(major), "unsupported .npy format version");
+    if (b.size() < 8 + len_bytes) a.fail(b.size(), "", "truncated .npy header: no header length");
+    const std::size_t header_len = len_bytes == 2 ? detail::load_le<std::uint16_t>(b.data() + 8)
+                                                  : detail::load_le<std::uint32_t>(b.data() + 8);
+    const std::size_t start = 8 + len_bytes;
+    if (b.size() < start + header_len)
+        a.fail(b.size(), "", "truncated .npy header: promises " + std::to_string(header_len) + " header bytes");
+    const std::string_view text = b.substr(start, header_len);
+    a.header = detail::npy_dict_parser(a.file, text, start).parse();
+    a.header.header_offset = start;
+    a.header.data_offset = start + header_len;
+
+    // descr: byte order, kind, item size, e.g. "<f8", "|i1".
+    const std::string& d = a.header.descr;
+    if (d.size() < 3) a.fail(start, d, "unsupported .npy dtype");
+    if (d[0] == '>') a.fail(start, d, "big-endian .npy data is not supported; save it little-endian");
+    if (d[0] != '<' && d[0] != '|' && d[0] != '=') a.fail(start, d, "unsupported .npy dtype byte order");
+    a.header.kind = d[1];
+    std::size_t size = 0;
+    const auto r = std::from_chars(d.data() + 2, d.data() + d.size(), size);
+    if (r.ec != std::errc{} || r.ptr != d.data() + d.size() || size == 0 ||
+        (a.header.kind != 'i' && a.header.kind != 'u' && a.header.kind != 'f' && a.header.kind != 'b'))
+        a.fail(start, d, "unsupported .npy dtype");
+    a.header.item_size = size;
+    if (a.header.fortran_order && a.header.shape.size() > 1)
+        a.fail(start, "fortran_order: True", "Fortran-order .npy arrays are not supported; save in C order");
+
+    // Overflow-safe size check: count * item_size must equal the remaining bytes.
+    const std::uint64_t have = b.size() - a.header.data_offset;
+    std::uint64_t need = a.header.item_size;
+    for (auto dim : a.header.shape) {
+        if (dim != 0 && need > std::numeric_limits<std::uint64_t>::max() / dim)
+            a.fail(start, "", "the .npy shape is too large");
+        need *= dim;
+    }
+    if (have < need)
+        a.fail(b.size(), "", "truncated .npy data: shape needs " + std::to_string(need) + " bytes, file has " +
+                                 std::to_string(have));
+    if (have > need)
+        a.fail(a.header.data_offset + need, "",
+               std::to_string(have - need) + " unexpected bytes after the .npy data");
+    return a;
+}
+
+// Calls f(i, value) for every element, `value` having the on-disk element type (any
+// signed integer or float dtype); callers convert and range-check.
+template <class F>
+void npy_for_each(const npy_array& a, F&& f) {
+    const auto n = a.header.count();
+    auto run = [&]<class S>(S*) {
+        for (std::uint64_t i = 0; i < n; ++i) f(i, detail::load_le<S>(a.element(i)));
+    };
+    const char k = a.header.kind;
+    const auto s = a.header.item_size;
+    if (k == 'i' && s == 1) run(static_cast<std::int8_t*>(nullptr));
+    else if (k == 'i' && s == 2) run(static_cast<std::int16_t*>(nullptr));
+    else if (k == 'i' && s == 4) run(static_cast<std::int32_t*>(nullptr));
+    else if (k == 'i' && s == 8) run(static_cast<std::int64_t*>(nullptr));
+    else if (k == 'f' && s == 4) run(static_cast<float*>(nullptr));
+    else if (k == 'f' && s == 8) run(static_cast<double*>(nullptr));
+    else a.fail(a.header.header_offset, a.header.descr, "unsupported .npy dtype");
+}
+
+// Requires the dtype to be one of `allowed` (numpy descr strings without byte order, e.g.
+// "i4", "f8") and the shape to have `ndim` dimensions.
+inline void npy_require(const npy_array& a, std::initializer_list<std::string_view> allowed, std::size_t ndim,
+                        const char* what) {
+    const std::string_view d = std::string_view(a.header.descr).substr(1);
+    bool ok = false;
+    std::string list;
+    for (auto x : allowed) {
+        ok = ok || x == d;
+        list += (list.empty() ? "" : "/") + std::string(x);
+    }
+    if (!ok) a.fail(a.header.header_offset, a.header.descr, std::string("wrong dtype for ") + what + ": expected " + list);
+    if (a.header.shape.size() != ndim) {
+        std::string s = "(";
+        for (auto x : a.header.shape) s += std::to_string(x) + ",";
+        a.fail(a.header.header_offset, s + ")", std::string("wrong shape for ") + what + ": expected " + std::to_string(ndim) +
+                                " dimension(s)");
+    }
+}
+
+template <class T>
+constexpr std::string_view npy_descr() {
+    if constexpr (std::is_same_v<T, std::int8_t>) return "|i1";
+    else if constexpr (std::is_same_v<T, std::int32_t>) return "<i4";
+    else if constexpr (std::is_same_v<T, std::int64_t>) return "<i8";
+    else if constexpr (std::is_same_v<T, float>) return "<f4";
+    else if constexpr (std::is_same_v<T, double>) return "<f8";
+    else static_assert(sizeof(T) == 0, "npy_descr: use int8, int32, int64, float or double elements.");
+}
+
+// The header bytes (magic, version 1.0, length, dict padded to a 64-byte boundary).
+template <class T>
+std::string npy_header_bytes(std::span<const std::uint64_t> shape) {
+    std::string dict = "{'descr': '" + std::string(npy_descr<T>()) + "', 'fortran_order': False, 'shape': (";
+    for (std::size_t i = 0; i < shape.size(); ++i) dict += std::to_string(shape[i]) + (i + 1 < shape.size() ? ", " : "");
+    if (shape.size() == 1) dict += ",";
+    dict += "), }";
+    const std::size_t unpadded = 10 + dict.size() + 1;
+    dict.append((64 - unpadded % 64) % 64, ' ');
+    dict += '\n';
+    std::string out = "\x93NUMPY";
+    out += '\x01';
+    out += '\x00';
+    const auto len = static_cast<std::uint16_t>(dict.size());
+    out += static_cast<char>(len & 0xff);
+    out += static_cast<char>(len >> 8);
+    return out + dict;
+}
+
+// Writes `data` as a C-order array of the given shape.
+template <class T>
+void write_npy(const std::filesystem::path& path, std::span<const T> data, std::span<const std::uint64_t> shape) {
+    std::uint64_t n = 1;
+    for (auto d : shape) n *= d;
+    require(n == data.size(), "write_npy ", path.string(), ": shape holds ", n, " elements, data has ", data.size());
+    output_file out(path);
+    out.write(npy_header_bytes<T>(shape));
+    out.write({reinterpret_cast<const char*>(data.data()), data.size() * sizeof(T)});
+    out.close();
+}
+
+}  // namespace mixgcn::io
