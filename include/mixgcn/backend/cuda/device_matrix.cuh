@@ -1,0 +1,114 @@
+#pragma once
+// Device-resident dense matrices and arrays, and the explicit host <-> device copies.
+// Views of device memory are ordinary matrix_view / sparse_view values whose pointers
+// are device pointers: never dereference them on the host.
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "mixgcn/backend/cuda/context.cuh"
+#include "mixgcn/core/dense.hpp"
+
+namespace mixgcn::cuda {
+
+// Row-major, contiguous, zero-initialised on construction (like dense_matrix), stream
+// ordered on the current context's stream.
+template <class T>
+class device_matrix {
+public:
+    using value_type = T;
+
+    device_matrix() = default;
+    device_matrix(std::size_t rows, std::size_t cols)
+        : buf_(rows * cols, current_context().stream()), rows_(rows), cols_(cols) {
+        buf_.zero();
+    }
+
+    std::size_t rows() const noexcept { return rows_; }
+    std::size_t cols() const noexcept { return cols_; }
+    std::size_t size() const noexcept { return rows_ * cols_; }
+    std::size_t bytes() const noexcept { return buf_.bytes(); }
+    T* data() noexcept { return buf_.data(); }
+    const T* data() const noexcept { return buf_.data(); }
+
+    matrix_view<T> view() noexcept { return {data(), rows_, cols_}; }
+    const_matrix_view<T> view() const noexcept { return {data(), rows_, cols_}; }
+    const_matrix_view<T> cview() const noexcept { return view(); }
+    operator matrix_view<T>() noexcept { return view(); }
+    operator const_matrix_view<T>() const noexcept { return view(); }
+
+    void zero() { buf_.zero(); }
+    // Keeps storage when the element count is unchanged (per-epoch temporaries).
+    void resize(std::size_t rows, std::size_t cols) {
+        if (rows * cols != buf_.size()) {
+            buf_ = device_buffer<T>(rows * cols, current_context().stream());
+            buf_.zero();
+        }
+        rows_ = rows;
+        cols_ = cols;
+    }
+
+private:
+    device_buffer<T> buf_;
+    std::size_t rows_ = 0, cols_ = 0;
+};
+
+// Copies between views of equal shape; strides may differ. Ordered on the current
+// stream; `download` synchronises so the host data is ready on return.
+template <class T>
+void upload(const_matrix_view<T> host, matrix_view<T> device) {
+    require(host.rows() == device.rows() && host.cols() == device.cols(), "cuda::upload: host ", host.rows(), "x",
+            host.cols(), " into device ", device.rows(), "x", device.cols());
+    if (host.size() == 0) return;
+    MIXGCN_CUDA_CHECK(cudaMemcpy2DAsync(device.data(), device.stride() * sizeof(T), host.data(),
+                                        host.stride() * sizeof(T), host.cols() * sizeof(T), host.rows(),
+                                        cudaMemcpyHostToDevice, current_context().stream()));
+}
+template <class T>
+void download(const_matrix_view<T> device, matrix_view<T> host) {
+    require(host.rows() == device.rows() && host.cols() == device.cols(), "cuda::download: device ", device.rows(),
+            "x", device.cols(), " into host ", host.rows(), "x", host.cols());
+    if (host.size() != 0)
+        MIXGCN_CUDA_CHECK(cudaMemcpy2DAsync(host.data(), host.stride() * sizeof(T), device.data(),
+                                            device.stride() * sizeof(T), host.cols() * sizeof(T), host.rows(),
+                                            cudaMemcpyDeviceToHost, current_context().stream()));
+    current_context().synchronize();
+}
+
+template <class T>
+device_matrix<T> to_device(const dense_matrix<T>& host) {
+    device_matrix<T> d(host.rows(), host.cols());
+    upload<T>(host.view(), d.view());
+    return d;
+}
+template <class T>
+dense_matrix<T> to_host(const_matrix_view<T> device) {
+    dense_matrix<T> h(device.rows(), device.cols());
+    download<T>(device, h.view());
+    return h;
+}
+template <class T>
+dense_matrix<T> to_host(const device_matrix<T>& device) {
+    return to_host<T>(device.view());
+}
+
+template <class T>
+device_buffer<T> to_device(std::span<const T> host) {
+    device_buffer<T> d(host.size(), current_context().stream());
+    d.upload(host);
+    return d;
+}
+template <class T>
+device_buffer<T> to_device(const std::vector<T>& host) {
+    return to_device(std::span<const T>(host));
+}
+template <class T>
+std::vector<T> to_host(const device_buffer<T>& device) {
+    std::vector<T> h(device.size());
+    device.download(h);
+    return h;
+}
+
+}  // namespace mixgcn::cuda
