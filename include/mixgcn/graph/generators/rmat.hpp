@@ -139,4 +139,15 @@ dataset<Value> generate_rmat_dataset(const rmat_dataset_options& o) {
     return d;
 }
 
+// Shorthand used by mixgcn-train: Gaussian features of the given width, `classes` hashed
+// labels, the default split fractions.
+template <class Value = float>
+dataset<Value> rmat_dataset(const rmat_options& graph, std::int64_t features, std::int32_t classes) {
+    rmat_dataset_options o;
+    o.graph = graph;
+    o.features.width = features;
+    o.classes = classes;
+    return generate_rmat_dataset<Value>(o);
+}
+
 }  // namespace mixgcn::graph
