@@ -1,0 +1,526 @@
+#pragma once
+// comm::gloo: collectives over Gloo's TCP transport (Debian's libgloo-dev), for CPU
+// ranks started as separate processes with no MPI launcher.
+//
+// Rendezvous: every rank writes its listening addresses into a Gloo FileStore (a
+// directory all ranks see, fresh for every job) or, when constructed from a comm::mpi,
+// exchanges them through MPI. Every wait carries a timeout, and a peer that dies closes
+// its sockets, so a lost rank surfaces as a comm_error on the survivors instead of a
+// hang.
+//
+// all_reduce, broadcast and barrier use Gloo's own algorithms; the personalised
+// exchanges (all_to_all_v, its non-blocking form, all_gather_v, reduce_scatter) are
+// pairwise sends and receives on Gloo unbound buffers, which are asynchronous by
+// nature, so the non-blocking exchange needs no helper thread.
+#ifndef MIXGCN_HAS_GLOO
+#error "mixgcn/comm/gloo.hpp needs Gloo: configure with -DMIXGCN_WITH_GLOO=ON and link mixgcn::mixgcn."
+#endif
+
+#include <gloo/allreduce.h>
+#include <gloo/barrier.h>
+#include <gloo/broadcast.h>
+#include <gloo/context.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/file_store.h>
+#include <gloo/transport/tcp/device.h>
+#include <gloo/transport/unbound_buffer.h>
+#include <gloo/types.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/comm/detail/checks.hpp"
+#include "mixgcn/comm/traffic.hpp"
+#include "mixgcn/comm/types.hpp"
+#include "mixgcn/core/error.hpp"
+
+#ifdef MIXGCN_HAS_MPI
+#include "mixgcn/comm/detail/gloo_mpi_store.hpp"
+#include "mixgcn/comm/mpi.hpp"
+#endif
+
+namespace mixgcn::comm {
+
+namespace detail {
+
+// Slot prefixes of our own pairwise operations, clear of Gloo's 0x01..0x08.
+inline constexpr std::uint8_t gloo_exchange_prefix = 0x60;
+inline constexpr std::uint8_t gloo_p2p_prefix = 0x61;
+
+inline const char* env_or_null(const char* name) {
+    const char* v = std::getenv(name);
+    return v && *v ? v : nullptr;
+}
+
+inline int env_int(const char* name, const char* v) {
+    char* end = nullptr;
+    const long x = std::strtol(v, &end, 10);
+    require(end && *end == '\0' && x >= 0 && x <= 1 << 24, "environment variable ", name, "='", v,
+            "' is not a non-negative integer");
+    return static_cast<int>(x);
+}
+
+// One transfer of a pairwise exchange: `bytes` at `offset` to or from `peer`.
+struct transfer {
+    int peer;
+    std::size_t offset;
+    std::size_t bytes;
+};
+
+}  // namespace detail
+
+// Where a Gloo rank finds its peers; unset fields come from the environment.
+struct gloo_options {
+    int rank = -1;                // -1: MIXGCN_RANK, then OMPI_COMM_WORLD_RANK
+    int size = -1;                // -1: MIXGCN_WORLD_SIZE, then OMPI_COMM_WORLD_SIZE
+    std::string store;            // FileStore directory; empty: MIXGCN_GLOO_STORE
+    std::string iface;            // network interface; empty: MIXGCN_GLOO_IFACE
+    std::string address;          // host/IP to bind; empty: MIXGCN_GLOO_ADDR, else 127.0.0.1
+    std::chrono::milliseconds timeout{0};  // 0: MIXGCN_GLOO_TIMEOUT seconds, else 60 s
+};
+
+class gloo {
+public:
+    using options = gloo_options;
+
+    // An exchange in flight: sends and receives are posted, wait() completes them.
+    // Destroying an unfinished one waits (errors swallowed), since Gloo may still write
+    // into the receive buffer.
+    class pending {
+    public:
+        pending() = default;
+        pending(const pending&) = delete;
+        pending& operator=(const pending&) = delete;
+        pending(pending&& o) noexcept { *this = std::move(o); }
+        pending& operator=(pending&& o) noexcept {
+            if (this != &o) {
+                finish_quietly();
+                in_ = std::move(o.in_);
+                out_ = std::move(o.out_);
+                sends_ = std::exchange(o.sends_, 0);
+                recvs_ = std::exchange(o.recvs_, 0);
+                timeout_ = o.timeout_;
+                stats_ = std::exchange(o.stats_, nullptr);
+                op_ = o.op_;
+                bytes_ = o.bytes_;
+                seconds_ = o.seconds_;
+                rank_ = o.rank_;
+            }
+            return *this;
+        }
+        ~pending() { finish_quietly(); }
+
+        bool done() const noexcept { return sends_ == 0 && recvs_ == 0; }
+
+        void wait() {
+            if (done()) return;
+            const auto t0 = std::chrono::steady_clock::now();
+            try {
+                complete();
+            } catch (const std::exception& e) {
+                record(false, t0);
+                throw comm_error(rank_, std::string(op_) + " failed: " + e.what());
+            }
+            record(true, t0);
+        }
+
+    private:
+        friend class gloo;
+        void complete() {
+            // Zero the counters first: after a failure nothing is left to wait for.
+            const int s = std::exchange(sends_, 0), r = std::exchange(recvs_, 0);
+            for (int i = 0; i < r; ++i)
+                if (!out_->waitRecv(timeout_)) throw comm_error(rank_, "receive aborted");
+            for (int i = 0; i < s; ++i)
+                if (!in_->waitSend(timeout_)) throw comm_error(rank_, "send aborted");
+        }
+        void record(bool ok, std::chrono::steady_clock::time_point t0) {
+            if (!stats_) return;
+            const double s = seconds_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            stats_->record(op_, ok ? bytes_.sent : 0, ok ? bytes_.received : 0, s);
+            stats_ = nullptr;
+        }
+        void finish_quietly() noexcept {
+            try {
+                if (!done()) complete();
+            } catch (...) {  // destructor: the error was the caller's to collect with wait()
+            }
+        }
+
+        std::unique_ptr<::gloo::transport::UnboundBuffer> in_, out_;
+        int sends_ = 0, recvs_ = 0;
+        std::chrono::milliseconds timeout_{0};
+        traffic* stats_ = nullptr;
+        const char* op_ = "all_to_all_v";
+        volume::bytes bytes_{};
+        double seconds_ = 0.0;
+        int rank_ = -1;
+    };
+
+    // Fills what `o` leaves unset from the environment (see options).
+    static options from_env(options o = {}) {
+        if (o.rank < 0) {
+            if (auto v = detail::env_or_null("MIXGCN_RANK")) o.rank = detail::env_int("MIXGCN_RANK", v);
+            else if (auto w = detail::env_or_null("OMPI_COMM_WORLD_RANK")) o.rank = detail::env_int("OMPI_COMM_WORLD_RANK", w);
+        }
+        if (o.size < 0) {
+            if (auto v = detail::env_or_null("MIXGCN_WORLD_SIZE")) o.size = detail::env_int("MIXGCN_WORLD_SIZE", v);
+            else if (auto w = detail::env_or_null("OMPI_COMM_WORLD_SIZE")) o.size = detail::env_int("OMPI_COMM_WORLD_SIZE", w);
+        }
+        if (o.store.empty())
+            if (auto v = detail::env_or_null("MIXGCN_GLOO_STORE")) o.store = v;
+        if (o.iface.empty())
+            if (auto v = detail::env_or_null("MIXGCN_GLOO_IFACE")) o.iface = v;
+        if (o.address.empty())
+            if (auto v = detail::env_or_null("MIXGCN_GLOO_ADDR")) o.address = v;
+        if (o.timeout.count() <= 0) {
+            if (auto v = detail::env_or_null("MIXGCN_GLOO_TIMEOUT"))
+                o.timeout = std::chrono::seconds(detail::env_int("MIXGCN_GLOO_TIMEOUT", v));
+            else
+                o.timeout = std::chrono::seconds(60);
+        }
+        return o;
+    }
+
+    // Rendezvous through a FileStore directory.
+    explicit gloo(options opts = {}) {
+        opts = from_env(std::move(opts));
+        validate(opts);
+        require(!opts.store.empty(), "comm::gloo rank ", opts.rank,
+                ": no rendezvous directory; pass options::store or set MIXGCN_GLOO_STORE");
+        ::gloo::rendezvous::FileStore store(opts.store);
+        connect(opts, store);
+    }
+
+#ifdef MIXGCN_HAS_MPI
+    // Rank and size from the MPI communicator; addresses exchanged through MPI unless a
+    // FileStore directory is given.
+    explicit gloo(const mpi& m, options opts = {}) {
+        opts.rank = m.rank();
+        opts.size = m.size();
+        opts = from_env(std::move(opts));
+        if (!opts.store.empty()) {
+            ::gloo::rendezvous::FileStore store(opts.store);
+            connect(opts, store);
+        } else {
+            detail::gloo_mpi_store store(m.native());
+            connect(opts, store);
+        }
+    }
+#endif
+
+    gloo(const gloo&) = delete;
+    gloo& operator=(const gloo&) = delete;
+    gloo(gloo&&) noexcept = default;
+    gloo& operator=(gloo&&) noexcept = default;
+    ~gloo() = default;
+
+    static constexpr const char* name() noexcept { return "gloo"; }
+    int rank() const noexcept { return rank_; }
+    int size() const noexcept { return size_; }
+    std::chrono::milliseconds timeout() const noexcept { return timeout_; }
+    const std::shared_ptr<::gloo::Context>& native() const noexcept { return ctx_; }
+
+    template <element T>
+    void all_reduce(std::span<T> buf, reduce_op op = reduce_op::sum) {
+        scoped_record r(stats_, "all_reduce", volume::all_reduce(rank_, size_, buf.size(), sizeof(T)));
+        if (size_ > 1 && !buf.empty()) {
+            guarded("all_reduce", [&] {
+                ::gloo::AllreduceOptions o(ctx_);
+                o.setOutput(buf.data(), buf.size());
+                using fn = void (*)(void*, const void*, const void*, std::size_t);
+                o.setReduceFunction(op == reduce_op::sum ? static_cast<fn>(&::gloo::sum<T>)
+                                                         : static_cast<fn>(&::gloo::max<T>));
+                o.setTag(next_tag());
+                o.setTimeout(timeout_);
+                ::gloo::allreduce(o);
+            });
+        }
+        r.done();
+    }
+
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void all_to_all_v(std::span<S> send, std::span<const std::size_t> send_counts,
+                      std::span<std::remove_const_t<S>> recv, std::span<const std::size_t> recv_counts) {
+        start_all_to_all_v(send, send_counts, recv, recv_counts).wait();
+    }
+
+    // Posts every send and receive and returns; the buffers must stay untouched until
+    // wait(). Seconds recorded = time blocked in start + wait, not the overlap.
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    pending start_all_to_all_v(std::span<S> send, std::span<const std::size_t> send_counts,
+                               std::span<std::remove_const_t<S>> recv, std::span<const std::size_t> recv_counts) {
+        using T = std::remove_const_t<S>;
+        const auto t0 = std::chrono::steady_clock::now();
+        detail::check_counts(rank_, size_, "all_to_all_v", "send_counts", send_counts, send.size());
+        detail::check_counts(rank_, size_, "all_to_all_v", "recv_counts", recv_counts, recv.size());
+        const auto sd = detail::displacements(send_counts);
+        const auto rd = detail::displacements(recv_counts);
+        std::vector<detail::transfer> sends, recvs;
+        for (int q = 0; q < size_; ++q) {
+            const auto i = static_cast<std::size_t>(q);
+            if (q == rank_) {
+                detail::check_size(rank_, "all_to_all_v", "the block to self (recv_counts[rank])", recv_counts[i],
+                                   send_counts[i]);
+                std::copy_n(send.data() + sd[i], send_counts[i], recv.data() + rd[i]);
+                continue;
+            }
+            sends.push_back({q, sd[i] * sizeof(T), send_counts[i] * sizeof(T)});
+            recvs.push_back({q, rd[i] * sizeof(T), recv_counts[i] * sizeof(T)});
+        }
+        pending p = post("all_to_all_v", std::as_bytes(send), sends, std::as_writable_bytes(recv), recvs);
+        p.bytes_ = volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T));
+        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        return p;
+    }
+
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void all_gather(std::span<S> send, std::span<std::remove_const_t<S>> recv) {
+        detail::check_size(rank_, "all_gather", "recv", recv.size(), send.size() * static_cast<std::size_t>(size_));
+        const std::vector<std::size_t> counts(static_cast<std::size_t>(size_), send.size());
+        gather_v("all_gather", send, recv, counts);
+    }
+
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void all_gather_v(std::span<S> send, std::span<std::remove_const_t<S>> recv,
+                      std::span<const std::size_t> recv_counts) {
+        detail::check_counts(rank_, size_, "all_gather_v", "recv_counts", recv_counts, recv.size());
+        detail::check_size(rank_, "all_gather_v", "send", send.size(), recv_counts[static_cast<std::size_t>(rank_)]);
+        gather_v("all_gather_v", send, recv, recv_counts);
+    }
+
+    template <element T>
+    void broadcast(std::span<T> buf, int root) {
+        detail::check_peer(rank_, size_, "broadcast", root);
+        scoped_record r(stats_, "broadcast", volume::broadcast(rank_, size_, root, buf.size(), sizeof(T)));
+        if (size_ > 1 && !buf.empty()) {
+            guarded("broadcast", [&] {
+                ::gloo::BroadcastOptions o(ctx_);
+                o.setOutput(buf.data(), buf.size());
+                o.setRoot(root);
+                o.setTag(next_tag());
+                o.setTimeout(timeout_);
+                ::gloo::broadcast(o);
+            });
+        }
+        r.done();
+    }
+
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void reduce_scatter(std::span<S> send, std::span<std::remove_const_t<S>> recv) {
+        detail::check_size(rank_, "reduce_scatter", "send", send.size(), recv.size() * static_cast<std::size_t>(size_));
+        const std::vector<std::size_t> counts(static_cast<std::size_t>(size_), recv.size());
+        scatter_sum("reduce_scatter", send, recv, counts);
+    }
+
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void reduce_scatter_v(std::span<S> send, std::span<std::remove_const_t<S>> recv,
+                          std::span<const std::size_t> recv_counts) {
+        detail::check_counts(rank_, size_, "reduce_scatter_v", "recv_counts", recv_counts, send.size());
+        detail::check_size(rank_, "reduce_scatter_v", "recv", recv.size(), recv_counts[static_cast<std::size_t>(rank_)]);
+        scatter_sum("reduce_scatter_v", send, recv, recv_counts);
+    }
+
+    void barrier() {
+        scoped_record r(stats_, "barrier", {});
+        if (size_ > 1) {
+            guarded("barrier", [&] {
+                ::gloo::BarrierOptions o(ctx_);
+                o.setTag(next_tag());
+                o.setTimeout(timeout_);
+                ::gloo::barrier(o);
+            });
+        }
+        r.done();
+    }
+
+    // Blocking point-to-point; messages between a pair with the same tag arrive in order.
+    template <class S>
+        requires element<std::remove_const_t<S>>
+    void send(std::span<S> buf, int dest, int tag = 0) {
+        using T = std::remove_const_t<S>;
+        check_p2p("send", dest, tag);
+        scoped_record r(stats_, "send", {buf.size() * sizeof(T), 0});
+        guarded("send to rank " + std::to_string(dest), [&] {
+            auto b = ctx_->createUnboundBuffer(non_null(const_cast<T*>(buf.data())), buf.size() * sizeof(T));
+            b->send(dest, ::gloo::Slot::build(detail::gloo_p2p_prefix, static_cast<std::uint32_t>(tag)));
+            if (!b->waitSend(timeout_)) throw comm_error(rank_, "send aborted");
+        });
+        r.done();
+    }
+
+    // Receives exactly buf.size() elements.
+    template <element T>
+    void recv(std::span<T> buf, int src, int tag = 0) {
+        check_p2p("recv", src, tag);
+        scoped_record r(stats_, "recv", {0, buf.size() * sizeof(T)});
+        guarded("recv from rank " + std::to_string(src), [&] {
+            auto b = ctx_->createUnboundBuffer(non_null(buf.data()), buf.size() * sizeof(T));
+            b->recv(src, ::gloo::Slot::build(detail::gloo_p2p_prefix, static_cast<std::uint32_t>(tag)));
+            if (!b->waitRecv(timeout_)) throw comm_error(rank_, "receive aborted");
+        });
+        r.done();
+    }
+
+    const traffic& stats() const noexcept { return stats_; }
+    void reset_stats() noexcept { stats_.clear(); }
+
+    // Gloo has no job-wide abort: leave at once with `code`; the peers see the closed
+    // sockets (or their timeout) and fail in turn.
+    [[noreturn]] void abort(int code) noexcept { std::_Exit(code); }
+
+private:
+    static void validate(const options& o) {
+        require(o.size >= 1, "comm::gloo: world size ", o.size,
+                " is not positive; pass options::size or set MIXGCN_WORLD_SIZE");
+        require(o.rank >= 0 && o.rank < o.size, "comm::gloo: rank ", o.rank, " out of range [0, ", o.size,
+                "); pass options::rank or set MIXGCN_RANK");
+    }
+
+    void connect(const options& o, ::gloo::rendezvous::Store& store) {
+        validate(o);
+        rank_ = o.rank;
+        size_ = o.size;
+        timeout_ = o.timeout;
+        guarded("rendezvous", [&] {
+            ::gloo::transport::tcp::attr attr;
+            if (!o.iface.empty()) attr.iface = o.iface;
+            else attr.hostname = o.address.empty() ? "127.0.0.1" : o.address;
+            auto dev = ::gloo::transport::tcp::CreateDevice(attr);
+            auto ctx = std::make_shared<::gloo::rendezvous::Context>(rank_, size_);
+            ctx->setTimeout(timeout_);
+            ctx->connectFullMesh(store, dev);
+            ctx_ = std::move(ctx);
+        });
+    }
+
+    // Gloo reports failures as its own exception types; callers get comm_error.
+    template <class F>
+    void guarded(const std::string& op, F&& f) const {
+        try {
+            f();
+        } catch (const mixgcn::error&) {
+            throw;
+        } catch (const std::exception& e) {
+            throw comm_error(rank_, op + " failed: " + e.what());
+        }
+    }
+
+    void check_p2p(const char* op, int peer, int tag) const {
+        detail::check_peer(rank_, size_, op, peer);
+        require(peer != rank_, "rank ", rank_, ": ", op, ": a rank cannot ", op, " to itself with comm::gloo");
+        require(tag >= 0, "rank ", rank_, ": ", op, ": tag ", tag, " is negative");
+    }
+
+    std::uint32_t next_tag() noexcept { return tag_++; }
+
+    // Gloo wants a real address even for an empty buffer.
+    template <class T>
+    void* non_null(T* p) noexcept {
+        return p ? static_cast<void*>(p) : static_cast<void*>(&scratch_);
+    }
+
+    // Posts the pairwise transfers of one exchange (every rank calls this in the same
+    // order, so the slot built from the shared tag counter matches).
+    pending post(const char* op, std::span<const std::byte> in, const std::vector<detail::transfer>& sends,
+                 std::span<std::byte> out, const std::vector<detail::transfer>& recvs) {
+        pending p;
+        p.op_ = op;
+        p.rank_ = rank_;
+        p.timeout_ = timeout_;
+        p.stats_ = &stats_;
+        const std::uint64_t slot = ::gloo::Slot::build(detail::gloo_exchange_prefix, next_tag());
+        guarded(op, [&] {
+            p.in_ = ctx_->createUnboundBuffer(non_null(const_cast<std::byte*>(in.data())), in.size());
+            p.out_ = ctx_->createUnboundBuffer(non_null(out.data()), out.size());
+            for (const auto& t : recvs) {
+                p.out_->recv(t.peer, slot, t.offset, t.bytes);
+                ++p.recvs_;
+            }
+            for (const auto& t : sends) {
+                p.in_->send(t.peer, slot, t.offset, t.bytes);
+                ++p.sends_;
+            }
+        });
+        return p;
+    }
+
+    template <class S, class T>
+    void gather_v(const char* op, std::span<S> send, std::span<T> recv, std::span<const std::size_t> counts) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto d = detail::displacements(counts);
+        std::copy(send.begin(), send.end(), recv.begin() + static_cast<std::ptrdiff_t>(d[static_cast<std::size_t>(rank_)]));
+        std::vector<detail::transfer> sends, recvs;
+        for (int q = 0; q < size_; ++q) {
+            if (q == rank_) continue;
+            const auto i = static_cast<std::size_t>(q);
+            sends.push_back({q, 0, send.size() * sizeof(T)});
+            recvs.push_back({q, d[i] * sizeof(T), counts[i] * sizeof(T)});
+        }
+        pending p = post(op, std::as_bytes(send), sends, std::as_writable_bytes(recv), recvs);
+        p.bytes_ = volume::all_gather_v(rank_, size_, counts, sizeof(T));
+        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.wait();
+    }
+
+    // Pairwise reduce-scatter: block q of `send` goes to rank q, this rank's block from
+    // every rank lands in a staging area and is summed in rank order.
+    template <class S, class T>
+    void scatter_sum(const char* op, std::span<S> send, std::span<T> recv, std::span<const std::size_t> counts) {
+        const auto t0 = std::chrono::steady_clock::now();
+        const auto me = static_cast<std::size_t>(rank_);
+        const std::size_t n = counts[me];
+        const auto d = detail::displacements(counts);
+        std::vector<T> staging(n * static_cast<std::size_t>(size_));
+        std::vector<detail::transfer> sends, recvs;
+        for (int q = 0; q < size_; ++q) {
+            const auto i = static_cast<std::size_t>(q);
+            if (q == rank_) {
+                std::copy_n(send.data() + d[me], n, staging.data() + i * n);
+                continue;
+            }
+            sends.push_back({q, d[i] * sizeof(T), counts[i] * sizeof(T)});
+            recvs.push_back({q, i * n * sizeof(T), n * sizeof(T)});
+        }
+        pending p = post(op, std::as_bytes(send), sends, std::as_writable_bytes(std::span<T>(staging)), recvs);
+        p.op_ = "reduce_scatter";
+        p.bytes_ = volume::reduce_scatter_v(rank_, size_, counts, sizeof(T));
+        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.wait();
+        std::fill(recv.begin(), recv.end(), T{});
+        for (std::size_t q = 0; q < static_cast<std::size_t>(size_); ++q)
+            for (std::size_t k = 0; k < n; ++k) recv[k] += staging[q * n + k];
+    }
+
+    std::shared_ptr<::gloo::Context> ctx_;
+    int rank_ = 0;
+    int size_ = 1;
+    std::chrono::milliseconds timeout_{60000};
+    std::uint32_t tag_ = 0;
+    std::uint64_t scratch_ = 0;
+    traffic stats_;
+};
+
+static_assert(communicator<gloo>,
+              "comm::gloo must provide every operation of comm::communicator (comm/concept.hpp).");
+
+}  // namespace mixgcn::comm

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Starts N copies of a program as Gloo ranks over loopback and fails if any fails.
+#   launch_ranks.sh N SECONDS program args...
+# Each copy gets MIXGCN_RANK, MIXGCN_WORLD_SIZE and a fresh FileStore directory in
+# MIXGCN_GLOO_STORE; each is killed after SECONDS so a hang cannot outlive the test.
+set -u
+if [ $# -lt 3 ]; then
+  echo "usage: $0 N SECONDS program [args...]" >&2
+  exit 2
+fi
+n=$1
+limit=$2
+shift 2
+store=$(mktemp -d "${TMPDIR:-/tmp}/mixgcn-gloo.XXXXXX") || exit 2
+trap 'rm -rf "$store"' EXIT
+pids=()
+for ((i = 0; i < n; i++)); do
+  MIXGCN_RANK=$i MIXGCN_WORLD_SIZE=$n MIXGCN_GLOO_STORE=$store timeout -k 5 "$limit" "$@" &
+  pids+=($!)
+done
+rc=0
+for i in "${!pids[@]}"; do
+  wait "${pids[$i]}"
+  r=$?
+  if [ "$r" -ne 0 ]; then
+    [ "$r" -eq 124 ] && echo "launch_ranks: rank $i killed after ${limit}s" >&2
+    echo "launch_ranks: rank $i exited with status $r" >&2
+    rc=1
+  fi
+done
+exit $rc
