@@ -4,6 +4,7 @@
 # 2. Debian's libtrilinos-kokkos-dev, whose KokkosConfig.cmake is broken (its target
 #    points at a missing include directory): headers in <include>/trilinos, library
 #    trilinos_kokkoscore. Its headers warn under C++20, so they are SYSTEM includes.
+set(MIXGCN_KOKKOS_USE_TRILINOS OFF CACHE BOOL "Use Debian's Trilinos-bundled Kokkos even when a Kokkos CMake package is found")
 if(NOT MIXGCN_KOKKOS_USE_TRILINOS)
   find_package(Kokkos CONFIG QUIET NO_SYSTEM_ENVIRONMENT_PATH NO_CMAKE_SYSTEM_PATH)
 endif()
@@ -13,6 +14,9 @@ if(TARGET Kokkos::kokkos)
     set_target_properties(mixgcn::kokkos PROPERTIES INTERFACE_LINK_LIBRARIES Kokkos::kokkos)
   endif()
   set(MixgcnKokkos_FOUND TRUE)
+  if(NOT MixgcnKokkos_FIND_QUIETLY)
+    message(STATUS "Found MixgcnKokkos: Kokkos ${Kokkos_VERSION} package in ${Kokkos_DIR}")
+  endif()
   return()
 endif()
 find_path(MixgcnKokkos_INCLUDE_DIR Kokkos_Core.hpp PATH_SUFFIXES trilinos)
