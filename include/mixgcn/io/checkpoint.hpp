@@ -43,7 +43,7 @@ struct checkpoint {
         std::string have;
         for (const auto& a : arrays) {
             if (a.name == name) return a;
-            have += (have.empty() ? "" : ", ") + a.name;
+            (have += have.empty() ? "" : ", ") += a.name;
         }
         throw invalid_argument("checkpoint has no array '" + std::string(name) + "' (it holds: " +
                                (have.empty() ? "nothing" : have) + ")");

@@ -23,7 +23,7 @@ inline std::filesystem::path first_existing(const std::filesystem::path& dir,
     for (const char* n : names) {
         std::error_code ec;
         if (std::filesystem::exists(dir / n, ec)) return dir / n;
-        tried += (tried.empty() ? "" : ", ") + std::string(n);
+        (tried += tried.empty() ? "" : ", ") += n;
     }
     throw io_error((dir / *names.begin()).string(), 0, "",
                    std::string("dataset has no ") + part + " file (looked for " + tried + ")");

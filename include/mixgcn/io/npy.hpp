@@ -264,7 +264,7 @@ inline void npy_require(const npy_array& a, std::initializer_list<std::string_vi
     std::string list;
     for (auto x : allowed) {
         ok = ok || x == d;
-        list += (list.empty() ? "" : "/") + std::string(x);
+        (list += list.empty() ? "" : "/") += x;
     }
     if (!ok) a.fail(a.header.header_offset, a.header.descr, std::string("wrong dtype for ") + what + ": expected " + list);
     if (a.header.shape.size() != ndim) {
