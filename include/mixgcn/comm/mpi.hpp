@@ -41,7 +41,14 @@ MPI_Datatype mpi_datatype() noexcept {
     else return MPI_UINT8_T;
 }
 
-inline MPI_Op mpi_op(reduce_op op) noexcept { return op == reduce_op::sum ? MPI_SUM : MPI_MAX; }
+// Wrap-around (mod 256) addition of uint8, the semantics of C++ and of Gloo. MPI_SUM
+// cannot be trusted here: OpenMPI 4.1's AVX reduction component saturates 8-bit sums at
+// 255 (seen with 4 ranks in tests/comm).
+inline void mpi_wrapping_sum_u8(void* in, void* inout, int* len, MPI_Datatype*) {
+    const auto* a = static_cast<const std::uint8_t*>(in);
+    auto* b = static_cast<std::uint8_t*>(inout);
+    for (int i = 0; i < *len; ++i) b[i] = static_cast<std::uint8_t>(b[i] + a[i]);
+}
 
 inline bool mpi_running() noexcept {
     int init = 0, fin = 0;
@@ -175,15 +182,22 @@ public:
         MPI_Comm_set_errhandler(comm_, MPI_ERRORS_RETURN);
         MPI_Comm_rank(comm_, &rank_);
         MPI_Comm_size(comm_, &size_);
+        rc = MPI_Op_create(&detail::mpi_wrapping_sum_u8, 1, &u8_sum_);
+        if (rc != MPI_SUCCESS) {
+            release();
+            throw comm_error(rank_, "MPI_Op_create failed: " + detail::mpi_error_text(rc));
+        }
     }
     mpi(const mpi&) = delete;
     mpi& operator=(const mpi&) = delete;
     mpi(mpi&& o) noexcept
-        : comm_(std::exchange(o.comm_, MPI_COMM_NULL)), rank_(o.rank_), size_(o.size_), stats_(std::move(o.stats_)) {}
+        : comm_(std::exchange(o.comm_, MPI_COMM_NULL)), u8_sum_(std::exchange(o.u8_sum_, MPI_OP_NULL)),
+          rank_(o.rank_), size_(o.size_), stats_(std::move(o.stats_)) {}
     mpi& operator=(mpi&& o) noexcept {
         if (this != &o) {
             release();
             comm_ = std::exchange(o.comm_, MPI_COMM_NULL);
+            u8_sum_ = std::exchange(o.u8_sum_, MPI_OP_NULL);
             rank_ = o.rank_;
             size_ = o.size_;
             stats_ = std::move(o.stats_);
@@ -201,7 +215,7 @@ public:
     void all_reduce(std::span<T> buf, reduce_op op = reduce_op::sum) {
         scoped_record r(stats_, "all_reduce", volume::all_reduce(rank_, size_, buf.size(), sizeof(T)));
         check(MPI_Allreduce(MPI_IN_PLACE, buf.data(), detail::mpi_count(rank_, "all_reduce", buf.size()),
-                            detail::mpi_datatype<T>(), detail::mpi_op(op), comm_),
+                            detail::mpi_datatype<T>(), op_for<T>(op), comm_),
               "MPI_Allreduce");
         r.done();
     }
@@ -304,7 +318,7 @@ public:
         const std::vector<std::size_t> counts(static_cast<std::size_t>(size_), recv.size());
         scoped_record r(stats_, "reduce_scatter", volume::reduce_scatter_v(rank_, size_, counts, sizeof(T)));
         check(MPI_Reduce_scatter_block(send.data(), recv.data(), detail::mpi_count(rank_, "reduce_scatter", recv.size()),
-                                       detail::mpi_datatype<T>(), MPI_SUM, comm_),
+                                       detail::mpi_datatype<T>(), op_for<T>(reduce_op::sum), comm_),
               "MPI_Reduce_scatter_block");
         r.done();
     }
@@ -318,7 +332,7 @@ public:
         detail::check_size(rank_, "reduce_scatter_v", "recv", recv.size(), recv_counts[static_cast<std::size_t>(rank_)]);
         scoped_record r(stats_, "reduce_scatter", volume::reduce_scatter_v(rank_, size_, recv_counts, sizeof(T)));
         const auto rc = detail::mpi_counts(rank_, "reduce_scatter_v", recv_counts);
-        check(MPI_Reduce_scatter(send.data(), recv.data(), rc.data(), detail::mpi_datatype<T>(), MPI_SUM, comm_),
+        check(MPI_Reduce_scatter(send.data(), recv.data(), rc.data(), detail::mpi_datatype<T>(), op_for<T>(reduce_op::sum), comm_),
               "MPI_Reduce_scatter");
         r.done();
     }
@@ -379,11 +393,23 @@ private:
         detail::check_counts(rank_, size_, op, "recv_counts", recv_counts, recv_size);
     }
     void release() noexcept {
-        if (comm_ != MPI_COMM_NULL && detail::mpi_running()) MPI_Comm_free(&comm_);
+        if (detail::mpi_running()) {
+            if (u8_sum_ != MPI_OP_NULL) MPI_Op_free(&u8_sum_);
+            if (comm_ != MPI_COMM_NULL) MPI_Comm_free(&comm_);
+        }
+        u8_sum_ = MPI_OP_NULL;
         comm_ = MPI_COMM_NULL;
     }
 
+    template <element T>
+    MPI_Op op_for(reduce_op op) const noexcept {
+        if (op == reduce_op::max) return MPI_MAX;
+        if constexpr (std::is_same_v<T, std::uint8_t>) return u8_sum_;
+        else return MPI_SUM;
+    }
+
     MPI_Comm comm_ = MPI_COMM_NULL;
+    MPI_Op u8_sum_ = MPI_OP_NULL;
     int rank_ = 0;
     int size_ = 1;
     traffic stats_;
