@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,6 +88,7 @@ int run_tool(int argc, char** argv) {
         throw mixgcn::cli::usage_error("give exactly one of --data DIR and --generate sbm|rmat");
     if (!args.has("parts")) throw mixgcn::cli::usage_error("--parts P is required");
     const int parts = args.number<int>("parts", 0);
+    if (parts < 1) throw mixgcn::cli::usage_error("--parts " + std::to_string(parts) + " must be at least 1");
     const auto method = args.choice("method", "all", {"block", "random", "spectral", "metis", "all"});
     const auto seed = args.number<std::uint64_t>("seed", 0);
     const double imbalance = args.number<double>("imbalance", 0.03);

@@ -61,8 +61,8 @@ quality evaluate(const storage::csr<Index, Value, Offset>& adjacency, std::span<
     q.owned_nonzeros.assign(np, 0);
     q.owned_cost.assign(np, 0);
     q.halo.assign(np, 0);
-    // last_seen[c] == r+1 marks ghost c already counted for the rank owning row r; rows
-    // are visited rank by rank so one marker array serves all ranks.
+    // last_seen[c] == p marks ghost c as already counted for rank p; rows are visited rank
+    // by rank, so one marker array serves all ranks.
     std::vector<std::vector<Index>> rows_of(np);
     for (Index r = 0; r < adjacency.rows; ++r) rows_of[static_cast<std::size_t>(owner[static_cast<std::size_t>(r)])].push_back(r);
     std::vector<int> last_seen(static_cast<std::size_t>(adjacency.rows), -1);
