@@ -32,7 +32,7 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 // The feature widths with their own kernels.
 inline constexpr int aggregate_widths[] = {16, 32, 64, 128, 256, 512};
@@ -267,7 +267,9 @@ void launch_aggregate(const storage::sparse_view<I, V, O>& a, const_matrix_view<
                       I last, int col0, int ncols) {
     auto& ctx = current_context();
     aggregate_args<Shape, I, V, O> p{a, first, last, x.data(), x.stride(), y.data(), y.stride(), col0, ncols,
-                                     resident_groups<Shape, I, V, O>(ctx), nullptr, nullptr};
+                                     ctx.aggregate_groups() > 0 ? ctx.aggregate_groups()
+                                                                : resident_groups<Shape, I, V, O>(ctx),
+                                     nullptr, nullptr};
     device_buffer<V> carry(static_cast<std::size_t>(p.groups) * Shape::width, ctx.stream());
     device_buffer<I> carry_row(static_cast<std::size_t>(p.groups), ctx.stream());
     p.carry = carry.data();
@@ -309,7 +311,7 @@ template <class I, class V, class O>
 void aggregate_rows(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y, I first,
                     I last) {
     backend::check_aggregate_shapes(a, x, y);
-    require(first >= 0 && first <= last && last <= a.rows, "cuda::aggregate_rows: row range [", first, ", ", last,
+    require(first >= 0 && first <= last && last <= a.rows, "gpu::aggregate_rows: row range [", first, ", ", last,
             ") outside [0, ", a.rows, "]");
     if (first == last || x.cols() == 0) return;
     const bool aligned = detail::vector_aligned(x.data(), x.stride()) && detail::vector_aligned(y.data(), y.stride());
@@ -330,4 +332,4 @@ void aggregate(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, m
     aggregate_rows(a, x, y, I{0}, a.rows);
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -2,8 +2,8 @@
 // mixgcn::backend::cuda: the execution-backend policy for NVIDIA GPUs. The same static
 // surface as backend::reference (core/concepts.hpp), where every view and pointer refers
 // to device memory and `matrix<V>` is a device_matrix; host data crosses over only
-// through the explicit helpers cuda::to_device / to_host / upload / download.
-// Work is queued on the current cuda::context's stream; functions that return a value to
+// through the explicit helpers gpu::to_device / to_host / upload / download.
+// Work is queued on the current gpu::context's stream; functions that return a value to
 // the host (loss, count) synchronise it.
 #include <cstddef>
 #include <cstdint>
@@ -19,69 +19,69 @@ namespace mixgcn::backend {
 
 struct cuda {
     template <class V>
-    using matrix = ::mixgcn::cuda::device_matrix<V>;
+    using matrix = ::mixgcn::gpu::device_matrix<V>;
     static constexpr const char* name() { return "cuda"; }
 
     template <class I, class V, class O>
     static void aggregate_rows(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y,
                                I first, I last) {
-        ::mixgcn::cuda::aggregate_rows(a, x, y, first, last);
+        ::mixgcn::gpu::aggregate_rows(a, x, y, first, last);
     }
     template <class I, class V, class O>
     static void aggregate(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y) {
-        ::mixgcn::cuda::aggregate(a, x, y);
+        ::mixgcn::gpu::aggregate(a, x, y);
     }
     template <class V>
     static void gemm(transpose ta, transpose tb, V alpha, const_matrix_view<V> a, const_matrix_view<V> b, V beta,
                      matrix_view<V> c) {
-        ::mixgcn::cuda::gemm(ta, tb, alpha, a, b, beta, c);
+        ::mixgcn::gpu::gemm(ta, tb, alpha, a, b, beta, c);
     }
     template <class V>
     static void bias_act(matrix_view<V> z, const V* bias, bool relu) {
-        ::mixgcn::cuda::bias_act(z, bias, relu);
+        ::mixgcn::gpu::bias_act(z, bias, relu);
     }
     template <class V>
     static void bias_act_dropout(matrix_view<V> z, const V* bias, bool relu, matrix_view<V> out, std::uint8_t* mask,
                                  V p, std::uint64_t seed, std::uint64_t row_offset) {
-        ::mixgcn::cuda::bias_act_dropout(z, bias, relu, out, mask, p, seed, row_offset);
+        ::mixgcn::gpu::bias_act_dropout(z, bias, relu, out, mask, p, seed, row_offset);
     }
     template <class V>
     static void relu_backward(const_matrix_view<V> activated, matrix_view<V> grad) {
-        ::mixgcn::cuda::relu_backward(activated, grad);
+        ::mixgcn::gpu::relu_backward(activated, grad);
     }
     template <class V>
     static void column_sum(const_matrix_view<V> x, V* out) {
-        ::mixgcn::cuda::column_sum(x, out);
+        ::mixgcn::gpu::column_sum(x, out);
     }
     template <class V>
     static void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
                         std::uint64_t row_offset) {
-        ::mixgcn::cuda::dropout(x, y, mask, p, seed, row_offset);
+        ::mixgcn::gpu::dropout(x, y, mask, p, seed, row_offset);
     }
     template <class V>
     static void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {
-        ::mixgcn::cuda::dropout_backward(grad, mask, p);
+        ::mixgcn::gpu::dropout_backward(grad, mask, p);
     }
     template <class V>
     static double softmax_cross_entropy(const_matrix_view<V> logits, const std::int32_t* labels, const index_t* rows,
                                         std::size_t count, matrix_view<V> grad, V scale) {
-        return ::mixgcn::cuda::softmax_cross_entropy(logits, labels, rows, count, grad, scale);
+        return ::mixgcn::gpu::softmax_cross_entropy(logits, labels, rows, count, grad, scale);
     }
     template <class V>
     static std::size_t count_correct(const_matrix_view<V> logits, const std::int32_t* labels, const index_t* rows,
                                      std::size_t count) {
-        return ::mixgcn::cuda::count_correct(logits, labels, rows, count);
+        return ::mixgcn::gpu::count_correct(logits, labels, rows, count);
     }
     template <class V>
     static void scale_add(std::size_t n, V s, const V* x, V* y) {
-        ::mixgcn::cuda::scale_add(n, s, x, y);
+        ::mixgcn::gpu::scale_add(n, s, x, y);
     }
     template <class V>
     static void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step,
-                     ::mixgcn::cuda::adam_options o = {}) {
-        ::mixgcn::cuda::adam(n, param, grad, m, v, step, o);
+                     ::mixgcn::gpu::adam_options o = {}) {
+        ::mixgcn::gpu::adam(n, param, grad, m, v, step, o);
     }
-    static void synchronize() { ::mixgcn::cuda::current_context().synchronize(); }
+    static void synchronize() { ::mixgcn::gpu::current_context().synchronize(); }
 };
 
 static_assert(::mixgcn::execution_backend<cuda, float>, "backend::cuda must satisfy mixgcn::execution_backend for float.");

@@ -11,7 +11,7 @@
 #include "mixgcn/backend/cuda/error.cuh"
 #include "mixgcn/backend/cuda/memory.cuh"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 class context {
 public:
@@ -43,6 +43,14 @@ public:
     }
     bool tf32() const noexcept { return tf32_; }
 
+    // Thread groups the aggregation splits its work over; 0 (default) sizes them to what
+    // the device keeps resident. Tests set small counts to force long per-group runs.
+    long long aggregate_groups() const noexcept { return aggregate_groups_; }
+    void set_aggregate_groups(long long groups) {
+        require(groups >= 0, "gpu::context: aggregate group count ", groups, " is negative");
+        aggregate_groups_ = groups;
+    }
+
     template <class T>
     device_buffer<T> allocate(std::size_t n) const {
         return device_buffer<T>(n, stream());
@@ -53,15 +61,16 @@ private:
         const int n = device_count();
         if (n == 0) throw cuda_error("cudaGetDeviceCount", __FILE__, __LINE__, 100, "no CUDA device is visible");
         if (device < 0) MIXGCN_CUDA_CHECK(cudaGetDevice(&device));
-        require(device < n, "cuda::context: device ", device, " requested but ", n, " visible");
+        require(device < n, "gpu::context: device ", device, " requested but ", n, " visible");
         MIXGCN_CUDA_CHECK(cudaSetDevice(device));
         return device;
     }
     int device_ = 0;
     int sm_count_ = 0;
-    cuda::stream stream_{};
+    gpu::stream stream_{};
     cublasHandle_t blas_ = nullptr;
     bool tf32_ = false;
+    long long aggregate_groups_ = 0;
 };
 
 namespace detail {
@@ -90,4 +99,4 @@ private:
     context* previous_;
 };
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -9,7 +9,7 @@
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 template <index_type Index = index_t, class Value = float, class Offset = offset_t>
 struct device_csr {
@@ -85,4 +85,4 @@ device_gcn_operator<Index, Value> to_device(const graph::gcn_operator<Index, Val
     return d;
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -10,7 +10,7 @@
 #include "mixgcn/backend/cuda/context.cuh"
 #include "mixgcn/core/concepts.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 // c = alpha * op(a) * op(b) + beta * c on device views. With beta == 0, c is not read
 // (NaN in c does not propagate), as in the reference backend. Float GEMMs use TF32
@@ -27,7 +27,7 @@ void gemm(transpose ta, transpose tb, V alpha, const_matrix_view<V> a, const_mat
     // Leading dimensions must be at least the column-major row count, even for views of
     // one row whose stride was left at 0.
     const auto ld = [](const auto& v) { return static_cast<long long>(std::max<std::size_t>({v.stride(), v.cols(), 1})); };
-    require(m <= 0x7fffffffu && n <= 0x7fffffffu && k <= 0x7fffffffu, "cuda::gemm: ", m, "x", n, "x", k,
+    require(m <= 0x7fffffffu && n <= 0x7fffffffu && k <= 0x7fffffffu, "gpu::gemm: ", m, "x", n, "x", k,
             " exceeds cuBLAS's 32-bit sizes");
     const auto mi = static_cast<int>(m), ni = static_cast<int>(n), ki = static_cast<int>(k);
     const auto lda = static_cast<int>(ld(a)), ldb = static_cast<int>(ld(b)), ldc = static_cast<int>(ld(c));
@@ -39,4 +39,4 @@ void gemm(transpose ta, transpose tb, V alpha, const_matrix_view<V> a, const_mat
     }
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

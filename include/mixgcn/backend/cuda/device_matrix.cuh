@@ -11,7 +11,7 @@
 #include "mixgcn/backend/cuda/context.cuh"
 #include "mixgcn/core/dense.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 // Row-major, contiguous, zero-initialised on construction (like dense_matrix), stream
 // ordered on the current context's stream.
@@ -59,7 +59,7 @@ private:
 // stream; `download` synchronises so the host data is ready on return.
 template <class T>
 void upload(const_matrix_view<T> host, matrix_view<T> device) {
-    require(host.rows() == device.rows() && host.cols() == device.cols(), "cuda::upload: host ", host.rows(), "x",
+    require(host.rows() == device.rows() && host.cols() == device.cols(), "gpu::upload: host ", host.rows(), "x",
             host.cols(), " into device ", device.rows(), "x", device.cols());
     if (host.size() == 0) return;
     MIXGCN_CUDA_CHECK(cudaMemcpy2DAsync(device.data(), device.stride() * sizeof(T), host.data(),
@@ -68,7 +68,7 @@ void upload(const_matrix_view<T> host, matrix_view<T> device) {
 }
 template <class T>
 void download(const_matrix_view<T> device, matrix_view<T> host) {
-    require(host.rows() == device.rows() && host.cols() == device.cols(), "cuda::download: device ", device.rows(),
+    require(host.rows() == device.rows() && host.cols() == device.cols(), "gpu::download: device ", device.rows(),
             "x", device.cols(), " into host ", host.rows(), "x", host.cols());
     if (host.size() != 0)
         MIXGCN_CUDA_CHECK(cudaMemcpy2DAsync(host.data(), host.stride() * sizeof(T), device.data(),
@@ -111,4 +111,4 @@ std::vector<T> to_host(const device_buffer<T>& device) {
     return h;
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -12,7 +12,7 @@
 #include "mixgcn/backend/cuda/context.cuh"
 #include "mixgcn/core/dense.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 namespace detail {
 
@@ -147,9 +147,9 @@ void bias_act(matrix_view<V> z, const V* bias, bool relu) {
 template <class V>
 void bias_act_dropout(matrix_view<V> z, const V* bias, bool relu, matrix_view<V> out, std::uint8_t* mask, V p,
                       std::uint64_t seed, std::uint64_t row_offset) {
-    require(out.rows() == z.rows() && out.cols() == z.cols(), "cuda::bias_act_dropout: output ", out.rows(), "x",
+    require(out.rows() == z.rows() && out.cols() == z.cols(), "gpu::bias_act_dropout: output ", out.rows(), "x",
             out.cols(), " for input ", z.rows(), "x", z.cols());
-    require(mask != nullptr, "cuda::bias_act_dropout: null mask");
+    require(mask != nullptr, "gpu::bias_act_dropout: null mask");
     if (z.size() == 0) return;
     auto& ctx = current_context();
     detail::bias_act_kernel<<<detail::grid_for(z.size()), 256, 0, ctx.stream()>>>(
@@ -159,7 +159,7 @@ void bias_act_dropout(matrix_view<V> z, const V* bias, bool relu, matrix_view<V>
 
 template <class V>
 void relu_backward(const_matrix_view<V> activated, matrix_view<V> grad) {
-    require(activated.rows() == grad.rows() && activated.cols() == grad.cols(), "cuda::relu_backward: activation ",
+    require(activated.rows() == grad.rows() && activated.cols() == grad.cols(), "gpu::relu_backward: activation ",
             activated.rows(), "x", activated.cols(), " for gradient ", grad.rows(), "x", grad.cols());
     if (grad.size() == 0) return;
     detail::relu_backward_kernel<<<detail::grid_for(grad.size()), 256, 0, current_context().stream()>>>(
@@ -170,7 +170,7 @@ void relu_backward(const_matrix_view<V> activated, matrix_view<V> grad) {
 template <class V>
 void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
              std::uint64_t row_offset) {
-    require(x.rows() == y.rows() && x.cols() == y.cols(), "cuda::dropout: output ", y.rows(), "x", y.cols(),
+    require(x.rows() == y.rows() && x.cols() == y.cols(), "gpu::dropout: output ", y.rows(), "x", y.cols(),
             " for input ", x.rows(), "x", x.cols());
     if (x.size() == 0) return;
     detail::dropout_kernel<<<detail::grid_for(x.size()), 256, 0, current_context().stream()>>>(
@@ -203,7 +203,7 @@ struct adam_options {
 // All pointers are device pointers.
 template <class V>
 void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step, adam_options o = {}) {
-    require(step >= 1, "cuda::adam: step counts from 1, got ", step);
+    require(step >= 1, "gpu::adam: step counts from 1, got ", step);
     if (n == 0) return;
     const double bias1 = 1 - std::pow(o.beta1, double(step)), bias2 = 1 - std::pow(o.beta2, double(step));
     detail::adam_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(
@@ -211,4 +211,4 @@ void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step
     MIXGCN_CUDA_CHECK_LAUNCH();
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

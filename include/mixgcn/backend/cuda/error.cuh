@@ -23,7 +23,7 @@ private:
     int code_;
 };
 
-namespace cuda::detail {
+namespace gpu::detail {
 
 inline void check(cudaError_t status, const char* call, const char* file, int line) {
     if (status == cudaSuccess) return;
@@ -39,11 +39,11 @@ inline void check(cublasStatus_t status, const char* call, const char* file, int
                      std::string(cublasGetStatusName(status)) + ": " + cublasGetStatusString(status));
 }
 
-}  // namespace cuda::detail
+}  // namespace gpu::detail
 }  // namespace mixgcn
 
 // Wraps a CUDA runtime or cuBLAS call; the macro exists only to capture the call's text,
 // file and line for the message.
-#define MIXGCN_CUDA_CHECK(call) ::mixgcn::cuda::detail::check((call), #call, __FILE__, __LINE__)
+#define MIXGCN_CUDA_CHECK(call) ::mixgcn::gpu::detail::check((call), #call, __FILE__, __LINE__)
 // After a kernel launch: reports bad launch configurations at the launch site.
-#define MIXGCN_CUDA_CHECK_LAUNCH() ::mixgcn::cuda::detail::check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)
+#define MIXGCN_CUDA_CHECK_LAUNCH() ::mixgcn::gpu::detail::check(cudaGetLastError(), "kernel launch", __FILE__, __LINE__)

@@ -29,7 +29,7 @@
 #include "mixgcn/backend/cuda/csr.cuh"
 #include "mixgcn/graph/builder.hpp"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 namespace detail {
 
@@ -168,9 +168,9 @@ std::size_t sort_unique_keys(device_buffer<edge_key>& keys, std::size_t m, cudaS
 template <class Value = float, index_type Index = index_t>
 device_csr<Index, Value> build_adjacency(const graph::edge_list<Index>& list, graph::build_options opt = {}) {
     const Index n = list.num_nodes;
-    require(n >= 0, "cuda::build_adjacency: negative node count ", n);
+    require(n >= 0, "gpu::build_adjacency: negative node count ", n);
     require(static_cast<std::uint64_t>(n) <= (std::uint64_t(1) << 32),
-            "cuda::build_adjacency: ", n, " nodes exceed the 2^32 ids the device builder packs into one key");
+            "gpu::build_adjacency: ", n, " nodes exceed the 2^32 ids the device builder packs into one key");
     auto& ctx = current_context();
     const cudaStream_t s = ctx.stream();
     const auto policy = thrust::cuda::par.on(s);
@@ -188,7 +188,7 @@ device_csr<Index, Value> build_adjacency(const graph::edge_list<Index>& list, gr
                                          thrust::counting_iterator<std::size_t>(m),
                                          detail::bad_edge<Index>{du.data(), dv.data(), n});
         const std::size_t k = *bad;
-        require(k == m, "cuda::build_adjacency: edge ", k, " (", k < m ? hu[k] : 0, ", ", k < m ? hv[k] : 0,
+        require(k == m, "gpu::build_adjacency: edge ", k, " (", k < m ? hu[k] : 0, ", ", k < m ? hv[k] : 0,
                 ") has a node id outside [0, ", n, ")");
     }
     const bool add = opt.loops == graph::self_loops::add;
@@ -213,7 +213,7 @@ device_csr<Index, Value> build_adjacency(const graph::edge_list<Index>& list, gr
 template <class Value, class Index>
 device_gcn_operator<Index, Value> gcn_normalize(const device_csr<Index, Value>& adjacency,
                                                 graph::normalization_mode mode = graph::normalization_mode::fused) {
-    require(adjacency.rows == adjacency.cols, "cuda::gcn_normalize: adjacency is ", adjacency.rows, "x",
+    require(adjacency.rows == adjacency.cols, "gpu::gcn_normalize: adjacency is ", adjacency.rows, "x",
             adjacency.cols, ", expected square");
     const Index n = adjacency.rows;
     const auto un = static_cast<std::size_t>(n);
@@ -293,4 +293,4 @@ device_gcn_operator<Index, Value> build_gcn_operator(const graph::edge_list<Inde
     return gcn_normalize<Value>(build_adjacency<Value>(list, opt), mode);
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -15,7 +15,7 @@
 
 #include "mixgcn/backend/cuda/error.cuh"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 // Number of visible devices; 0 (not an exception) when there is no driver or device, so
 // tests and benches can skip cleanly.
@@ -145,4 +145,4 @@ private:
     cudaStream_t stream_ = nullptr;
 };
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu

@@ -10,7 +10,7 @@
 
 #include "mixgcn/backend/cuda/elementwise.cuh"
 
-namespace mixgcn::cuda {
+namespace mixgcn::gpu {
 
 namespace detail {
 
@@ -145,7 +145,7 @@ void column_sum(const_matrix_view<V> x, V* out) {
 template <class V>
 double softmax_cross_entropy(const_matrix_view<V> logits, const std::int32_t* labels, const index_t* rows,
                              std::size_t count, matrix_view<V> grad, V scale) {
-    require(grad.rows() == logits.rows() && grad.cols() == logits.cols(), "cuda::softmax_cross_entropy: gradient ",
+    require(grad.rows() == logits.rows() && grad.cols() == logits.cols(), "gpu::softmax_cross_entropy: gradient ",
             grad.rows(), "x", grad.cols(), " for logits ", logits.rows(), "x", logits.cols());
     auto& ctx = current_context();
     if (grad.size())
@@ -171,4 +171,4 @@ std::size_t count_correct(const_matrix_view<V> logits, const std::int32_t* label
     return static_cast<std::size_t>(std::llround(detail::sum_to_host(hit, count)));
 }
 
-}  // namespace mixgcn::cuda
+}  // namespace mixgcn::gpu
