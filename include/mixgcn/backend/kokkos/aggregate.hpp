@@ -50,6 +50,8 @@ struct aggregate_kernel {
     static constexpr int lanes = lanes_for<ExecutionSpace, Width>;
     static constexpr int per_lane = (Width + lanes - 1) / lanes;
     static constexpr int team_rows = rows_per_team<ExecutionSpace>;
+    // More accumulators than registers spill on the host; accumulate in Y's row instead.
+    static constexpr bool accumulate_in_place = lanes == 1 && Width > 32;
 
     unmanaged_1d<const O, memory_space> row_ptr;
     unmanaged_1d<const I, memory_space> col_idx;
@@ -69,6 +71,22 @@ struct aggregate_kernel {
             const O begin = row_ptr(r), end = row_ptr(r + 1);
             Kokkos::parallel_for(Kokkos::ThreadVectorRange(team, lanes), [&](const int lane) {
                 const std::size_t width = Exact ? std::size_t(Width) : x.extent(1);
+                // Rows are contiguous (unit column stride); plain pointers let the
+                // compiler vectorise, which LayoutStride's run-time strides would not.
+                V* const yr = &y(r, 0);
+                if constexpr (accumulate_in_place) {
+                    // Wide rows on one lane: Y's row stays in L1 and is the accumulator.
+                    for (std::size_t col = 0; col < width; ++col) yr[col] = V(0);
+                    for (O k = begin; k < end; ++k) {
+                        const I c = col_idx(k);
+                        V w = val.extent(0) ? val(k) : V(1);
+                        if (row_scale.extent(0)) w *= row_scale(r);
+                        if (col_scale.extent(0)) w *= col_scale(c);
+                        const V* const xr = &x(c, 0);
+                        for (std::size_t col = 0; col < width; ++col) yr[col] += w * xr[col];
+                    }
+                    return;
+                }
                 for (std::size_t c0 = 0; c0 < width; c0 += Width) {
                     V acc[per_lane] = {};
                     for (O k = begin; k < end; ++k) {
@@ -76,14 +94,17 @@ struct aggregate_kernel {
                         V w = val.extent(0) ? val(k) : V(1);
                         if (row_scale.extent(0)) w *= row_scale(r);
                         if (col_scale.extent(0)) w *= col_scale(c);
-                        for (int j = 0; j < per_lane; ++j) {
-                            const std::size_t col = c0 + std::size_t(lane + j * lanes);
-                            if (Exact || col < width) acc[j] += w * x(c, col);
+                        const V* const xr = &x(c, 0) + c0 + lane;
+                        if (Exact || c0 + Width <= width) {
+                            for (int j = 0; j < per_lane; ++j) acc[j] += w * xr[j * lanes];
+                        } else {
+                            for (int j = 0; j < per_lane; ++j)
+                                if (c0 + std::size_t(lane + j * lanes) < width) acc[j] += w * xr[j * lanes];
                         }
                     }
                     for (int j = 0; j < per_lane; ++j) {
                         const std::size_t col = c0 + std::size_t(lane + j * lanes);
-                        if (Exact || col < width) y(r, col) = acc[j];
+                        if (Exact || col < width) yr[col] = acc[j];
                     }
                 }
             });
