@@ -2,6 +2,7 @@
 // per-epoch metrics, the test accuracy at the best validation epoch, time and memory.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -39,14 +40,14 @@ data:
   --generate sbm|rmat     generated graph when --data is absent (default sbm)
   --nodes N               sbm: nodes (default 10000)
   --avg-degree D          sbm: mean degree (default 10)
-  --classes C             sbm: classes (default 8)
+  --classes C             classes (default sbm 8, rmat 16)
   --homophily H           sbm: fraction of intra-class edges (default 0.75)
-  --features F            sbm: feature width (default 128)
+  --features F            feature width (default 128)
   --scale S               rmat: log2 of the node count, 10..24 (default 14)
   --edge-factor E         rmat: edges per node (default 16)
   --graph-seed S          generator seed (default 1)
   --export-dataset DIR    write the dataset (npy files) to DIR before training
-  --feature-norm row|none row-normalise features (default row)
+  --feature-norm auto|row|none   row-normalise features (auto: when all are >= 0)
   --normalization fused|edge-weights   how D^-1/2 (A+I) D^-1/2 is applied (default fused)
 model and training:
   --layers L              GCN layers (default 2)
@@ -93,11 +94,13 @@ dataset<V> obtain_dataset(const cli::args& a) {
         o.seed = a.number<std::uint64_t>("graph-seed", o.seed);
         return graph::generate_sbm<V>(o);
     }
-    graph::rmat_options o;
-    o.scale = a.number<int>("scale", 14);
-    o.edge_factor = a.number<int>("edge-factor", o.edge_factor);
-    o.seed = a.number<std::uint64_t>("graph-seed", o.seed);
-    return graph::rmat_dataset<V>(o, a.number<std::int64_t>("features", 128), a.number<std::int32_t>("classes", 8));
+    graph::rmat_dataset_options o;
+    o.graph.scale = a.number<int>("scale", 14);
+    o.graph.edge_factor = a.number<std::int64_t>("edge-factor", o.graph.edge_factor);
+    o.graph.seed = a.number<std::uint64_t>("graph-seed", o.graph.seed);
+    o.classes = a.number<std::int32_t>("classes", o.classes);
+    o.features.width = a.number<std::int64_t>("features", o.features.width);
+    return graph::generate_rmat_dataset<V>(o);
 }
 
 template <class B, class V>
@@ -108,7 +111,12 @@ int run(const cli::args& a) {
     dataset<V> ds = obtain_dataset<V>(a);
     ds.validate();
     if (a.has("export-dataset")) io::save_dataset(a.get("export-dataset", ""), ds);
-    if (a.choice("feature-norm", "row", {"row", "none"}) == "row") graph::row_normalize(ds.features);
+    // Row normalisation suits non-negative (bag-of-words) features; on signed features
+    // a row sum near zero would blow the row up, so `auto` leaves those alone.
+    const auto feature_norm = a.choice("feature-norm", "auto", {"auto", "row", "none"});
+    const bool non_negative = std::all_of(ds.features.values().begin(), ds.features.values().end(),
+                                          [](V v) { return v >= V(0); });
+    if (feature_norm == "row" || (feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
     graph::build_report report;
     const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
     const auto mode = a.choice("normalization", "fused", {"fused", "edge-weights"}) == "fused"

@@ -1,0 +1,178 @@
+// The training loop: learning happens, resume continues the curve exactly, model
+// selection keeps the weights of the best validation epoch, bad checkpoints are refused.
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "mixgcn/backend/host.hpp"
+#include "mixgcn/backend/reference/backend.hpp"
+#include "mixgcn/graph/generators.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/io/checkpoint.hpp"
+#include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/single.hpp"
+#include "mixgcn/train/trainer.hpp"
+
+using namespace mixgcn;
+namespace fs = std::filesystem;
+
+namespace {
+
+template <class V>
+struct fixture {
+    dataset<V> ds;
+    graph::gcn_operator<index_t, V> op;
+    train::local_data<V> local;
+    explicit fixture(std::int64_t nodes = 600) {
+        graph::sbm_options o;
+        o.nodes = nodes;
+        o.features = 24;
+        o.classes = 4;
+        o.seed = 5;
+        ds = graph::generate_sbm<V>(o);
+        op = graph::gcn_normalize<V>(graph::build_adjacency<index_t, V>(ds.edges));
+        local = {ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train),
+                 ds.nodes_with(split_role::val), ds.nodes_with(split_role::test)};
+    }
+};
+
+template <class B, class V>
+struct run_state {
+    nn::gcn_model<B, V> model;
+    nn::optimizer<B, V> opt;
+    run_state() : model(options()), opt(nn::optimizer_options{}) { model.initialize(7); }
+    static nn::model_options options() {
+        nn::model_options mo;
+        mo.in = 24;
+        mo.hidden = 8;
+        mo.classes = 4;
+        return mo;
+    }
+};
+
+fs::path tmp(const std::string& name) {
+    fs::create_directories(MIXGCN_TEST_TMPDIR);
+    return fs::path(MIXGCN_TEST_TMPDIR) / name;
+}
+
+}  // namespace
+
+TEST_CASE("resuming from a checkpoint continues the same loss curve and ends at the same weights") {
+    using B = backend::reference;
+    fixture<double> f;
+    train::trainer_options to;
+    to.epochs = 20;
+    to.seed = 3;
+    run_state<B, double> whole;
+    parallel::single<B, double> s1(f.op);
+    const auto full = train::trainer(s1, whole.model, whole.opt, f.local, to).run();
+
+    const auto ck = tmp("resume.ckpt");
+    fs::remove(ck);
+    run_state<B, double> first;
+    auto to_first = to;
+    to_first.epochs = 10;
+    to_first.checkpoint = ck;
+    to_first.checkpoint_every = 5;
+    parallel::single<B, double> s2(f.op);
+    train::trainer(s2, first.model, first.opt, f.local, to_first).run();
+    REQUIRE(fs::exists(ck));
+
+    run_state<B, double> second;  // fresh weights: everything must come from the file
+    second.model.initialize(999);
+    auto to_second = to;
+    to_second.resume = ck;
+    parallel::single<B, double> s3(f.op);
+    const auto resumed = train::trainer(s3, second.model, second.opt, f.local, to_second).run();
+    CHECK(resumed.resumed_from_epoch == 10);
+    REQUIRE(resumed.history.size() == full.history.size());
+    for (std::size_t e = 0; e < full.history.size(); ++e) {
+        CAPTURE(e);
+        CHECK(resumed.history[e].loss == full.history[e].loss);
+        CHECK(resumed.history[e].val_acc == full.history[e].val_acc);
+    }
+    CHECK(resumed.best_val_epoch == full.best_val_epoch);
+    CHECK(resumed.test_acc == full.test_acc);
+    auto pa = whole.model.parameters(), pb = second.model.parameters();
+    for (std::size_t i = 0; i < pa.size(); ++i)
+        for (std::size_t k = 0; k < pa[i]->size(); ++k) CHECK(pa[i]->value.data()[k] == pb[i]->value.data()[k]);
+}
+
+TEST_CASE("a checkpoint of another configuration or a damaged one is refused") {
+    using B = backend::host;
+    fixture<float> f;
+    const auto ck = tmp("other.ckpt");
+    fs::remove(ck);
+    {
+        run_state<B, float> r;
+        train::trainer_options to;
+        to.epochs = 2;
+        to.checkpoint = ck;
+        to.checkpoint_every = 1;
+        parallel::single<B, float> s(f.op);
+        train::trainer(s, r.model, r.opt, f.local, to).run();
+    }
+    SUBCASE("other seed") {
+        run_state<B, float> r;
+        train::trainer_options to;
+        to.epochs = 4;
+        to.seed = 1234;
+        to.resume = ck;
+        parallel::single<B, float> s(f.op);
+        CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, f.local, to).run(),
+                             doctest::Contains("another model"), io_error);
+    }
+    SUBCASE("other precision") {
+        run_state<B, double> r;
+        fixture<double> fd;
+        train::trainer_options to;
+        to.epochs = 4;
+        to.resume = ck;
+        parallel::single<B, double> s(fd.op);
+        CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, fd.local, to).run(), doctest::Contains("float32"),
+                             io_error);
+    }
+    SUBCASE("truncated") {
+        const auto size = fs::file_size(ck);
+        fs::resize_file(ck, size / 2);
+        run_state<B, float> r;
+        train::trainer_options to;
+        to.epochs = 4;
+        to.resume = ck;
+        parallel::single<B, float> s(f.op);
+        CHECK_THROWS_AS(train::trainer(s, r.model, r.opt, f.local, to).run(), io_error);
+    }
+}
+
+TEST_CASE("training learns, and the kept weights are those of the best validation epoch") {
+    using B = backend::host;
+    fixture<float> f(2000);
+    run_state<B, float> r;
+    train::trainer_options to;
+    to.epochs = 60;
+    parallel::single<B, float> s(f.op);
+    const auto res = train::trainer(s, r.model, r.opt, f.local, to).run();
+    CHECK(res.history.back().loss < 0.7 * res.history.front().loss);
+    // Chance is 1/4; the generated graph is learnable but not trivially.
+    CHECK(res.best_val_acc > 0.5);
+    const auto logits = r.model.forward(s, f.local.features, false, 0);
+    const double val = double(B::count_correct(logits, f.local.labels, f.local.val.data(), f.local.val.size())) /
+                       double(f.local.val.size());
+    CHECK(val == doctest::Approx(res.best_val_acc).epsilon(1e-12));
+    CHECK(res.best_val_acc == doctest::Approx(res.history[std::size_t(res.best_val_epoch - 1)].val_acc));
+    for (const auto& m : res.history) CHECK(m.val_acc <= res.best_val_acc);
+}
+
+TEST_CASE("patience stops early after the given number of epochs without improvement") {
+    using B = backend::host;
+    fixture<float> f;
+    run_state<B, float> r;
+    train::trainer_options to;
+    to.epochs = 500;
+    to.patience = 5;
+    parallel::single<B, float> s(f.op);
+    const auto res = train::trainer(s, r.model, r.opt, f.local, to).run();
+    CHECK(res.stopped_early);
+    CHECK(int(res.history.size()) == res.best_val_epoch + 5);
+}
