@@ -107,7 +107,11 @@ void check_all_to_all_v(C& c, bool async) {
         c.reset_stats();
         if (async) {
             auto h = c.start_all_to_all_v(std::span<const T>(send), sc, std::span<T>(recv), rc);
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));  // "interior rows"
+            // While the exchange is in flight: local work, and another collective.
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            std::vector<std::int64_t> other{r + 1};
+            c.all_reduce(std::span<std::int64_t>(other));
+            CHECK(other[0] == static_cast<std::int64_t>(p) * (p + 1) / 2);
             h.wait();
             CHECK(h.done());
         } else {
@@ -125,6 +129,7 @@ void check_all_to_all_v(C& c, bool async) {
             }
         const auto st = c.stats()["all_to_all_v"];
         CHECK(st.calls == 1);
+        CHECK(st.seconds >= 0.0);
         CHECK(st.bytes_sent == sent);
         CHECK(st.bytes_received == got);
         CHECK(global_sum(c, st.bytes_sent) == global_sum(c, st.bytes_received));

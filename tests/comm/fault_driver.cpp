@@ -20,7 +20,7 @@ int job(C& c, bool hang) {
     comm::run_guarded(c, [&] {
         c.barrier();
         if (c.rank() == 1) {
-            if (hang) std::this_thread::sleep_for(std::chrono::seconds(15));
+            if (hang) std::this_thread::sleep_for(std::chrono::seconds(8));
             else throw std::runtime_error("injected failure");
         }
         std::vector<double> x(1000, 1.0);

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/error.hpp"
 
 namespace mixgcn::comm {
 
@@ -19,6 +20,9 @@ template <class C, class F>
 decltype(auto) run_guarded(C& c, F&& fn) {
     try {
         return std::forward<F>(fn)();
+    } catch (const comm_error& e) {  // already "rank R: ..."
+        std::fprintf(stderr, "%s\n", e.what());
+        std::fflush(stderr);
     } catch (const std::exception& e) {
         std::fprintf(stderr, "rank %d: %s\n", c.rank(), e.what());
         std::fflush(stderr);
