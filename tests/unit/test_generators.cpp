@@ -213,7 +213,7 @@ TEST_CASE("SBM features are informative but not separable; the graph helps") {
         const double two_hop = ncm_accuracy(d, aggregate(d, ax, width), width);
         MESSAGE("nearest class mean: raw ", raw, ", A X ", one_hop, ", A^2 X ", two_hop, " (homophily ",
                 measured_homophily(d), ")");
-        CHECK(raw > chance + 0.15);
+        CHECK(raw > chance + 0.1);
         CHECK(raw < 0.75);
         CHECK(one_hop > raw + 0.1);
         CHECK(two_hop < 0.995);

@@ -10,7 +10,8 @@
 // `bag_of_words`: each class gets a topic, 2 * width / classes random words (topics
 // overlap); a node draws `words_per_node` words, a fraction `word_noise` of them uniformly
 // from the whole vocabulary, and has a 1 for every word drawn. Entries are 0/1 like
-// Cora's, and row normalisation is safe.
+// Cora's, and row normalisation is safe. It is the default for that reason: mixgcn-train
+// row-normalises features unless told otherwise.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -25,9 +26,9 @@ namespace mixgcn::graph {
 enum class feature_model { gaussian, bag_of_words };
 
 struct feature_options {
-    feature_model model = feature_model::gaussian;
+    feature_model model = feature_model::bag_of_words;
     std::int64_t width = 128;
-    double noise = 0.65;               // gaussian
+    double noise = 1.0;                // gaussian
     std::int64_t words_per_node = 20;  // bag_of_words
     double word_noise = 0.8;           // bag_of_words
 };

@@ -36,8 +36,8 @@ struct sbm_options {
     double power_law_exponent = 2.5;   // gamma of the degree tail; > 2 keeps the mean finite
     double max_degree = 0;             // expected-degree cap; 0 = structural cutoff sqrt(N * avg_degree)
     std::int64_t features = 128;       // feature width
-    feature_model model = feature_model::gaussian;
-    double feature_noise = 0.65;       // gaussian: noise / half the distance between class means
+    feature_model model = feature_model::bag_of_words;
+    double feature_noise = 1.0;        // gaussian: noise / half the distance between class means
     std::int64_t words_per_node = 20;  // bag_of_words: words drawn per node
     double word_noise = 0.8;           // bag_of_words: fraction of words drawn off-topic
     std::uint64_t seed = 1;
