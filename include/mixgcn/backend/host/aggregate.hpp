@@ -27,7 +27,10 @@ template <class V>
 inline constexpr int chunk = static_cast<int>(128 / sizeof(V));
 
 // How many non-zeros ahead the X row is prefetched: the gather is random, so the
-// hardware prefetcher cannot guess it, and one row of X is one to a few cache lines.
+// hardware prefetcher cannot guess it. The look-ahead runs on into the following rows
+// (col_idx is contiguous), up to `stop`, the end of the thread's range: with GCN's
+// average degrees of 5-30, stopping at the row's end would leave a third or more of
+// the gathers unprefetched. Measured (docs/kernels.md): 2-3x at width >= 64.
 inline constexpr int prefetch_distance = 8;
 
 template <class I, class V, class O>
@@ -40,12 +43,12 @@ inline V edge_factor(const storage::sparse_view<I, V, O>& a, O k, I c) noexcept 
 // y_row[c0, c0 + C) = rs · Σ_k w_k · x[col_k][c0, c0 + C), C a compile-time constant.
 template <int C, class I, class V, class O>
 inline void row_chunk(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y_row, I r,
-                      std::size_t c0) noexcept {
+                      std::size_t c0, O stop) noexcept {
     V acc[C] = {};
     const O b = a.row_ptr[r], e = a.row_ptr[r + 1];
     for (O k = b; k < e; ++k) {
         const I c = a.col_idx[k];
-        if (k + prefetch_distance < e)
+        if (k + prefetch_distance < stop)
             __builtin_prefetch(x + static_cast<std::size_t>(a.col_idx[k + prefetch_distance]) * xs + c0);
         const V w = edge_factor(a, k, c);
         const V* xr = x + static_cast<std::size_t>(c) * xs + c0;
@@ -60,11 +63,13 @@ inline void row_chunk(const storage::sparse_view<I, V, O>& a, const V* x, std::s
 // Same with a run-time length n <= chunk<V> (the tail of a fallback width).
 template <class I, class V, class O>
 inline void row_tail(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y_row, I r,
-                     std::size_t c0, std::size_t n) noexcept {
+                     std::size_t c0, std::size_t n, O stop) noexcept {
     V acc[chunk<V>] = {};
     const O b = a.row_ptr[r], e = a.row_ptr[r + 1];
     for (O k = b; k < e; ++k) {
         const I c = a.col_idx[k];
+        if (k + prefetch_distance < stop)
+            __builtin_prefetch(x + static_cast<std::size_t>(a.col_idx[k + prefetch_distance]) * xs + c0);
         const V w = edge_factor(a, k, c);
         const V* xr = x + static_cast<std::size_t>(c) * xs + c0;
 #pragma omp simd
@@ -79,11 +84,12 @@ template <int W, class I, class V, class O>
 void rows_fixed(const storage::sparse_view<I, V, O>& a, const V* x, std::size_t xs, V* y, std::size_t ys, I first,
                 I last) noexcept {
     constexpr int C = W < chunk<V> ? W : chunk<V>;
+    const O stop = a.row_ptr[last];
     static_assert(W % C == 0, "An instantiated aggregation width must be a multiple of the register chunk "
                               "(128 bytes of values) or smaller than it; add other widths to the fallback.");
     for (I r = first; r < last; ++r) {
         V* y_row = y + static_cast<std::size_t>(r) * ys;
-        for (int c0 = 0; c0 < W; c0 += C) row_chunk<C>(a, x, xs, y_row, r, static_cast<std::size_t>(c0));
+        for (int c0 = 0; c0 < W; c0 += C) row_chunk<C>(a, x, xs, y_row, r, static_cast<std::size_t>(c0), stop);
     }
 }
 
@@ -93,10 +99,11 @@ void rows_generic(const storage::sparse_view<I, V, O>& a, const V* x, std::size_
                   std::size_t d, I first, I last) noexcept {
     constexpr auto C = static_cast<std::size_t>(chunk<V>);
     const std::size_t full = d / C * C;
+    const O stop = a.row_ptr[last];
     for (I r = first; r < last; ++r) {
         V* y_row = y + static_cast<std::size_t>(r) * ys;
-        for (std::size_t c0 = 0; c0 < full; c0 += C) row_chunk<chunk<V>>(a, x, xs, y_row, r, c0);
-        if (full < d) row_tail(a, x, xs, y_row, r, full, d - full);
+        for (std::size_t c0 = 0; c0 < full; c0 += C) row_chunk<chunk<V>>(a, x, xs, y_row, r, c0, stop);
+        if (full < d) row_tail(a, x, xs, y_row, r, full, d - full, stop);
     }
 }
 
