@@ -12,6 +12,10 @@
 
 #include "mixgcn/graph/generators.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 using namespace mixgcn;
 using namespace mixgcn::graph;
 
@@ -264,6 +268,20 @@ TEST_CASE("R-MAT sizes, determinism and scrambling") {
     const auto dp0 = degrees(plain);
     CHECK(dp0[0] == *std::max_element(dp0.begin(), dp0.end()));
 }
+
+#ifdef _OPENMP
+TEST_CASE("R-MAT output does not depend on the thread count") {
+    rmat_options o;
+    o.scale = 13;  // 131072 edges: two chunks, so threads really split the work
+    const int before = omp_get_max_threads();
+    omp_set_num_threads(1);
+    const auto one = generate_rmat(o);
+    omp_set_num_threads(3);
+    const auto three = generate_rmat(o);
+    omp_set_num_threads(before);
+    CHECK(one.edges == three.edges);
+}
+#endif
 
 TEST_CASE("R-MAT quadrant frequencies match a, b, c, d at every level") {
     for (double noise : {0.0, 0.1}) {

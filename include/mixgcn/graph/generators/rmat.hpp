@@ -84,6 +84,11 @@ inline edge_list<index_t> generate_rmat(const rmat_options& o) {
         for (std::size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[g.below(i)]);
     }
 
+    // Thresholds in units of 2^-32: each 64-bit draw serves two levels, compared as
+    // integers (the rounding moves a probability by at most 2^-32).
+    std::vector<std::array<std::uint64_t, 3>> th(levels.size());
+    for (std::size_t l = 0; l < levels.size(); ++l)
+        for (std::size_t q = 0; q < 3; ++q) th[l][q] = static_cast<std::uint64_t>(std::ldexp(levels[l][q], 32));
     constexpr std::int64_t chunk = std::int64_t(1) << 16;
     const std::int64_t chunks = (m + chunk - 1) / chunk;
     auto* edges = out.edges.data();
@@ -93,8 +98,11 @@ inline edge_list<index_t> generate_rmat(const rmat_options& o) {
         const std::int64_t end = std::min(m, (ch + 1) * chunk);
         for (std::int64_t e = ch * chunk; e < end; ++e) {
             std::uint32_t u = 0, v = 0;
-            for (const auto& t : levels) {
-                const double r = g.uniform();
+            std::uint64_t bits = 0;
+            for (std::size_t l = 0; l < th.size(); ++l) {
+                if (l % 2 == 0) bits = g();
+                const std::uint64_t r = (l % 2 == 0) ? (bits & 0xffffffffu) : (bits >> 32);
+                const auto& t = th[l];
                 // Quadrants in row-major order: a = (0,0), b = (0,1), c = (1,0), d = (1,1).
                 const std::uint32_t down = r >= t[1], right = (r >= t[0] && r < t[1]) || r >= t[2];
                 u = (u << 1) | down;
