@@ -130,6 +130,31 @@ TEST_CASE("two cliques joined by one edge: spectral and METIS cut exactly that e
     CHECK(mp::evaluate(c4, mp::spectral{}.partition(c4, 4), 4).edge_cut == 3);
 }
 
+TEST_CASE("METIS schemes and weighting options") {
+    if (!mp::metis::available()) {
+        MESSAGE("METIS not built in: skipped");
+        return;
+    }
+    const auto a = cliques(2, 20, true);
+    using scheme = mp::metis::scheme;
+    for (auto s : {scheme::kway, scheme::recursive, scheme::automatic})
+        for (bool by_cost : {true, false}) {
+            const auto o = mp::metis{.weight_by_cost = by_cost, .method = s}.partition(a, 2);
+            CHECK(mp::evaluate(a, o, 2).edge_cut == 1);
+        }
+    // Node-count weighting balances nodes; on the star + isolated graph that leaves the
+    // hub's part with most of the non-zeros, which cost weighting avoids.
+    std::vector<std::pair<index_t, index_t>> e;
+    for (index_t v = 1; v <= 400; ++v) e.emplace_back(0, v);
+    const auto star = from_edges(1000, e);
+    const auto by_nodes = mp::evaluate(star, mp::metis{.weight_by_cost = false}.partition(star, 2), 2);
+    const auto by_cost = mp::evaluate(star, mp::metis{}.partition(star, 2), 2);
+    CHECK(by_nodes.node_balance <= 1.031);
+    CHECK(by_cost.cost_balance <= 1.031 + 401.0 / 900.0);
+    CHECK(by_cost.cost_balance < by_nodes.cost_balance);
+    MESSAGE("star: metis by nodes cost balance " << by_nodes.cost_balance << ", by cost " << by_cost.cost_balance);
+}
+
 TEST_CASE("grid 30x20: spectral cut close to the optimal straight cut") {
     const auto a = grid(30, 20);
     const auto q2 = mp::evaluate(a, mp::spectral{}.partition(a, 2), 2);
