@@ -396,5 +396,7 @@ TEST_CASE("CUDA and cuBLAS failures become cuda_error naming the call and the li
     // The backend still works after an error.
     mc::device_matrix<float> m(4, 4);
     CHECK(mc::to_host(m).values()[0] == 0.f);
+    m.fill(2.5f);
+    for (float v : mc::to_host(m).values()) CHECK(v == 2.5f);
 }
 }

@@ -4,6 +4,7 @@
 // are device pointers: never dereference them on the host.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <span>
 #include <vector>
@@ -12,6 +13,14 @@
 #include "mixgcn/core/dense.hpp"
 
 namespace mixgcn::gpu {
+
+namespace detail {
+template <class T>
+__global__ void fill_kernel(T* p, std::size_t n, T v) {
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n; i += std::size_t(gridDim.x) * blockDim.x)
+        p[i] = v;
+}
+}  // namespace detail
 
 // Row-major, contiguous, zero-initialised on construction (like dense_matrix), stream
 // ordered on the current context's stream.
@@ -40,6 +49,13 @@ public:
     operator const_matrix_view<T>() const noexcept { return view(); }
 
     void zero() { buf_.zero(); }
+    // Every element set to v (dense_matrix::fill's twin; used by initialisers).
+    void fill(T v) {
+        if (size() == 0) return;
+        const std::size_t blocks = std::min<std::size_t>((size() + 255) / 256, 65535);
+        detail::fill_kernel<<<static_cast<unsigned>(blocks), 256, 0, current_context().stream()>>>(data(), size(), v);
+        MIXGCN_CUDA_CHECK_LAUNCH();
+    }
     // Keeps storage when the element count is unchanged (per-epoch temporaries).
     void resize(std::size_t rows, std::size_t cols) {
         if (rows * cols != buf_.size()) {
