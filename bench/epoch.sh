@@ -8,7 +8,7 @@
 #                       [--features F] [--hidden H] [--train PATH] [--python PY] [--out DIR]
 set -euo pipefail
 
-threads=1 epochs=20 nodes=100000 avg_degree=20 features=128 hidden=128
+threads=2 epochs=20 nodes=100000 avg_degree=20 features=128 hidden=128
 train="" python="${PYTHON:-python3}" out=""
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

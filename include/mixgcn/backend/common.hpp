@@ -3,6 +3,7 @@
 // checks with the same messages, the counter-based dropout mask (a pure function of
 // seed, global row and column, so backends and rank counts draw the same mask), and
 // the tie-breaking rule of argmax.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -28,12 +29,23 @@ void check_gemm_shapes(std::size_t m, std::size_t k, std::size_t kb, std::size_t
     require(c.rows() == m && c.cols() == n, "gemm: C is ", c.rows(), "x", c.cols(), ", expected ", m, "x", n);
 }
 
-// Keep element (row, col) with probability 1 - p.
+// Keep element (row, col) with probability 1 - p: a hash of (seed, row * width + col)
+// compared with p, so every backend and every rank count draws the same mask.
 inline bool dropout_keep(std::uint64_t seed, std::uint64_t row, std::uint64_t col, std::uint64_t width,
                          double p) noexcept {
     const std::uint64_t h = splitmix64(seed ^ splitmix64(row * width + col));
     return double(h >> 11) * 0x1.0p-53 >= p;
 }
+
+// The same rule in integer form for hot loops: (h >> 11) * 2^-53 >= p holds exactly
+// when (h >> 11) >= ceil(p * 2^53) (both sides are exact in double).
+struct dropout_rule {
+    std::uint64_t seed;
+    std::uint64_t threshold;
+    dropout_rule(std::uint64_t s, double p) noexcept
+        : seed(s), threshold(static_cast<std::uint64_t>(std::ceil(p * 0x1.0p53))) {}
+    bool keep(std::uint64_t index) const noexcept { return (splitmix64(seed ^ splitmix64(index)) >> 11) >= threshold; }
+};
 
 // First maximum wins (ties go to the lower class id in every backend).
 template <class V>

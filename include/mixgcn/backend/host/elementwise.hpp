@@ -83,13 +83,24 @@ void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, 
             " but output is ", y.rows(), "x", y.cols());
     const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
     const std::size_t d = x.cols();
+    const dropout_rule rule(seed, double(p));
     parallel_blocks(x.rows(), x.size() * 8, [&](std::size_t b, std::size_t e, std::size_t, std::size_t) {
-        for (std::size_t r = b; r < e; ++r)
-            for (std::size_t c = 0; c < d; ++c) {
-                const bool keep = dropout_keep(seed, row_offset + r, c, d, double(p));
-                mask[r * d + c] = keep;
-                y(r, c) = keep ? x(r, c) * scale : V(0);
+        // Locals, not captures: stores through the uint8_t mask may alias anything, so
+        // captured state would be reloaded from memory on every element.
+        const dropout_rule r = rule;
+        const V s = scale;
+        const std::size_t width = d;
+        for (std::size_t row = b; row < e; ++row) {
+            const V* in = x.row(row);
+            V* out = y.row(row);
+            std::uint8_t* m = mask + row * width;
+            const std::uint64_t base = (row_offset + row) * width;
+            for (std::size_t c = 0; c < width; ++c) {
+                const bool keep = r.keep(base + c);
+                m[c] = keep;
+                out[c] = keep ? in[c] * s : V(0);
             }
+        }
     });
 }
 
