@@ -25,6 +25,9 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#ifdef MIXGCN_HAS_KOKKOS
+#include "mixgcn/backend/kokkos/backend.hpp"
+#endif
 
 namespace {
 
@@ -61,7 +64,7 @@ model and training:
   --patience K            stop after K epochs without better validation accuracy (default off)
   --seed S                seed of initialisation and dropout (default 42)
   --precision float|double
-  --backend host|reference   execution backend (default host)
+  --backend host|reference|kokkos   execution backend (default host)
   --threads T             OpenMP threads (default: all cores)
 checkpoints and output:
   --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs
@@ -232,10 +235,19 @@ int run(const cli::args& a) {
     return 0;
 }
 
+// The table of instantiated configurations: run-time flags pick a compile-time pipeline.
 template <class V>
 int dispatch_backend(const cli::args& a) {
-    const auto b = a.choice("backend", "host", {"host", "reference"});
+    const auto b = a.choice("backend", "host", {"host", "reference", "kokkos"});
     if (b == "reference") return run<backend::reference, V>(a);
+    if (b == "kokkos") {
+#ifdef MIXGCN_HAS_KOKKOS
+        backend::kokkos_scope scope;
+        return run<backend::kokkos<Kokkos::DefaultHostExecutionSpace>, V>(a);
+#else
+        throw cli::usage_error("flag --backend: kokkos was not found when mixgcn-train was built (MIXGCN_WITH_KOKKOS)");
+#endif
+    }
     return run<backend::host, V>(a);
 }
 

@@ -30,6 +30,7 @@ struct fixture {
         o.features = 24;
         o.classes = 4;
         o.seed = 5;
+        o.model = graph::feature_model::gaussian;  // signed features: no row normalisation
         ds = graph::generate_sbm<V>(o);
         op = graph::gcn_normalize<V>(graph::build_adjacency<index_t, V>(ds.edges));
         local = {ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train),

@@ -24,11 +24,8 @@ __host__ __device__ constexpr std::uint64_t splitmix64(std::uint64_t x) noexcept
     x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
     return x ^ (x >> 31);
 }
-__host__ __device__ constexpr bool dropout_keep(std::uint64_t seed, std::uint64_t row, std::uint64_t col,
-                                                std::uint64_t width, double p) noexcept {
-    const std::uint64_t h = splitmix64(seed ^ splitmix64(row * width + col));
-    return double(h >> 11) * 0x1.0p-53 >= p;
-}
+// The shared counter-based rule (backend/common.hpp is host/device under nvcc).
+using mixgcn::backend::dropout_keep;
 
 // matrix_view's accessors are host functions; kernels take this plain twin.
 template <class T>
@@ -67,7 +64,7 @@ __global__ void bias_act_kernel(dview<V> z, const V* bias, bool relu, dview<V> o
         v = relu ? (v > V(0) ? v : V(0)) : v;
         z(r, c) = v;
         if (d.mask) {
-            const bool keep = dropout_keep(d.seed, d.row_offset + r, c, cols, d.p);
+            const bool keep = dropout_keep(d.seed, d.row_offset + r, c, d.p);
             d.mask[i] = keep;
             out(r, c) = keep ? v * scale : V(0);
         }
@@ -80,7 +77,7 @@ __global__ void dropout_kernel(dview<const V> x, dview<V> y, dropout_args d, V s
     for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
          i += std::size_t(gridDim.x) * blockDim.x) {
         const std::size_t r = i / cols, c = i % cols;
-        const bool keep = dropout_keep(d.seed, d.row_offset + r, c, cols, d.p);
+        const bool keep = dropout_keep(d.seed, d.row_offset + r, c, d.p);
         d.mask[i] = keep;
         y(r, c) = keep ? x(r, c) * scale : V(0);
     }

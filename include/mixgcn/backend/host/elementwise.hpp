@@ -94,9 +94,9 @@ void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, 
             const V* in = x.row(row);
             V* out = y.row(row);
             std::uint8_t* m = mask + row * width;
-            const std::uint64_t base = (row_offset + row) * width;
+            const std::uint32_t key = r.row_key(row_offset + row);
             for (std::size_t c = 0; c < width; ++c) {
-                const bool keep = r.keep(base + c);
+                const bool keep = r.keep(key, c);
                 m[c] = keep;
                 out[c] = keep ? in[c] * s : V(0);
             }

@@ -29,14 +29,6 @@
 
 namespace mixgcn::backend::kokkos_detail {
 
-// backend::dropout_keep, callable inside kernels on any space (the same arithmetic:
-// masks equal the reference's bit for bit; the tests check both agree).
-KOKKOS_INLINE_FUNCTION bool keep(std::uint64_t seed, std::uint64_t row, std::uint64_t col, std::uint64_t width,
-                                 double p) {
-    const std::uint64_t h = splitmix64(seed ^ splitmix64(row * width + col));
-    return double(h >> 11) * 0x1.0p-53 >= p;
-}
-
 // Kokkos 3 keeps the math functions in Experimental, Kokkos 4 in Kokkos.
 template <class T>
 KOKKOS_INLINE_FUNCTION T exp_of(T v) {
@@ -205,7 +197,7 @@ struct kokkos {
         const auto width = static_cast<std::uint64_t>(x.cols());
         const double pd = double(p);
         for_each_element(x.rows(), x.cols(), KOKKOS_LAMBDA(const std::int64_t r, const std::int64_t c) {
-            const bool k = kokkos_detail::keep(seed, row_offset + std::uint64_t(r), std::uint64_t(c), width, pd);
+            const bool k = backend::dropout_keep(seed, row_offset + std::uint64_t(r), std::uint64_t(c), pd);
             mv(std::uint64_t(r) * width + std::uint64_t(c)) = k;
             yv(r, c) = k ? xv(r, c) * scale : V(0);
         });

@@ -81,7 +81,7 @@ struct reference {
         const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
         for (std::size_t r = 0; r < x.rows(); ++r)
             for (std::size_t c = 0; c < x.cols(); ++c) {
-                const bool keep = dropout_keep(seed, row_offset + r, c, x.cols(), double(p));
+                const bool keep = dropout_keep(seed, row_offset + r, c, double(p));
                 mask[r * x.cols() + c] = keep;
                 y(r, c) = keep ? x(r, c) * scale : V(0);
             }
