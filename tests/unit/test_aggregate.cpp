@@ -127,7 +127,7 @@ std::size_t mismatches(const storage::sparse_view<index_t, V, offset_t>& a, cons
     return bad;
 }
 
-const std::size_t all_widths[] = {16, 32, 64, 128, 256, 1, 3, 7, 33, 300};
+const std::size_t all_widths[] = {8, 16, 32, 64, 128, 256, 1, 3, 7, 33, 300};
 
 enum class weighting { pattern, fused_scales, edge_weights, weights_and_scales };
 

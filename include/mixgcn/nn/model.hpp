@@ -23,6 +23,9 @@ struct model_options {
     double weight_decay = 5e-4;
     bool decay_all_layers = false;  // Kipf & Welling decay the first layer only
     product_order order = product_order::automatic;
+    // First layer: reuse Â·X across evaluation passes (the features do not change);
+    // costs one extra N x in matrix. See layer_options::cache_eval_aggregation.
+    bool cache_input_aggregation = true;
 };
 
 template <class B, class V>
@@ -43,6 +46,7 @@ public:
             lo.dropout = opt.dropout;
             lo.weight_decay = (l == 0 || opt.decay_all_layers) ? opt.weight_decay : 0.0;
             lo.order = opt.order;
+            lo.cache_eval_aggregation = l == 0 && opt.cache_input_aggregation;
             layers_.emplace_back(lo, static_cast<std::size_t>(l));
         }
     }
@@ -50,6 +54,10 @@ public:
     const model_options& options() const noexcept { return opt_; }
     std::size_t num_layers() const noexcept { return layers_.size(); }
     gcn_layer<B, V>& layer(std::size_t l) noexcept { return layers_[l]; }
+    // Call when the input features were changed in place between evaluations.
+    void invalidate_cache() noexcept {
+        for (auto& l : layers_) l.invalidate_cache();
+    }
 
     void initialize(std::uint64_t seed) {
         for (std::size_t l = 0; l < layers_.size(); ++l) {

@@ -95,10 +95,13 @@ void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, 
             V* out = y.row(row);
             std::uint8_t* m = mask + row * width;
             const std::uint32_t key = r.row_key(row_offset + row);
+            // Branch-free so the loop vectorises: a dropped element is in * 0 (a signed
+            // zero; inputs are finite).
+#pragma omp simd
             for (std::size_t c = 0; c < width; ++c) {
-                const bool keep = r.keep(key, c);
-                m[c] = keep;
-                out[c] = keep ? in[c] * s : V(0);
+                const std::uint32_t keep = r.keep(key, c) ? 1u : 0u;
+                m[c] = static_cast<std::uint8_t>(keep);
+                out[c] = in[c] * (s * static_cast<V>(keep));
             }
         }
     });
@@ -109,11 +112,13 @@ void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {
     const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
     const std::size_t d = grad.cols();
     parallel_blocks(grad.rows(), grad.size(), [&](std::size_t b, std::size_t e, std::size_t, std::size_t) {
+        const V s = scale;  // locals: stores through g would otherwise force reloads
+        const std::size_t width = d;
         for (std::size_t r = b; r < e; ++r) {
             V* g = grad.row(r);
-            const std::uint8_t* m = mask + r * d;
+            const std::uint8_t* m = mask + r * width;
 #pragma omp simd
-            for (std::size_t c = 0; c < d; ++c) g[c] = m[c] ? g[c] * scale : V(0);
+            for (std::size_t c = 0; c < width; ++c) g[c] = g[c] * (s * static_cast<V>(m[c]));
         }
     });
 }
