@@ -17,7 +17,7 @@ public:
     using backend_type = B;
     using value_type = V;
 
-    explicit single(const graph::gcn_operator<Index, V>& op) : op_(&op) {}
+    explicit single(const ::mixgcn::graph::gcn_operator<Index, V>& op) : op_(&op) {}
     static constexpr const char* name() { return "single"; }
 
     Index rows() const noexcept { return op_->a.rows; }
@@ -29,7 +29,7 @@ public:
     int ranks() const noexcept { return 1; }
 
 private:
-    const graph::gcn_operator<Index, V>* op_;
+    const ::mixgcn::graph::gcn_operator<Index, V>* op_;
 };
 
 }  // namespace mixgcn::parallel
