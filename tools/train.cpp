@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <optional>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -18,7 +20,10 @@
 #include "mixgcn/io.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/comm.hpp"
+#include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/single.hpp"
+#include "mixgcn/partition.hpp"
 #include "mixgcn/train/json_writer.hpp"
 #include "mixgcn/train/memory.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -66,6 +71,12 @@ model and training:
   --precision float|double
   --backend host|reference|kokkos   execution backend (default host)
   --threads T             OpenMP threads (default: all cores)
+distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
+  --strategy single|graph  single process, or rows partitioned over ranks with ghost nodes
+  --partition block|random|spectral|metis   how rows are assigned to ranks (default metis)
+  --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
+  --comm local|mpi|gloo   communicator (default: local for single, mpi for graph); Gloo
+                          ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE
 checkpoints and output:
   --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs
   --resume FILE           continue from a checkpoint
@@ -106,14 +117,47 @@ dataset<V> obtain_dataset(const cli::args& a) {
     return graph::generate_rmat_dataset<V>(o);
 }
 
-template <class B, class V>
-int run(const cli::args& a) {
-    const bool quiet = a.has("quiet");
+// Per-rank figures gathered to rank 0 for the JSON report.
+struct rank_figures {
+    static constexpr std::size_t count = 7;
+    double bytes_sent = 0, bytes_received = 0, comm_seconds = 0, compute_seconds = 0, peak_rss = 0, owned = 0, halo = 0;
+    std::array<double, count> pack() const {
+        return {bytes_sent, bytes_received, comm_seconds, compute_seconds, peak_rss, owned, halo};
+    }
+};
+
+template <class V, class Comm>
+std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency) {
+    const int parts = comm.size();
+    if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
+    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis"});
+    std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
+    if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
+        std::vector<int> o;
+        const auto seed = a.number<std::uint64_t>("seed", 42);
+        if (method == "block") o = partition::block{}.partition(adjacency, parts);
+        if (method == "random") o = partition::random{seed}.partition(adjacency, parts);
+        if (method == "spectral") o = partition::spectral{}.partition(adjacency, parts);
+        if (method == "metis") o = partition::metis{}.partition(adjacency, parts);
+        std::copy(o.begin(), o.end(), owner.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(owner), 0);
+    return {owner.begin(), owner.end()};
+}
+
+template <class B, class V, class Comm>
+int run(const cli::args& a, Comm& comm) {
+    const bool lead = comm.rank() == 0;
+    const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
+    const auto strategy_name = a.choice("strategy", "single", {"single", "graph"});
+    if (strategy_name == "single" && comm.size() > 1)
+        throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
+                               " were started (use --strategy graph)");
     const auto t_load = std::chrono::steady_clock::now();
     dataset<V> ds = obtain_dataset<V>(a);
     ds.validate();
-    if (a.has("export-dataset")) io::save_dataset(a.get("export-dataset", ""), ds);
+    if (a.has("export-dataset") && lead) io::save_dataset(a.get("export-dataset", ""), ds);
     // Row normalisation suits non-negative (bag-of-words) features; on signed features
     // a row sum near zero would blow the row up, so `auto` leaves those alone.
     const auto feature_norm = a.choice("feature-norm", "auto", {"auto", "row", "none"});
@@ -125,9 +169,7 @@ int run(const cli::args& a) {
     const auto mode = a.choice("normalization", "fused", {"fused", "edge-weights"}) == "fused"
                           ? graph::normalization_mode::fused
                           : graph::normalization_mode::edge_weights;
-    const auto op = graph::gcn_normalize<V>(adjacency, mode);
     const auto stats = graph::compute_degree_stats(adjacency);
-    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
 
     nn::model_options mo;
     mo.in = ds.features.cols();
@@ -146,14 +188,6 @@ int run(const cli::args& a) {
     oo.kind = a.choice("optimizer", "adam", {"adam", "sgd"}) == "adam" ? nn::optimizer_kind::adam : nn::optimizer_kind::sgd;
     nn::optimizer<B, V> opt(oo);
 
-    parallel::single<B, V> strategy(op);
-    train::local_data<V> data;
-    data.features = ds.features.cview();
-    data.labels = ds.labels.data();
-    data.train = ds.nodes_with(split_role::train);
-    data.val = ds.nodes_with(split_role::val);
-    data.test = ds.nodes_with(split_role::test);
-
     train::trainer_options to;
     to.epochs = a.number<int>("epochs", 200);
     to.patience = a.number<int>("patience", 0);
@@ -168,21 +202,61 @@ int run(const cli::args& a) {
                     m.loss, m.train_acc, m.val_acc, m.seconds * 1e3, tty ? "   " : "\n");
         std::fflush(stdout);
     };
-    if (!quiet)
-        std::printf("%s: %d nodes, %zu non-zeros (with self-loops), %zu features, %d classes; train/val/test %zu/%zu/%zu; "
-                    "backend %s, %s\n",
-                    ds.name.c_str(), ds.num_nodes(), op.a.nnz(), ds.features.cols(), ds.num_classes, data.train.size(),
-                    data.val.size(), data.test.size(), B::name(), sizeof(V) == 4 ? "float" : "double");
-    train::trainer<B, V, parallel::single<B, V>> trainer(strategy, model, opt, data, to);
-    const auto res = trainer.run();
-    if (!quiet && tty) std::printf("\n");
 
+    // The strategy: the whole graph here, or this rank's rows with their halo.
+    std::optional<graph::gcn_operator<index_t, V>> op;
+    std::optional<parallel::graph<B, V, Comm>> part;
+    dense_matrix<V> local_features;
+    std::vector<std::int32_t> local_labels;
+    train::local_data<V> data;
+    train::train_result res;
     train::memory_breakdown mem;
-    mem.graph = op.bytes();
-    mem.features = ds.features.bytes();
+    rank_figures mine;
+    auto train_with = [&](auto& strategy) {
+        if (!quiet)
+            std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy %s on %d rank(s)\n",
+                        ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
+                        sizeof(V) == 4 ? "float" : "double", strategy.name(), comm.size());
+        train::trainer<B, V, std::remove_reference_t<decltype(strategy)>> trainer(strategy, model, opt, data, to);
+        res = trainer.run();
+    };
+    if (strategy_name == "single") {
+        op = graph::gcn_normalize<V>(adjacency, mode);
+        parallel::single<B, V> strategy(*op);
+        data = {ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train), ds.nodes_with(split_role::val),
+                ds.nodes_with(split_role::test)};
+        train_with(strategy);
+        mem.graph = op->bytes();
+        mem.features = ds.features.bytes();
+        mine.owned = double(ds.num_nodes());
+    } else {
+        require(mode == graph::normalization_mode::fused, "--strategy graph applies the normalisation fused; drop "
+                "--normalization edge-weights");
+        const auto owner = obtain_owners<V>(a, comm, adjacency);
+        part.emplace(comm, adjacency, owner);
+        local_features = part->local_rows(ds.features);
+        local_labels = part->local_values(ds.labels);
+        data = {local_features.cview(), local_labels.data(), part->local_rows_with(ds.split, split_role::train),
+                part->local_rows_with(ds.split, split_role::val), part->local_rows_with(ds.split, split_role::test)};
+        ds.features = dense_matrix<V>();  // the global copy goes before training starts
+        train_with(*part);
+        const auto r = part->report();
+        mem.graph = r.graph_bytes;
+        mem.features = local_features.bytes();
+        mem.communication = r.buffer_bytes;
+        mine = {double(r.bytes_sent), double(r.bytes_received), r.comm_seconds, r.compute_seconds, 0,
+                double(r.owned_nodes), double(r.halo_nodes)};
+    }
+    if (!quiet && tty) std::printf("\n");
     mem.activations = model.activation_bytes();
     mem.parameters_and_optimizer = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
     const auto peak = train::peak_rss_bytes();
+    mine.peak_rss = double(peak);
+    const auto packed = mine.pack();
+    std::vector<double> everyone(rank_figures::count * static_cast<std::size_t>(comm.size()));
+    comm.all_gather(std::span<const double>(packed), std::span<double>(everyone));
+    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+    if (!lead) return 0;
     std::printf("best validation accuracy %.4f at epoch %d; test accuracy %.4f; median epoch %.3f ms; peak RSS %.1f MiB\n",
                 res.best_val_acc, res.best_val_epoch, res.test_acc, res.epoch_time_median() * 1e3, double(peak) / 1048576.0);
 
@@ -195,7 +269,10 @@ int run(const cli::args& a) {
         j.key("config").begin_object();
         j.field("data", a.get("data", "generated:" + a.get("generate", "sbm")));
         j.field("backend", B::name()).field("precision", sizeof(V) == 4 ? "float" : "double");
-        j.field("strategy", "single").field("layers", mo.layers).field("hidden", mo.hidden);
+        j.field("strategy", strategy_name).field("comm", Comm::name()).field("ranks", comm.size());
+        if (strategy_name == "graph")
+            j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
+        j.field("layers", mo.layers).field("hidden", mo.hidden);
         j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
         j.field("dropout", mo.dropout).field("seed", seed);
 #ifdef _OPENMP
@@ -206,10 +283,11 @@ int run(const cli::args& a) {
         j.end_object();
         j.key("dataset").begin_object();
         j.field("name", ds.name).field("nodes", ds.num_nodes()).field("edges_in_file", report.input_edges);
-        j.field("nonzeros", adjacency.nnz()).field("nonzeros_with_self_loops", op.a.nnz());
+        j.field("nonzeros", adjacency.nnz()).field("nonzeros_with_self_loops", adjacency.nnz() + stats.nodes - stats.self_loops);
         j.field("duplicates_dropped", report.duplicates_dropped).field("self_loops_dropped", report.self_loops_dropped);
-        j.field("features", ds.features.cols()).field("classes", ds.num_classes);
-        j.field("train", data.train.size()).field("val", data.val.size()).field("test", data.test.size());
+        j.field("features", mo.in).field("classes", ds.num_classes);
+        j.field("train", ds.nodes_with(split_role::train).size()).field("val", ds.nodes_with(split_role::val).size());
+        j.field("test", ds.nodes_with(split_role::test).size());
         j.field("degree_mean", stats.mean).field("degree_max", stats.max).field("degree_median", stats.median);
         j.field("load_seconds", load_seconds);
         j.end_object();
@@ -224,10 +302,21 @@ int run(const cli::args& a) {
         j.field("best_val_epoch", res.best_val_epoch).field("best_val_acc", res.best_val_acc);
         j.field("test_accuracy", res.test_acc).field("stopped_early", res.stopped_early);
         j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
-        j.key("memory").begin_object();
+        j.key("memory").begin_object();  // rank 0's
         j.field("graph", mem.graph).field("features", mem.features).field("activations", mem.activations);
-        j.field("parameters_optimizer", mem.parameters_and_optimizer).field("total", mem.total());
+        j.field("parameters_optimizer", mem.parameters_and_optimizer).field("communication", mem.communication);
+        j.field("total", mem.total());
         j.end_object();
+        j.key("ranks").begin_array();
+        for (int r = 0; r < comm.size(); ++r) {
+            const double* f = everyone.data() + std::size_t(r) * rank_figures::count;
+            j.begin_object();
+            j.field("rank", r).field("bytes_sent", std::uint64_t(f[0])).field("bytes_received", std::uint64_t(f[1]));
+            j.field("comm_seconds", f[2]).field("compute_seconds", f[3]).field("peak_rss_bytes", std::uint64_t(f[4]));
+            j.field("owned_nodes", std::uint64_t(f[5])).field("halo_nodes", std::uint64_t(f[6]));
+            j.end_object();
+        }
+        j.end_array();
         j.end_object();
         os << "\n";
         if (!os) throw io_error(path.string(), 0, "", "write failed");
@@ -235,20 +324,47 @@ int run(const cli::args& a) {
     return 0;
 }
 
+// Starts the communicator the flags ask for; a rank that fails takes every rank down
+// with its message (comm::run_guarded) instead of leaving the others waiting.
+template <class B, class V>
+int run_on_ranks(const cli::args& a, int& argc, char**& argv) {
+    const bool distributed = a.get("strategy", "single") != "single";
+    const auto kind = a.choice("comm", distributed ? "mpi" : "local", {"local", "mpi", "gloo"});
+    if (kind == "mpi") {
+#ifdef MIXGCN_HAS_MPI
+        comm::mpi::environment env(argc, argv);
+        comm::mpi c;
+        return comm::run_guarded(c, [&] { return run<B, V>(a, c); });
+#else
+        throw cli::usage_error("flag --comm: mpi was not found when mixgcn-train was built (MIXGCN_WITH_MPI)");
+#endif
+    }
+    if (kind == "gloo") {
+#ifdef MIXGCN_HAS_GLOO
+        comm::gloo c;
+        return comm::run_guarded(c, [&] { return run<B, V>(a, c); });
+#else
+        throw cli::usage_error("flag --comm: gloo was not found when mixgcn-train was built (MIXGCN_WITH_GLOO)");
+#endif
+    }
+    comm::local c;
+    return run<B, V>(a, c);
+}
+
 // The table of instantiated configurations: run-time flags pick a compile-time pipeline.
 template <class V>
-int dispatch_backend(const cli::args& a) {
+int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
     const auto b = a.choice("backend", "host", {"host", "reference", "kokkos"});
-    if (b == "reference") return run<backend::reference, V>(a);
+    if (b == "reference") return run_on_ranks<backend::reference, V>(a, argc, argv);
     if (b == "kokkos") {
 #ifdef MIXGCN_HAS_KOKKOS
         backend::kokkos_scope scope;
-        return run<backend::kokkos<Kokkos::DefaultHostExecutionSpace>, V>(a);
+        return run_on_ranks<backend::kokkos<Kokkos::DefaultHostExecutionSpace>, V>(a, argc, argv);
 #else
         throw cli::usage_error("flag --backend: kokkos was not found when mixgcn-train was built (MIXGCN_WITH_KOKKOS)");
 #endif
     }
-    return run<backend::host, V>(a);
+    return run_on_ranks<backend::host, V>(a, argc, argv);
 }
 
 }  // namespace
@@ -259,7 +375,8 @@ int main(int argc, char** argv) {
                           {"data", "generate", "nodes", "avg-degree", "classes", "homophily", "features", "scale",
                            "edge-factor", "graph-seed", "export-dataset", "feature-norm", "normalization", "layers",
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
-                           "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json"},
+                           "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
+                           "strategy", "partition", "partition-file", "comm"},
                           {"quiet", "help", "decay-all-layers"});
         if (a.has("help")) {
             std::fputs(usage, stdout);
@@ -272,8 +389,8 @@ int main(int argc, char** argv) {
             omp_set_num_threads(t);
 #endif
         }
-        if (a.choice("precision", "float", {"float", "double"}) == "double") return dispatch_backend<double>(a);
-        return dispatch_backend<float>(a);
+        if (a.choice("precision", "float", {"float", "double"}) == "double") return dispatch_backend<double>(a, argc, argv);
+        return dispatch_backend<float>(a, argc, argv);
     } catch (const cli::usage_error& e) {
         std::fprintf(stderr, "mixgcn-train: %s\n", e.what());
         return 2;

@@ -1,0 +1,21 @@
+"""Compares the per-epoch losses of two mixgcn-train --json reports (relative tolerance),
+and checks the per-rank report of the second: halo bytes add up across ranks."""
+import json
+import sys
+
+a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
+la = [e["loss"] for e in a["epochs"]]
+lb = [e["loss"] for e in b["epochs"]]
+assert len(la) == len(lb) and la, f"epoch counts differ: {len(la)} vs {len(lb)}"
+worst = max(abs(x - y) / abs(x) for x, y in zip(la, lb))
+print(f"max relative loss difference over {len(la)} epochs: {worst:.3e} (tolerance {tol:g})")
+assert worst <= tol, "losses differ"
+ranks = b["ranks"]
+assert len(ranks) == b["config"]["ranks"], "one report per rank"
+sent = sum(r["bytes_sent"] for r in ranks)
+received = sum(r["bytes_received"] for r in ranks)
+assert sent == received, f"bytes sent {sent} != received {received}"
+assert sum(r["owned_nodes"] for r in ranks) == b["dataset"]["nodes"], "owned nodes do not cover the graph"
+if len(ranks) > 1:
+    assert sent > 0 and all(r["halo_nodes"] > 0 for r in ranks), "no halo traffic"
+print("ranks:", [(r["rank"], r["owned_nodes"], r["halo_nodes"], r["bytes_sent"]) for r in ranks])
