@@ -21,6 +21,7 @@
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/comm.hpp"
+#include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition.hpp"
@@ -72,8 +73,10 @@ model and training:
   --backend host|reference|kokkos   execution backend (default host)
   --threads T             OpenMP threads (default: all cores)
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
-  --strategy single|graph  single process, or rows partitioned over ranks with ghost nodes
-  --partition block|random|spectral|metis   how rows are assigned to ranks (default metis)
+  --strategy single|graph|data   single process; rows partitioned over ranks with ghost
+                          nodes; or Cluster-GCN batches per rank with gradients all-reduced
+  --clusters N --clusters-per-batch K   data: clusters of the graph (50), per batch (4)
+  --partition block|random|spectral|metis   rows to ranks (graph) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
   --comm local|mpi|gloo   communicator (default: local for single, mpi for graph); Gloo
                           ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE
@@ -127,8 +130,7 @@ struct rank_figures {
 };
 
 template <class V, class Comm>
-std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency) {
-    const int parts = comm.size();
+std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
     if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
     const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis"});
     std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
@@ -150,7 +152,7 @@ int run(const cli::args& a, Comm& comm) {
     const bool lead = comm.rank() == 0;
     const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
-    const auto strategy_name = a.choice("strategy", "single", {"single", "graph"});
+    const auto strategy_name = a.choice("strategy", "single", {"single", "graph", "data"});
     if (strategy_name == "single" && comm.size() > 1)
         throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
                                " were started (use --strategy graph)");
@@ -229,10 +231,27 @@ int run(const cli::args& a, Comm& comm) {
         mem.graph = op->bytes();
         mem.features = ds.features.bytes();
         mine.owned = double(ds.num_nodes());
+    } else if (strategy_name == "data") {
+        const int clusters = a.number<int>("clusters", 50);
+        require(clusters >= 1, "--clusters must be >= 1, got ", clusters);
+        const auto cluster_of = obtain_owners<V>(a, comm, adjacency, clusters);
+        parallel::data_options dopt;
+        dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
+        parallel::data_report r;
+        if (!quiet)
+            std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy data "
+                        "(%d clusters, %d per batch) on %d rank(s)\n",
+                        ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
+                        sizeof(V) == 4 ? "float" : "double", clusters, dopt.clusters_per_batch, comm.size());
+        res = parallel::train_data_parallel(comm, ds, adjacency, cluster_of, clusters, dopt, model, opt, to, &r);
+        mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
+        mem.features = ds.features.bytes();
+        mine = {double(r.bytes_sent), double(r.bytes_received), r.comm_seconds, r.compute_seconds, 0,
+                double(ds.num_nodes()), 0};
     } else {
         require(mode == graph::normalization_mode::fused, "--strategy graph applies the normalisation fused; drop "
                 "--normalization edge-weights");
-        const auto owner = obtain_owners<V>(a, comm, adjacency);
+        const auto owner = obtain_owners<V>(a, comm, adjacency, comm.size());
         part.emplace(comm, adjacency, owner);
         local_features = part->local_rows(ds.features);
         local_labels = part->local_values(ds.labels);
@@ -270,7 +289,7 @@ int run(const cli::args& a, Comm& comm) {
         j.field("data", a.get("data", "generated:" + a.get("generate", "sbm")));
         j.field("backend", B::name()).field("precision", sizeof(V) == 4 ? "float" : "double");
         j.field("strategy", strategy_name).field("comm", Comm::name()).field("ranks", comm.size());
-        if (strategy_name == "graph")
+        if (strategy_name != "single")
             j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
         j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
@@ -376,7 +395,7 @@ int main(int argc, char** argv) {
                            "edge-factor", "graph-seed", "export-dataset", "feature-norm", "normalization", "layers",
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
-                           "strategy", "partition", "partition-file", "comm"},
+                           "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch"},
                           {"quiet", "help", "decay-all-layers"});
         if (a.has("help")) {
             std::fputs(usage, stdout);
