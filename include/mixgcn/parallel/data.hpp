@@ -24,6 +24,7 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "mixgcn/graph/builder.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
@@ -214,6 +215,88 @@ train::train_result train_data_parallel(Comm& comm, const dataset<V>& ds, const 
     rep.bytes_sent = t.bytes_sent;
     rep.bytes_received = t.bytes_received;
     if (report) *report = rep;
+    return res;
+}
+
+// Independent graphs (node classification on several disjoint graphs): each step, rank r
+// trains on graph (step * P + r) of the list — a rank without one that step contributes
+// zero gradient — and the all-reduce makes it one synchronous step over P graphs.
+// Evaluation: each rank scores its share of the graphs; counts are summed.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_independent_graphs(Comm& comm, const std::vector<dataset<V>>& graphs,
+                                             nn::gcn_model<B, V>& model, nn::optimizer<B, V>& optimizer,
+                                             const train::trainer_options& to) {
+    using clock = std::chrono::steady_clock;
+    const int P = comm.size(), me = comm.rank();
+    require(!graphs.empty(), "data strategy: no graphs");
+    std::vector<::mixgcn::graph::gcn_operator<index_t, V>> ops;
+    for (const auto& g : graphs) ops.push_back(::mixgcn::graph::gcn_normalize<V>(::mixgcn::graph::build_adjacency<index_t, V>(g.edges)));
+    const int G = static_cast<int>(graphs.size());
+    const int steps = (G + P - 1) / P;
+    double comm_seconds = 0;
+    train::train_result res;
+    std::vector<std::vector<V>> best;
+    auto snapshot = [&] {
+        best.clear();
+        for (auto* p : model.parameters()) best.emplace_back(p->value.data(), p->value.data() + p->size());
+    };
+    snapshot();
+    for (int epoch = 1; epoch <= to.epochs; ++epoch) {
+        const auto t0 = clock::now();
+        double loss_sum = 0;
+        for (int s = 0; s < steps; ++s) {
+            const int gi = s * P + me;
+            const bool have = gi < G;
+            const auto& op = ops[static_cast<std::size_t>(have ? gi : 0)];
+            const auto& ds = graphs[static_cast<std::size_t>(have ? gi : 0)];
+            batch_strategy<B, V, Comm> strategy(comm, op, comm_seconds);
+            const auto train_rows = have ? ds.nodes_with(split_role::train) : std::vector<index_t>{};
+            std::vector<double> count{double(train_rows.size())};
+            strategy.sum(std::span<double>(count));
+            if (count[0] == 0) continue;
+            model.forward(strategy, ds.features.cview(), true,
+                          splitmix64(to.seed ^ splitmix64((std::uint64_t(epoch) * 1000003u + std::uint64_t(s)) * 64u +
+                                                          std::uint64_t(me))));
+            const double l2 = model.l2_penalty();
+            // A rank without a graph this step still joins the gradient all-reduce, with
+            // zero gradient (no listed rows).
+            std::vector<double> loss{model.backward(strategy, ds.labels.data(), train_rows, std::size_t(count[0]))};
+            strategy.sum(std::span<double>(loss));
+            optimizer.step(model.parameters());
+            loss_sum += loss[0] / count[0] + l2;
+        }
+        std::vector<double> counts(6, 0.0);  // correct and total for train, val, test
+        for (int gi = me; gi < G; gi += P) {
+            const auto& ds = graphs[static_cast<std::size_t>(gi)];
+            single<B, V> full(ops[static_cast<std::size_t>(gi)]);
+            const auto logits = model.forward(full, ds.features.cview(), false, 0);
+            model.invalidate_cache();  // the next graph is another input
+            int k = 0;
+            for (auto role : {split_role::train, split_role::val, split_role::test}) {
+                const auto rows = ds.nodes_with(role);
+                counts[std::size_t(k++)] += double(B::count_correct(logits, ds.labels.data(), rows.data(), rows.size()));
+                counts[std::size_t(k++)] += double(rows.size());
+            }
+        }
+        comm.all_reduce(std::span<double>(counts), comm::reduce_op::sum);
+        train::epoch_metrics m;
+        m.epoch = epoch;
+        m.loss = loss_sum / double(steps);
+        m.train_acc = counts[1] > 0 ? counts[0] / counts[1] : 0;
+        m.val_acc = counts[3] > 0 ? counts[2] / counts[3] : 0;
+        m.test_acc = counts[5] > 0 ? counts[4] / counts[5] : 0;
+        m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        res.history.push_back(m);
+        if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
+            res.best_val_epoch = epoch;
+            res.best_val_acc = m.val_acc;
+            res.test_acc = m.test_acc;
+            snapshot();
+        }
+        if (to.on_epoch) to.on_epoch(m);
+    }
+    const auto params = model.parameters();
+    for (std::size_t i = 0; i < params.size(); ++i) std::copy(best[i].begin(), best[i].end(), params[i]->value.data());
     return res;
 }
 
