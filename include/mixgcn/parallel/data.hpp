@@ -1,25 +1,24 @@
 #pragma once
-// The `data` strategy: Cluster-GCN style mini-batches (Chiang et al., 2019) trained on
-// every rank, gradients all-reduced after each step so the parameters stay replicated.
+// The `data` strategy: independent mini-batches on every rank, gradients all-reduced after
+// each step so the parameters stay replicated. Two sources of batches:
 //
-// The graph is cut into many clusters (an owner vector from any partitioner: METIS
-// keeps communities together). Each epoch the cluster ids are shuffled with a seed that
-// depends only on (seed, epoch), so every rank draws the same order without talking;
-// consecutive groups of `clusters_per_batch` clusters form the batches, dealt round
-// robin to the ranks. A batch is the subgraph induced by its clusters' nodes, edges
-// between the chosen clusters kept, normalised on its own (D_b^-1/2 (A_b + I) D_b^-1/2,
-// as Cluster-GCN does). The loss of one step is the mean cross-entropy over the
-// training nodes of ALL ranks' batches in that step; each rank's gradient is its sum
-// divided by that global count, and the all-reduce adds them: one synchronous step of
-// a larger batch.
+//  * Cluster-GCN (Chiang et al., 2019): the graph is cut into `clusters` clusters by a
+//    partitioner (METIS keeps communities together). Each epoch the cluster ids are shuffled
+//    with a generator seeded by (seed, epoch) only, so every rank computes the same order
+//    without talking; consecutive groups of `clusters_per_batch` clusters are the batches and
+//    step s of rank r takes group s·P + r. An epoch visits every cluster once. A batch is the
+//    subgraph induced by its clusters' nodes (edges between the chosen clusters kept),
+//    normalised on its own: D_b^-1/2 (A_b + I) D_b^-1/2.
+//  * Independent graphs: a list of disjoint node-classification graphs; graph g belongs to
+//    rank g mod P, which visits its graphs in an order shuffled per epoch.
 //
-// Evaluation uses the full graph (exact, like `single`) on every rank, and model
-// selection keeps the weights of the best validation epoch, as the full-batch trainer.
+// The loop itself (loss scaling, all-reduce, model selection) is train::cluster_trainer.
+// Evaluation runs on whole graphs, exactly as `single` does. See docs/data-parallel.md.
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <string_view>
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
@@ -29,275 +28,238 @@
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/parallel/detail/data_batch.hpp"
+#include "mixgcn/parallel/detail/data_strategy.hpp"
 #include "mixgcn/parallel/single.hpp"
+#include "mixgcn/partition/block.hpp"
+#include "mixgcn/partition/metis.hpp"
+#include "mixgcn/partition/random.hpp"
+#include "mixgcn/train/cluster_trainer.hpp"
 #include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::parallel {
 
-struct data_options {
-    int clusters_per_batch = 4;
-    int steps_per_epoch = 0;  // 0: every cluster visited about once per epoch
-};
+enum class cluster_method { block, metis, random };
 
-struct data_report {
-    int rank = 0;
-    std::size_t steps = 0, batch_nodes = 0, batch_nonzeros = 0;  // totals over the run
-    std::uint64_t bytes_sent = 0, bytes_received = 0;
-    double comm_seconds = 0, compute_seconds = 0;
-};
-
-// A batch's operator with the communicator's all-reduce for gradients and counts.
-template <class B, class V, comm::communicator Comm>
-class batch_strategy {
-public:
-    using backend_type = B;
-    using value_type = V;
-    batch_strategy(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, double& comm_seconds)
-        : comm_(&comm), inner_(op), comm_seconds_(&comm_seconds) {}
-    static constexpr const char* name() { return "data"; }
-    index_t rows() const noexcept { return inner_.rows(); }
-    void forward(const_matrix_view<V> x, matrix_view<V> y) { inner_.forward(x, y); }
-    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { inner_.backward(dy, dx); }
-    template <class T>
-    void sum(std::span<T> values) {
-        const auto t0 = std::chrono::steady_clock::now();
-        comm_->all_reduce(values, comm::reduce_op::sum);
-        *comm_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    int rank() const noexcept { return comm_->rank(); }
-    int ranks() const noexcept { return comm_->size(); }
-
-private:
-    Comm* comm_;
-    single<B, V> inner_;
-    double* comm_seconds_;
-};
-
-// The subgraph induced by `nodes` (sorted global ids) with its features, labels and the
-// local rows of its training nodes.
-template <class V>
-struct batch {
-    std::vector<index_t> nodes;
-    ::mixgcn::graph::gcn_operator<index_t, V> op;
-    dense_matrix<V> features;
-    std::vector<std::int32_t> labels;
-    std::vector<index_t> train;
-};
-
-template <class V>
-batch<V> make_batch(const dataset<V>& ds, const storage::csr<index_t, V>& adjacency, std::vector<index_t> nodes) {
-    batch<V> b;
-    std::sort(nodes.begin(), nodes.end());
-    b.nodes = std::move(nodes);
-    std::vector<index_t> local(static_cast<std::size_t>(adjacency.rows), -1);
-    for (std::size_t i = 0; i < b.nodes.size(); ++i) local[static_cast<std::size_t>(b.nodes[i])] = index_t(i);
-    storage::csr<index_t, V> sub;
-    sub.rows = sub.cols = static_cast<index_t>(b.nodes.size());
-    sub.row_ptr.assign(b.nodes.size() + 1, 0);
-    for (std::size_t i = 0; i < b.nodes.size(); ++i) {
-        for (index_t c : adjacency.row_cols(b.nodes[i]))
-            if (local[static_cast<std::size_t>(c)] >= 0) sub.col_idx.push_back(local[static_cast<std::size_t>(c)]);
-        sub.row_ptr[i + 1] = static_cast<offset_t>(sub.col_idx.size());
-    }
-    b.op = ::mixgcn::graph::gcn_normalize<V>(sub);
-    b.features.resize(b.nodes.size(), ds.features.cols());
-    b.labels.resize(b.nodes.size());
-    for (std::size_t i = 0; i < b.nodes.size(); ++i) {
-        const auto v = static_cast<std::size_t>(b.nodes[i]);
-        std::copy_n(ds.features.row(v), ds.features.cols(), b.features.row(i));
-        b.labels[i] = ds.labels[v];
-        if (ds.split[v] == split_role::train) b.train.push_back(index_t(i));
-    }
-    return b;
+inline cluster_method parse_cluster_method(std::string_view s) {
+    if (s == "block") return cluster_method::block;
+    if (s == "metis") return cluster_method::metis;
+    if (s == "random") return cluster_method::random;
+    throw invalid_argument(::mixgcn::detail::concat("data strategy: unknown cluster method '", s, "' (block, metis or random)"));
 }
 
-// Trains `model` with Cluster-GCN batches on every rank of `comm`. `cluster_of` assigns
-// every node to one of `clusters` clusters (the same vector on every rank).
+struct data_options {
+    int clusters = 40;               // clusters the graph is cut into
+    int clusters_per_batch = 10;     // q: clusters joined into one batch
+    cluster_method method = cluster_method::metis;
+    std::uint64_t seed = 1;          // cluster shuffle (and the random partitioner)
+    int steps_per_epoch = 0;         // 0: ceil(batches / ranks), every cluster once per epoch
+};
+
+// One rank's figures for a run.
+struct data_report {
+    int rank = 0, ranks = 1;
+    int clusters = 0;                   // clusters (or graphs) the batches were drawn from
+    std::size_t steps = 0;              // synchronous steps
+    std::size_t batch_nodes = 0;        // rows over all of this rank's batches
+    std::size_t max_batch_nodes = 0;
+    std::size_t batch_nonzeros = 0;     // non-zeros of the batch operators, summed
+    std::uint64_t bytes_sent = 0, bytes_received = 0;  // communicator payload during the run
+    double comm_seconds = 0, compute_seconds = 0, eval_seconds = 0;
+
+    double mean_batch_nodes() const noexcept { return steps ? double(batch_nodes) / double(steps) : 0.0; }
+};
+
+// The cluster of every node: computed on rank 0 (a partitioner need not be deterministic
+// across processes) and broadcast, so every rank holds the same vector.
+template <class V, comm::communicator Comm>
+std::vector<int> cluster_assignment(Comm& comm, const storage::csr<index_t, V>& adjacency, const data_options& o) {
+    require(o.clusters >= 1 && o.clusters <= adjacency.rows, "data strategy: ", o.clusters, " clusters for ",
+            adjacency.rows, " nodes");
+    std::vector<std::int32_t> c(static_cast<std::size_t>(adjacency.rows), 0);
+    if (comm.rank() == 0) {
+        std::vector<int> owner;
+        switch (o.method) {
+            case cluster_method::block: owner = partition::block{}.partition(adjacency, o.clusters); break;
+            case cluster_method::metis: owner = partition::metis{}.partition(adjacency, o.clusters); break;
+            case cluster_method::random: owner = partition::random{o.seed}.partition(adjacency, o.clusters); break;
+        }
+        std::copy(owner.begin(), owner.end(), c.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(c), 0);
+    return {c.begin(), c.end()};
+}
+
+namespace detail {
+
+// Accuracy of the current weights on a whole graph: {correct, total} for train/val/test.
+template <class B, class V>
+void count_whole_graph(nn::gcn_model<B, V>& model, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
+                       const dataset<V>& ds, std::span<double, 6> counts) {
+    single<B, V> s(op);
+    const auto logits = model.forward(s, ds.features.cview(), false, 0);
+    const split_role roles[3] = {split_role::train, split_role::val, split_role::test};
+    for (int k = 0; k < 3; ++k) {
+        const auto rows = ds.nodes_with(roles[k]);
+        counts[std::size_t(2 * k)] += double(B::count_correct(logits, ds.labels.data(), rows.data(), rows.size()));
+        counts[std::size_t(2 * k + 1)] += double(rows.size());
+    }
+}
+
+inline train::accuracies to_accuracies(std::span<const double, 6> c) {
+    auto r = [](double a, double b) { return b > 0 ? a / b : 0.0; };
+    return {r(c[0], c[1]), r(c[2], c[3]), r(c[4], c[5])};
+}
+
+template <class B, class V, class Comm>
+void fill_report(data_report* out, const Comm& comm, const train::cluster_trainer_stats& st, int clusters,
+                 const comm::op_counters& before) {
+    if (!out) return;
+    const auto after = comm.stats().total();
+    data_report r;
+    r.rank = comm.rank();
+    r.ranks = comm.size();
+    r.clusters = clusters;
+    r.steps = st.steps;
+    r.batch_nodes = st.batch_nodes;
+    r.max_batch_nodes = st.max_batch_nodes;
+    r.batch_nonzeros = st.batch_nonzeros;
+    r.bytes_sent = after.bytes_sent - before.bytes_sent;
+    r.bytes_received = after.bytes_received - before.bytes_received;
+    r.comm_seconds = st.comm_seconds;
+    r.compute_seconds = st.compute_seconds;
+    r.eval_seconds = st.eval_seconds;
+    *out = r;
+}
+
+}  // namespace detail
+
+// Cluster-GCN training of `model` on every rank of `comm`. `cluster_of[v]` in [0, clusters)
+// must be the same vector on every rank (cluster_assignment gives one).
 template <class B, class V, comm::communicator Comm>
-train::train_result train_data_parallel(Comm& comm, const dataset<V>& ds, const storage::csr<index_t, V>& adjacency,
-                                        const std::vector<int>& cluster_of, int clusters, const data_options& opt,
-                                        nn::gcn_model<B, V>& model, nn::optimizer<B, V>& optimizer,
-                                        const train::trainer_options& to, data_report* report = nullptr) {
-    using clock = std::chrono::steady_clock;
+train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const storage::csr<index_t, V>& adjacency,
+                                   const std::vector<int>& cluster_of, const data_options& o,
+                                   nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
+                                   const train::trainer_options& to, data_report* report = nullptr) {
+    const auto before = comm.stats().total();
     const int P = comm.size();
     require(cluster_of.size() == static_cast<std::size_t>(adjacency.rows), "data strategy: ", cluster_of.size(),
             " cluster ids for ", adjacency.rows, " nodes");
-    require(opt.clusters_per_batch >= 1, "data strategy: clusters_per_batch is ", opt.clusters_per_batch);
-    const int groups = clusters / opt.clusters_per_batch;
-    require(groups >= P, "data strategy: ", clusters, " clusters in batches of ", opt.clusters_per_batch, " make ",
-            groups, " batches, fewer than the ", P, " ranks");
-    const int steps = opt.steps_per_epoch > 0 ? opt.steps_per_epoch : groups / P;
-    std::vector<std::vector<index_t>> members(static_cast<std::size_t>(clusters));
+    require(o.clusters >= 1, "data strategy: clusters is ", o.clusters);
+    require(o.clusters_per_batch >= 1 && o.clusters_per_batch <= o.clusters, "data strategy: clusters_per_batch is ",
+            o.clusters_per_batch, ", expected 1..", o.clusters);
+    require(o.steps_per_epoch >= 0, "data strategy: steps_per_epoch is ", o.steps_per_epoch);
+    std::vector<std::vector<index_t>> members(static_cast<std::size_t>(o.clusters));
     for (std::size_t v = 0; v < cluster_of.size(); ++v) {
-        require(cluster_of[v] >= 0 && cluster_of[v] < clusters, "data strategy: node ", v, " has cluster ",
-                cluster_of[v], " outside [0, ", clusters, ")");
+        require(cluster_of[v] >= 0 && cluster_of[v] < o.clusters, "data strategy: node ", v, " has cluster ",
+                cluster_of[v], " outside [0, ", o.clusters, ")");
         members[static_cast<std::size_t>(cluster_of[v])].push_back(index_t(v));
     }
-    // Full-graph evaluation, identical on every rank.
-    const auto full_op = ::mixgcn::graph::gcn_normalize<V>(adjacency);
-    single<B, V> full(full_op);
-    const auto train_rows = ds.nodes_with(split_role::train), val_rows = ds.nodes_with(split_role::val),
-               test_rows = ds.nodes_with(split_role::test);
+    const int q = o.clusters_per_batch;
+    const int groups = (o.clusters + q - 1) / q;
+    const int steps = o.steps_per_epoch > 0 ? o.steps_per_epoch : (groups + P - 1) / P;
 
-    data_report rep;
-    rep.rank = comm.rank();
-    train::train_result res;
-    std::vector<std::vector<V>> best;
-    auto snapshot = [&] {
-        best.clear();
-        for (auto* p : model.parameters()) best.emplace_back(p->value.data(), p->value.data() + p->size());
+    std::vector<int> order(static_cast<std::size_t>(o.clusters));
+    int order_epoch = 0;
+    std::vector<index_t> scratch;
+    auto batch_for = [&](int epoch, int step) {
+        if (order_epoch != epoch) {  // the same permutation on every rank
+            std::iota(order.begin(), order.end(), 0);
+            rng g = rng::derive(o.seed, 0xC105u + std::uint64_t(epoch));
+            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+            order_epoch = epoch;
+        }
+        const int group = (step * P + comm.rank()) % groups;
+        std::vector<index_t> nodes;
+        for (int k = group * q; k < std::min(o.clusters, (group + 1) * q); ++k) {
+            const auto& m = members[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+            nodes.insert(nodes.end(), m.begin(), m.end());
+        }
+        return detail::induced_batch(ds, adjacency, std::move(nodes), scratch);
     };
-    snapshot();
-    for (int epoch = 1; epoch <= to.epochs; ++epoch) {
-        const auto t0 = clock::now();
-        std::vector<int> order(static_cast<std::size_t>(clusters));
-        std::iota(order.begin(), order.end(), 0);
-        rng g = rng::derive(to.seed, 0xC1u + std::uint64_t(epoch));
-        for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
-        double loss_sum = 0, train_count = 0;
-        for (int s = 0; s < steps; ++s) {
-            const auto tc = clock::now();
-            const int group = (s * P + comm.rank()) % groups;
-            std::vector<index_t> nodes;
-            for (int k = 0; k < opt.clusters_per_batch; ++k) {
-                const auto& m = members[static_cast<std::size_t>(order[std::size_t(group * opt.clusters_per_batch + k)])];
-                nodes.insert(nodes.end(), m.begin(), m.end());
-            }
-            auto b = make_batch(ds, adjacency, std::move(nodes));
-            rep.batch_nodes += b.nodes.size();
-            rep.batch_nonzeros += b.op.a.nnz();
-            batch_strategy<B, V, Comm> strategy(comm, b.op, rep.comm_seconds);
-            std::vector<double> count{double(b.train.size())};
-            strategy.sum(std::span<double>(count));
-            rep.compute_seconds += std::chrono::duration<double>(clock::now() - tc).count();
-            if (count[0] == 0) continue;  // no labelled node in any rank's batch
-            model.forward(strategy, b.features.cview(), true,
-                          splitmix64(to.seed ^ splitmix64((std::uint64_t(epoch) * 1000003u + std::uint64_t(s)) * 64u +
-                                                          std::uint64_t(comm.rank()))));
-            const double l2 = model.l2_penalty();
-            std::vector<double> loss{model.backward(strategy, b.labels.data(), b.train, std::size_t(count[0]))};
-            strategy.sum(std::span<double>(loss));
-            optimizer.step(model.parameters());
-            loss_sum += loss[0] / count[0] + l2;
-            train_count += 1;
-            ++rep.steps;
-        }
-        // Evaluation on the full graph.
-        train::epoch_metrics m;
-        m.epoch = epoch;
-        const auto logits = model.forward(full, ds.features.cview(), false, 0);
-        auto acc = [&](const std::vector<index_t>& rows) {
-            return rows.empty() ? 0.0
-                                : double(B::count_correct(logits, ds.labels.data(), rows.data(), rows.size())) /
-                                      double(rows.size());
-        };
-        m.loss = train_count > 0 ? loss_sum / train_count : 0.0;
-        m.train_acc = acc(train_rows);
-        m.val_acc = acc(val_rows);
-        m.test_acc = acc(test_rows);
-        m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-        res.history.push_back(m);
-        if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
-            res.best_val_epoch = epoch;
-            res.best_val_acc = m.val_acc;
-            res.test_acc = m.test_acc;
-            snapshot();
-        }
-        if (to.on_epoch) to.on_epoch(m);
-        if (to.patience > 0 && epoch - res.best_val_epoch >= to.patience) {
-            res.stopped_early = true;
-            break;
-        }
-    }
-    const auto params = model.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) std::copy(best[i].begin(), best[i].end(), params[i]->value.data());
-    const auto t = comm.stats().total();
-    rep.bytes_sent = t.bytes_sent;
-    rep.bytes_received = t.bytes_received;
-    if (report) *report = rep;
+    const auto full = ::mixgcn::graph::gcn_normalize<V>(adjacency);
+    auto evaluate = [&] {
+        double c[6] = {0, 0, 0, 0, 0, 0};
+        detail::count_whole_graph(model, full, ds, std::span<double, 6>(c));
+        return detail::to_accuracies(std::span<const double, 6>(c));
+    };
+    train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
+    auto res = t.run(steps, batch_for, evaluate);
+    detail::fill_report<B, V>(report, comm, t.stats(), o.clusters, before);
     return res;
 }
 
-// Independent graphs (node classification on several disjoint graphs): each step, rank r
-// trains on graph (step * P + r) of the list — a rank without one that step contributes
-// zero gradient — and the all-reduce makes it one synchronous step over P graphs.
-// Evaluation: each rank scores its share of the graphs; counts are summed.
+// Node classification on several disjoint graphs: graph g is trained and evaluated by rank
+// g mod P; every rank must pass the same list (it only touches its share). Accuracies are
+// over the nodes of all graphs.
 template <class B, class V, comm::communicator Comm>
 train::train_result train_independent_graphs(Comm& comm, const std::vector<dataset<V>>& graphs,
-                                             nn::gcn_model<B, V>& model, nn::optimizer<B, V>& optimizer,
-                                             const train::trainer_options& to) {
-    using clock = std::chrono::steady_clock;
-    const int P = comm.size(), me = comm.rank();
+                                             nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
+                                             const train::trainer_options& to, std::uint64_t shuffle_seed = 1,
+                                             data_report* report = nullptr) {
+    const auto before = comm.stats().total();
+    const int P = comm.size(), r = comm.rank();
     require(!graphs.empty(), "data strategy: no graphs");
-    std::vector<::mixgcn::graph::gcn_operator<index_t, V>> ops;
-    for (const auto& g : graphs) ops.push_back(::mixgcn::graph::gcn_normalize<V>(::mixgcn::graph::build_adjacency<index_t, V>(g.edges)));
-    const int G = static_cast<int>(graphs.size());
-    const int steps = (G + P - 1) / P;
-    double comm_seconds = 0;
-    train::train_result res;
-    std::vector<std::vector<V>> best;
-    auto snapshot = [&] {
-        best.clear();
-        for (auto* p : model.parameters()) best.emplace_back(p->value.data(), p->value.data() + p->size());
-    };
-    snapshot();
-    for (int epoch = 1; epoch <= to.epochs; ++epoch) {
-        const auto t0 = clock::now();
-        double loss_sum = 0;
-        for (int s = 0; s < steps; ++s) {
-            const int gi = s * P + me;
-            const bool have = gi < G;
-            const auto& op = ops[static_cast<std::size_t>(have ? gi : 0)];
-            const auto& ds = graphs[static_cast<std::size_t>(have ? gi : 0)];
-            batch_strategy<B, V, Comm> strategy(comm, op, comm_seconds);
-            const auto train_rows = have ? ds.nodes_with(split_role::train) : std::vector<index_t>{};
-            std::vector<double> count{double(train_rows.size())};
-            strategy.sum(std::span<double>(count));
-            if (count[0] == 0) continue;
-            model.forward(strategy, ds.features.cview(), true,
-                          splitmix64(to.seed ^ splitmix64((std::uint64_t(epoch) * 1000003u + std::uint64_t(s)) * 64u +
-                                                          std::uint64_t(me))));
-            const double l2 = model.l2_penalty();
-            // A rank without a graph this step still joins the gradient all-reduce, with
-            // zero gradient (no listed rows).
-            std::vector<double> loss{model.backward(strategy, ds.labels.data(), train_rows, std::size_t(count[0]))};
-            strategy.sum(std::span<double>(loss));
-            optimizer.step(model.parameters());
-            loss_sum += loss[0] / count[0] + l2;
-        }
-        std::vector<double> counts(6, 0.0);  // correct and total for train, val, test
-        for (int gi = me; gi < G; gi += P) {
-            const auto& ds = graphs[static_cast<std::size_t>(gi)];
-            single<B, V> full(ops[static_cast<std::size_t>(gi)]);
-            const auto logits = model.forward(full, ds.features.cview(), false, 0);
-            model.invalidate_cache();  // the next graph is another input
-            int k = 0;
-            for (auto role : {split_role::train, split_role::val, split_role::test}) {
-                const auto rows = ds.nodes_with(role);
-                counts[std::size_t(k++)] += double(B::count_correct(logits, ds.labels.data(), rows.data(), rows.size()));
-                counts[std::size_t(k++)] += double(rows.size());
-            }
-        }
-        comm.all_reduce(std::span<double>(counts), comm::reduce_op::sum);
-        train::epoch_metrics m;
-        m.epoch = epoch;
-        m.loss = loss_sum / double(steps);
-        m.train_acc = counts[1] > 0 ? counts[0] / counts[1] : 0;
-        m.val_acc = counts[3] > 0 ? counts[2] / counts[3] : 0;
-        m.test_acc = counts[5] > 0 ? counts[4] / counts[5] : 0;
-        m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
-        res.history.push_back(m);
-        if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
-            res.best_val_epoch = epoch;
-            res.best_val_acc = m.val_acc;
-            res.test_acc = m.test_acc;
-            snapshot();
-        }
-        if (to.on_epoch) to.on_epoch(m);
+    std::vector<std::size_t> mine;
+    for (std::size_t g = 0; g < graphs.size(); ++g)
+        if (int(g % std::size_t(P)) == r) mine.push_back(g);
+    // Whole-graph batches, built once.
+    std::vector<detail::data_batch<V>> batches;
+    std::vector<index_t> scratch;
+    for (auto g : mine) {
+        const auto& ds = graphs[g];
+        ds.validate();
+        require(ds.features.cols() == model.options().in, "data strategy: graph ", g, " (", ds.name, ") has ",
+                ds.features.cols(), " features, the model takes ", model.options().in);
+        const auto adjacency = ::mixgcn::graph::build_adjacency<index_t, V>(ds.edges);
+        std::vector<index_t> all(static_cast<std::size_t>(adjacency.rows));
+        std::iota(all.begin(), all.end(), index_t(0));
+        batches.push_back(detail::induced_batch(ds, adjacency, std::move(all), scratch));
     }
-    const auto params = model.parameters();
-    for (std::size_t i = 0; i < params.size(); ++i) std::copy(best[i].begin(), best[i].end(), params[i]->value.data());
+    const int steps = int((graphs.size() + std::size_t(P) - 1) / std::size_t(P));
+    std::vector<std::size_t> order(mine.size());
+    int order_epoch = 0;
+    const detail::data_batch<V> none;
+    auto batch_for = [&](int epoch, int step) -> const detail::data_batch<V>& {
+        if (mine.empty()) return none;
+        if (order_epoch != epoch) {
+            std::iota(order.begin(), order.end(), std::size_t(0));
+            rng g = rng::derive(shuffle_seed, (std::uint64_t(epoch) << 20) + std::uint64_t(r));
+            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+            order_epoch = epoch;
+        }
+        return batches[order[std::size_t(step) % order.size()]];
+    };
+    auto evaluate = [&] {
+        double c[6] = {0, 0, 0, 0, 0, 0};
+        for (std::size_t i = 0; i < mine.size(); ++i)
+            detail::count_whole_graph(model, batches[i].op, graphs[mine[i]], std::span<double, 6>(c));
+        comm.all_reduce(std::span<double>(c, 6), comm::reduce_op::sum);
+        return detail::to_accuracies(std::span<const double, 6>(c));
+    };
+    train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
+    auto res = t.run(steps, batch_for, evaluate);
+    detail::fill_report<B, V>(report, comm, t.stats(), int(graphs.size()), before);
     return res;
+}
+
+// The CLI's entry point: builds the adjacency, the clusters, a model initialised from
+// `to.seed` and the optimizer, then trains. Every rank passes the same arguments.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_data_parallel(Comm& comm, const dataset<V>& ds, const data_options& o,
+                                        nn::model_options mo, nn::optimizer_options oo,
+                                        const train::trainer_options& to, data_report* report = nullptr) {
+    ds.validate();
+    if (mo.in == 0) mo.in = ds.features.cols();
+    if (mo.classes == 0) mo.classes = static_cast<std::size_t>(ds.num_classes);
+    require(mo.in == ds.features.cols(), "data strategy: model input width ", mo.in, " but ", ds.name, " has ",
+            ds.features.cols(), " features");
+    const auto adjacency = ::mixgcn::graph::build_adjacency<index_t, V>(ds.edges);
+    const auto clusters = cluster_assignment<V>(comm, adjacency, o);
+    nn::gcn_model<B, V> model(mo);
+    model.initialize(to.seed);
+    nn::optimizer<B, V> opt(oo);
+    return train_clusters<B, V>(comm, ds, adjacency, clusters, o, model, opt, to, report);
 }
 
 }  // namespace mixgcn::parallel
