@@ -75,7 +75,7 @@ model and training:
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
   --strategy single|graph|data   single process; rows partitioned over ranks with ghost
                           nodes; or Cluster-GCN batches per rank with gradients all-reduced
-  --clusters N --clusters-per-batch K   data: clusters of the graph (50), per batch (4)
+  --clusters N --clusters-per-batch K   data: clusters of the graph (40), per batch (10)
   --partition block|random|spectral|metis   rows to ranks (graph) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
   --comm local|mpi|gloo   communicator (default: local for single, mpi for graph); Gloo
@@ -232,18 +232,20 @@ int run(const cli::args& a, Comm& comm) {
         mem.features = ds.features.bytes();
         mine.owned = double(ds.num_nodes());
     } else if (strategy_name == "data") {
-        const int clusters = a.number<int>("clusters", 50);
+        parallel::data_options dopt;
+        dopt.clusters = a.number<int>("clusters", dopt.clusters);
+        dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
+        dopt.seed = seed;
+        const int clusters = dopt.clusters;
         require(clusters >= 1, "--clusters must be >= 1, got ", clusters);
         const auto cluster_of = obtain_owners<V>(a, comm, adjacency, clusters);
-        parallel::data_options dopt;
-        dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
         parallel::data_report r;
         if (!quiet)
             std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy data "
                         "(%d clusters, %d per batch) on %d rank(s)\n",
                         ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
                         sizeof(V) == 4 ? "float" : "double", clusters, dopt.clusters_per_batch, comm.size());
-        res = parallel::train_data_parallel(comm, ds, adjacency, cluster_of, clusters, dopt, model, opt, to, &r);
+        res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, model, opt, to, &r);
         mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
         mem.features = ds.features.bytes();
         mine = {double(r.bytes_sent), double(r.bytes_received), r.comm_seconds, r.compute_seconds, 0,

@@ -52,6 +52,40 @@ struct train_result {
     }
 };
 
+// Model selection on validation accuracy: remembers the weights of the best epoch so far
+// (strictly better wins; ties keep the earlier epoch) and puts them back at the end.
+// Every training loop (full-batch, data-parallel) uses it, so they select alike.
+template <class B, class V>
+class best_weights {
+public:
+    explicit best_weights(nn::gcn_model<B, V>& model) : model_(&model) { remember(); }
+
+    // Records `m` in `res` and keeps the weights when it is the best validation epoch.
+    bool offer(const epoch_metrics& m, train_result& res) {
+        if (res.best_val_epoch != 0 && !(m.val_acc > res.best_val_acc)) return false;
+        res.best_val_epoch = m.epoch;
+        res.best_val_acc = m.val_acc;
+        res.test_acc = m.test_acc;
+        remember();
+        return true;
+    }
+    void restore() {
+        const auto params = model_->parameters();
+        for (std::size_t i = 0; i < params.size() && i < kept_.size(); ++i)
+            std::copy(kept_[i].begin(), kept_[i].end(), params[i]->value.data());
+    }
+    // The kept weights, one array per parameter (checkpoints save and load them).
+    std::vector<std::vector<V>>& weights() noexcept { return kept_; }
+
+private:
+    void remember() {
+        kept_.clear();
+        for (auto* p : model_->parameters()) kept_.emplace_back(p->value.data(), p->value.data() + p->size());
+    }
+    nn::gcn_model<B, V>* model_;
+    std::vector<std::vector<V>> kept_;
+};
+
 // The rows of one rank: features, labels and which local rows are train/val/test.
 template <class V>
 struct local_data {
@@ -79,7 +113,6 @@ public:
 
     train_result run() {
         train_result res;
-        best_ = snapshot();
         if (!o_.resume.empty()) load(o_.resume, res);
         for (int epoch = res.resumed_from_epoch + 1; epoch <= o_.epochs; ++epoch) {
             const auto t0 = std::chrono::steady_clock::now();
@@ -105,12 +138,7 @@ public:
             m.test_acc = global_test_ ? sums[3] / double(global_test_) : 0.0;
             m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             res.history.push_back(m);
-            if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
-                res.best_val_epoch = epoch;
-                res.best_val_acc = m.val_acc;
-                res.test_acc = m.test_acc;
-                best_ = snapshot();
-            }
+            best_.offer(m, res);
             if (o_.on_epoch) o_.on_epoch(m);
             if (!o_.checkpoint.empty() && o_.checkpoint_every > 0 && epoch % o_.checkpoint_every == 0)
                 save(o_.checkpoint, epoch, res);
@@ -119,26 +147,13 @@ public:
                 break;
             }
         }
-        restore(best_);
+        best_.restore();
         return res;
     }
 
     std::size_t global_train() const noexcept { return global_train_; }
 
 private:
-    using snapshot_t = std::vector<std::vector<V>>;
-
-    snapshot_t snapshot() {
-        snapshot_t s;
-        for (auto* p : model_.parameters()) s.emplace_back(p->value.data(), p->value.data() + p->size());
-        return s;
-    }
-    void restore(const snapshot_t& s) {
-        const auto params = model_.parameters();
-        for (std::size_t i = 0; i < params.size() && i < s.size(); ++i)
-            std::copy(s[i].begin(), s[i].end(), params[i]->value.data());
-    }
-
     // Identifies the model a checkpoint belongs to, so a resume with other flags fails.
     std::string fingerprint() const {
         const auto& mo = model_.options();
@@ -165,7 +180,7 @@ private:
         for (std::size_t i = 0; i < params.size(); ++i) {
             const auto& p = *params[i];
             add(p.name, p.value.rows(), p.value.cols(), p.value.data());
-            add("best." + p.name, p.value.rows(), p.value.cols(), best_[i].data());
+            add("best." + p.name, p.value.rows(), p.value.cols(), best_.weights()[i].data());
             if (!opt_.first_moments().empty()) {
                 add("optimizer.m." + p.name, p.value.rows(), p.value.cols(), opt_.first_moments()[i].data());
                 add("optimizer.v." + p.name, p.value.rows(), p.value.cols(), opt_.second_moments()[i].data());
@@ -202,7 +217,7 @@ private:
         for (std::size_t i = 0; i < params.size(); ++i) {
             auto& p = *params[i];
             fill(p.name, p.value.data(), p.size());
-            fill("best." + p.name, best_[i].data(), p.size());
+            fill("best." + p.name, best_.weights()[i].data(), p.size());
             fill("optimizer.m." + p.name, opt_.first_moments()[i].data(), p.size());
             fill("optimizer.v." + p.name, opt_.second_moments()[i].data(), p.size());
         }
@@ -224,7 +239,7 @@ private:
     const local_data<V>& data_;
     trainer_options o_;
     std::size_t global_train_ = 0, global_val_ = 0, global_test_ = 0;
-    snapshot_t best_;
+    best_weights<B, V> best_{model_};
 };
 
 }  // namespace mixgcn::train
