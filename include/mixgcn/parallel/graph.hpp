@@ -17,14 +17,22 @@
 //
 // Memory per rank: the local operator and its transpose (O(nnz_p + halo_p)), the
 // extended matrices ((|V_p| + halo_p) x d) and send buffers (Σ_q |send_q| x d): nothing
-// of size |V| x d. Setup reads the global adjacency pattern (O(|E|) integers), which
-// every rank holds today.
+// of size |V| x d. Setup reads the global adjacency pattern (O(|E|) integers, every
+// rank holds it today) and keeps O(|V|) integers only while it runs. The one |V| x d
+// copy left is the caller's, when it loads every node's features before handing this
+// rank its rows (local_inputs(dataset)); local_inputs(ids, ...) takes the owned rows
+// only, and train_graph_parallel accepts either.
+//
+// Entry points: the class (strategy surface of parallel/single.hpp, for a custom loop),
+// graph_inputs (this rank's features/labels/split in local order) and
+// train_graph_parallel (setup + inputs + trainer, fills a graph_report).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
@@ -35,17 +43,42 @@
 #include "mixgcn/storage/convert.hpp"
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
+#include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::parallel {
 
 // What one rank held, sent and spent (the CLI writes one per rank into its JSON).
+// The strategy fills the graph, halo and traffic figures; train_graph_parallel adds the
+// feature, activation and parameter bytes of the run it drives.
 struct graph_report {
     int rank = 0;
     std::size_t owned_nodes = 0, halo_nodes = 0, interior_rows = 0, boundary_rows = 0;
     std::size_t local_nonzeros = 0;
-    std::uint64_t bytes_sent = 0, bytes_received = 0;  // halo exchanges, both directions
+    std::uint64_t bytes_sent = 0, bytes_received = 0;  // halo exchanges, both directions, since setup
     double comm_seconds = 0, compute_seconds = 0;     // inside forward/backward/sum
-    std::size_t graph_bytes = 0, buffer_bytes = 0;
+    // Memory of this rank, in bytes, at its peak (buffers keep their largest width).
+    std::size_t graph_bytes = 0;       // local operator, its transpose, scales, id maps, send lists
+    std::size_t buffer_bytes = 0;      // halo buffers: extended (own + ghost) rows, send/receive
+    std::size_t feature_bytes = 0;     // local feature rows and labels
+    std::size_t activation_bytes = 0;  // layer activations and gradients held by the model
+    std::size_t parameter_bytes = 0;   // weights, gradients and two optimizer moments
+    std::size_t total_bytes() const noexcept {
+        return graph_bytes + buffer_bytes + feature_bytes + activation_bytes + parameter_bytes;
+    }
+};
+
+// This rank's inputs in its local row order (interior rows, then boundary rows): what
+// train::local_data views.
+template <class V>
+struct graph_inputs {
+    dense_matrix<V> features;          // owned rows x feature width
+    std::vector<std::int32_t> labels;  // one per owned row
+    std::vector<index_t> train, val, test;  // local rows
+    std::uint64_t row_offset = 0;
+    train::local_data<V> data() const {
+        return {features.cview(), labels.data(), train, val, test, row_offset};
+    }
+    std::size_t bytes() const noexcept { return features.bytes() + labels.size() * sizeof(std::int32_t); }
 };
 
 template <class B, class V, comm::communicator Comm>
@@ -101,6 +134,11 @@ public:
         for (index_t g : ghosts) ++ghost_count_[static_cast<std::size_t>(owner[static_cast<std::size_t>(g)])];
         global_.insert(global_.end(), ghosts.begin(), ghosts.end());
 
+        owned_sorted_.reserve(static_cast<std::size_t>(own_));
+        for (index_t i = 0; i < own_; ++i) owned_sorted_.push_back({global_[std::size_t(i)], i});
+        std::sort(owned_sorted_.begin(), owned_sorted_.end());
+        nodes_ = n;
+
         std::vector<index_t> local_of(static_cast<std::size_t>(n), -1);
         for (std::size_t i = 0; i < global_.size(); ++i) local_of[static_cast<std::size_t>(global_[i])] = index_t(i);
 
@@ -138,10 +176,12 @@ public:
         comm.all_to_all_v(std::span<const std::int64_t>(request), ghost_count_, std::span<std::int64_t>(requested),
                           send_count_);
         send_rows_.resize(requested.size());
-        for (std::size_t k = 0; k < requested.size(); ++k) {
+        for (std::size_t k = 0, q = 0, end = send_count_.empty() ? 0 : send_count_[0]; k < requested.size(); ++k) {
+            while (k >= end) end += send_count_[++q];  // requests arrive grouped by the asking rank
             const auto v = requested[k];
             require(v >= 0 && v < n && owner[static_cast<std::size_t>(v)] == me, "graph strategy (rank ", me,
-                    "): a peer asked for node ", v, ", which this rank does not own");
+                    "): rank ", q, " asked for node ", v, ", which this rank does not own (do the ranks hold "
+                    "different owner vectors?)");
             send_rows_[k] = local_of[static_cast<std::size_t>(v)];
         }
         comm.reset_stats();
@@ -230,6 +270,71 @@ public:
         return out;
     }
 
+    // Global ids of the owned nodes, ascending: the rows a loader that reads only this
+    // rank's part of the dataset must read (see local_inputs below).
+    std::vector<index_t> owned_ids() const {
+        std::vector<index_t> out;
+        out.reserve(owned_sorted_.size());
+        for (const auto& [g, l] : owned_sorted_) out.push_back(g);
+        return out;
+    }
+    // Local row of an owned global node, -1 when this rank does not own it.
+    index_t local_row(index_t global) const noexcept {
+        const auto it = std::lower_bound(owned_sorted_.begin(), owned_sorted_.end(), std::pair{global, index_t{0}});
+        return it != owned_sorted_.end() && it->first == global ? it->second : index_t{-1};
+    }
+
+    // This rank's inputs from a dataset that holds every node's row. The caller holds
+    // |V| x d features here: drop the global matrix right after this call.
+    graph_inputs<V> local_inputs(const dataset<V>& ds) const {
+        require(ds.features.rows() == static_cast<std::size_t>(nodes_) && ds.labels.size() == ds.features.rows() &&
+                    ds.split.size() == ds.features.rows(),
+                "graph strategy (rank ", rank(), "): dataset has ", ds.features.rows(), " feature rows, ",
+                ds.labels.size(), " labels and ", ds.split.size(), " split entries for ", nodes_, " nodes");
+        graph_inputs<V> in;
+        in.features = local_rows(ds.features);
+        in.labels = local_values(ds.labels);
+        in.train = local_rows_with(ds.split, split_role::train);
+        in.val = local_rows_with(ds.split, split_role::val);
+        in.test = local_rows_with(ds.split, split_role::test);
+        return in;
+    }
+
+    // This rank's inputs from its owned rows only (what a partitioned loader reads):
+    // row k of `features`, `labels[k]` and `split[k]` belong to global node `ids[k]`;
+    // the ids may come in any order but must be exactly the nodes this rank owns.
+    graph_inputs<V> local_inputs(std::span<const index_t> ids, const_matrix_view<V> features,
+                                 std::span<const std::int32_t> labels, std::span<const split_role> split) const {
+        const int me = rank();
+        require(ids.size() == static_cast<std::size_t>(own_), "graph strategy (rank ", me, "): given ", ids.size(),
+                " rows, but this rank owns ", own_, " nodes");
+        require(features.rows() == ids.size() && labels.size() == ids.size() && split.size() == ids.size(),
+                "graph strategy (rank ", me, "): ", ids.size(), " ids but ", features.rows(), " feature rows, ",
+                labels.size(), " labels and ", split.size(), " split entries");
+        graph_inputs<V> in;
+        in.features = dense_matrix<V>(static_cast<std::size_t>(own_), features.cols());
+        in.labels.assign(static_cast<std::size_t>(own_), -1);
+        std::vector<split_role> role(static_cast<std::size_t>(own_), split_role::none);
+        std::vector<char> seen(static_cast<std::size_t>(own_), 0);
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            const index_t i = local_row(ids[k]);
+            require(i >= 0, "graph strategy (rank ", me, "): row ", k, " is node ", ids[k],
+                    ", which this rank does not own");
+            require(!seen[std::size_t(i)], "graph strategy (rank ", me, "): node ", ids[k], " is given twice (row ", k,
+                    ")");
+            seen[std::size_t(i)] = 1;
+            std::copy_n(features.row(k), features.cols(), in.features.row(std::size_t(i)));
+            in.labels[std::size_t(i)] = labels[k];
+            role[std::size_t(i)] = split[k];
+        }
+        for (index_t i = 0; i < own_; ++i) {
+            if (role[std::size_t(i)] == split_role::train) in.train.push_back(i);
+            if (role[std::size_t(i)] == split_role::val) in.val.push_back(i);
+            if (role[std::size_t(i)] == split_role::test) in.test.push_back(i);
+        }
+        return in;
+    }
+
     graph_report report() const {
         graph_report r;
         r.rank = comm_->rank();
@@ -244,7 +349,7 @@ public:
         r.comm_seconds = comm_seconds_;
         r.compute_seconds = compute_seconds_;
         r.graph_bytes = op_.bytes() + at_.bytes() + scale_.size() * sizeof(V) +
-                        (global_.size() + send_rows_.size()) * sizeof(index_t);
+                        (global_.size() + send_rows_.size() + 2 * owned_sorted_.size()) * sizeof(index_t);
         r.buffer_bytes = ext_.bytes() + (send_.size() + recv_.size()) * sizeof(V);
         return r;
     }
@@ -277,7 +382,8 @@ private:
     }
 
     Comm* comm_;
-    index_t own_ = 0, interior_ = 0;
+    index_t nodes_ = 0, own_ = 0, interior_ = 0;
+    std::vector<std::pair<index_t, index_t>> owned_sorted_;  // (global id, local row), by global id
     std::vector<index_t> global_;           // local row/column -> global node
     std::vector<std::size_t> ghost_count_;  // ghost rows received from each rank
     std::vector<std::size_t> send_count_;   // own rows sent to each rank
@@ -288,5 +394,56 @@ private:
     std::vector<V> send_, recv_;
     double comm_seconds_ = 0, compute_seconds_ = 0;
 };
+
+// The entry point for a program that trains with the graph strategy (mixgcn-train):
+// setup (collective), this rank's inputs, a model initialised from `to.seed`, the
+// trainer. Every rank calls it with the same owner vector and options.
+//   ds: the global edge list, and either every node's rows (features, labels and split
+//       with |V| rows) or only this rank's rows in ascending global id, as a loader
+//       that reads owned_ids() would produce. With the global rows the caller holds
+//       |V| x d until this returns; pass the local form to avoid it.
+//   mo: `in` and `classes` may be 0 (taken from the dataset). Dropout masks are drawn
+//       per local row, so with dropout on the run is a different (equally valid) draw
+//       than the single-process one; with dropout off it is the same model.
+// Returns the trainer's result, identical on every rank; `out`, when given, receives
+// this rank's figures (traffic since setup, time, memory).
+template <class B, class V, comm::communicator Comm>
+train::train_result train_graph_parallel(Comm& comm, const dataset<V>& ds, const std::vector<int>& owner,
+                                         nn::model_options mo, const nn::optimizer_options& oo,
+                                         const train::trainer_options& to, graph_report* out = nullptr) {
+    static_assert(parallel_strategy<graph<B, V, Comm>>,
+                  "parallel::graph must satisfy parallel_strategy; a change to its surface broke it.");
+    const std::size_t rows = ds.features.rows();
+    // The adjacency pattern lives only as long as the setup needs it.
+    auto g = [&] {
+        const auto adjacency = ::mixgcn::graph::build_adjacency<index_t, V>(ds.edges);
+        return graph<B, V, Comm>(comm, adjacency, owner);
+    }();
+    graph_inputs<V> in;
+    if (rows == static_cast<std::size_t>(ds.num_nodes())) {
+        in = g.local_inputs(ds);
+    } else {
+        require(rows == static_cast<std::size_t>(g.rows()), "train_graph_parallel (rank ", comm.rank(), "): dataset '", ds.name, "' has ", rows,
+                " feature rows: expected every node (", ds.num_nodes(), ") or this rank's ", g.rows(), " nodes");
+        const auto ids = g.owned_ids();
+        in = g.local_inputs(ids, ds.features.cview(), ds.labels, ds.split);
+    }
+    if (mo.in == 0) mo.in = in.features.cols();
+    if (mo.classes == 0) mo.classes = static_cast<std::size_t>(ds.num_classes);
+    require(mo.in == in.features.cols(), "train_graph_parallel: model input width ", mo.in, " but features have ",
+            in.features.cols(), " columns");
+    nn::gcn_model<B, V> model(mo);
+    model.initialize(to.seed);
+    nn::optimizer<B, V> opt(oo);
+    const auto data = in.data();
+    auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
+    if (out) {
+        *out = g.report();
+        out->feature_bytes = in.bytes();
+        out->activation_bytes = model.activation_bytes();
+        out->parameter_bytes = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
+    }
+    return res;
+}
 
 }  // namespace mixgcn::parallel
