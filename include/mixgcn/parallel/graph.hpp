@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/buffer.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
@@ -199,19 +200,19 @@ public:
         const std::size_t d = x.cols();
         check(x, y, "forward");
         const auto t0 = clock::now();
-        ext_.resize(global_.size(), d);
-        for (index_t i = 0; i < own_; ++i) std::copy_n(x.row(std::size_t(i)), d, ext_.row(std::size_t(i)));
+        const auto ext = extended(d);
+        for (index_t i = 0; i < own_; ++i) std::copy_n(x.row(std::size_t(i)), d, ext.row(std::size_t(i)));
         pack(x, send_);
         const auto scounts = scaled(send_count_, d), rcounts = scaled(ghost_count_, d);
-        auto ghost_rows = std::span<V>(ext_.row(std::size_t(own_)), halo() * d);
+        auto ghost_rows = std::span<V>(ext.row(std::size_t(own_)), halo() * d);
         const auto t1 = clock::now();
         auto pending = comm_->start_all_to_all_v(std::span<const V>(send_), scounts, ghost_rows, rcounts);
         const auto t2 = clock::now();
-        B::aggregate_rows(view(), ext_.cview(), y, index_t{0}, interior_);
+        B::aggregate_rows(view(), const_matrix_view<V>(ext), y, index_t{0}, interior_);
         const auto t3 = clock::now();
         pending.wait();
         const auto t4 = clock::now();
-        B::aggregate_rows(view(), ext_.cview(), y, interior_, own_);
+        B::aggregate_rows(view(), const_matrix_view<V>(ext), y, interior_, own_);
         const auto t5 = clock::now();
         comm_seconds_ += seconds(t1, t2) + seconds(t3, t4);
         compute_seconds_ += seconds(t0, t1) + seconds(t2, t3) + seconds(t4, t5);
@@ -221,15 +222,15 @@ public:
         const std::size_t d = dy.cols();
         check(dx, dy, "backward");
         const auto t0 = clock::now();
-        ext_.resize(global_.size(), d);
-        B::aggregate(back_view(), dy, ext_.view());
+        const auto ext = extended(d);
+        B::aggregate(back_view(), dy, ext);
         recv_.resize(send_rows_.size() * d);
         const auto scounts = scaled(ghost_count_, d), rcounts = scaled(send_count_, d);
         const auto t1 = clock::now();
-        comm_->all_to_all_v(std::span<const V>(ext_.row(std::size_t(own_)), halo() * d), scounts,
+        comm_->all_to_all_v(std::span<const V>(ext.row(std::size_t(own_)), halo() * d), scounts,
                             std::span<V>(recv_), rcounts);
         const auto t2 = clock::now();
-        for (index_t i = 0; i < own_; ++i) std::copy_n(ext_.row(std::size_t(i)), d, dx.row(std::size_t(i)));
+        for (index_t i = 0; i < own_; ++i) std::copy_n(ext.row(std::size_t(i)), d, dx.row(std::size_t(i)));
         // Ghost gradients from every peer, added in rank order.
         for (std::size_t k = 0; k < send_rows_.size(); ++k) {
             V* row = dx.row(static_cast<std::size_t>(send_rows_[k]));
@@ -350,7 +351,7 @@ public:
         r.compute_seconds = compute_seconds_;
         r.graph_bytes = op_.bytes() + at_.bytes() + scale_.size() * sizeof(V) +
                         (global_.size() + send_rows_.size() + 2 * owned_sorted_.size()) * sizeof(index_t);
-        r.buffer_bytes = ext_.bytes() + (send_.size() + recv_.size()) * sizeof(V);
+        r.buffer_bytes = (ext_.size() + send_.capacity() + recv_.capacity()) * sizeof(V);
         return r;
     }
 
@@ -358,6 +359,11 @@ private:
     using clock = std::chrono::steady_clock;
     static double seconds(clock::time_point a, clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();
+    }
+    matrix_view<V> extended(std::size_t d) {
+        const std::size_t need = global_.size() * d;
+        if (ext_.size() < need) ext_ = aligned_buffer<V>(need);
+        return {ext_.data(), global_.size(), d};
     }
     storage::sparse_view<index_t, V> view() const { return storage::view_of(op_, scale_.data(), scale_.data()); }
     storage::sparse_view<index_t, V> back_view() const { return storage::view_of(at_, scale_.data(), scale_.data()); }
@@ -390,7 +396,9 @@ private:
     std::vector<index_t> send_rows_;        // local rows sent, grouped by destination
     storage::csr<index_t, V> op_, at_;      // own x (own + ghost), and its transpose
     std::vector<V> scale_;                  // global D^-1/2 of own + ghost nodes
-    dense_matrix<V> ext_;                   // own + ghost rows of X (forward) or dX (backward)
+    // Own + ghost rows of X (forward) or dX (backward), sized for the widest pass seen,
+    // so alternating layer widths do not reallocate every call.
+    aligned_buffer<V> ext_;
     std::vector<V> send_, recv_;
     double comm_seconds_ = 0, compute_seconds_ = 0;
 };
