@@ -389,6 +389,7 @@ TEST_CASE("CUDA and cuBLAS failures become cuda_error naming the call and the li
     mc::device_matrix<float> m(4, 4);
     CHECK(mc::to_host(m).values()[0] == 0.f);
     m.fill(2.5f);
-    for (float v : mc::to_host(m).values()) CHECK(v == 2.5f);
+    const auto filled = mc::to_host(m);  // a named copy: a temporary's values() would dangle in the loop
+    for (float v : filled.values()) CHECK(v == 2.5f);
 }
 }

@@ -3,6 +3,9 @@
 // GPU memory (checked: a host pointer is an invalid_argument, not a crash inside NCCL).
 // Collectives run on the communicator's own CUDA stream and are complete on return, like
 // the host engines; start_all_to_all_v returns a `pending` that waits on a CUDA event.
+// That stream is a blocking one, so it runs after work on the legacy default stream; for
+// buffers written on another stream (backend::cuda's is non-blocking) call wait_for(s).
+// A test caught the race this prevents: a self block copied before its upload landed.
 //
 // Bootstrapping: NCCL needs one ncclUniqueId shared by all ranks. `from_mpi` makes it on
 // rank 0 and broadcasts it through MPI; `from_file` publishes it through a file on a
@@ -123,7 +126,10 @@ public:
         require(size >= 1 && rank >= 0 && rank < size, "comm::nccl: rank ", rank, " outside [0, ", size, ")");
         if (device >= 0) cuda_check(cudaSetDevice(device), "cudaSetDevice(" + std::to_string(device) + ")");
         cuda_check(cudaGetDevice(&device_), "cudaGetDevice");
-        cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "cudaStreamCreate");
+        // A blocking stream: ordered after work on the legacy default stream (cudaMemcpy,
+        // default-stream kernels). Work on other streams: see wait_for.
+        cuda_check(cudaStreamCreateWithFlags(&stream_, cudaStreamDefault), "cudaStreamCreate");
+        cuda_check(cudaEventCreateWithFlags(&inputs_ready_, cudaEventDisableTiming), "cudaEventCreate");
         void* p = nullptr;
         cuda_check(cudaMalloc(&p, sizeof(std::int32_t)), "cudaMalloc");
         scratch_ = static_cast<std::int32_t*>(p);
@@ -183,6 +189,8 @@ public:
             release();
             comm_ = std::exchange(o.comm_, nullptr);
             stream_ = std::exchange(o.stream_, nullptr);
+            producer_ = std::exchange(o.producer_, nullptr);
+            inputs_ready_ = std::exchange(o.inputs_ready_, nullptr);
             scratch_ = std::exchange(o.scratch_, nullptr);
             rank_ = o.rank_;
             size_ = o.size_;
@@ -194,6 +202,12 @@ public:
     ~nccl() { release(); }
 
     static constexpr const char* name() noexcept { return "nccl"; }
+
+    // Orders every later operation after the work queued on `producer` at the time of
+    // the call (for example gpu::current_context().stream(), where backend::cuda writes
+    // the buffers). Without it, buffers written on a non-blocking stream may be read
+    // before they are complete. nullptr removes the producer.
+    void wait_for(cudaStream_t producer) noexcept { producer_ = producer; }
     int rank() const noexcept { return rank_; }
     int size() const noexcept { return size_; }
     int device() const noexcept { return device_; }
@@ -206,6 +220,7 @@ public:
     void all_reduce(std::span<T> buf, reduce_op op = reduce_op::sum) {
         require_device(buf.data(), "all_reduce");
         scoped_record r(stats_, "all_reduce", volume::all_reduce(rank_, size_, buf.size(), sizeof(T)));
+        order_inputs();
         check(ncclAllReduce(buf.data(), buf.data(), buf.size(), detail::nccl_datatype<T>(), detail::nccl_op(op), comm_,
                             stream_),
               "ncclAllReduce");
@@ -232,6 +247,7 @@ public:
         require_device(send.data(), "all_to_all_v");
         require_device(recv.data(), "all_to_all_v");
         const auto t0 = std::chrono::steady_clock::now();
+        order_inputs();
         const auto sd = detail::displacements(send_counts), rd = detail::displacements(recv_counts);
         const auto me = static_cast<std::size_t>(rank_);
         if (send_counts[me])
@@ -271,6 +287,7 @@ public:
         require_device(recv.data(), "all_gather");
         const std::vector<std::size_t> counts(static_cast<std::size_t>(size_), send.size());
         scoped_record r(stats_, "all_gather", volume::all_gather_v(rank_, size_, counts, sizeof(T)));
+        order_inputs();
         check(ncclAllGather(send.data(), recv.data(), send.size(), detail::nccl_datatype<T>(), comm_, stream_),
               "ncclAllGather");
         finish();
@@ -287,6 +304,7 @@ public:
         detail::check_size(rank_, "all_gather_v", "send", send.size(), recv_counts[static_cast<std::size_t>(rank_)]);
         require_device(recv.data(), "all_gather_v");
         scoped_record r(stats_, "all_gather_v", volume::all_gather_v(rank_, size_, recv_counts, sizeof(T)));
+        order_inputs();
         const auto rd = detail::displacements(recv_counts);
         check(ncclGroupStart(), "ncclGroupStart");
         for (std::size_t q = 0; q < recv_counts.size(); ++q) {
@@ -306,6 +324,7 @@ public:
         detail::check_peer(rank_, size_, "broadcast", root);
         require_device(buf.data(), "broadcast");
         scoped_record r(stats_, "broadcast", volume::broadcast(rank_, size_, root, buf.size(), sizeof(T)));
+        order_inputs();
         check(ncclBroadcast(buf.data(), buf.data(), buf.size(), detail::nccl_datatype<T>(), root, comm_, stream_),
               "ncclBroadcast");
         finish();
@@ -322,6 +341,7 @@ public:
         require_device(recv.data(), "reduce_scatter");
         const std::vector<std::size_t> counts(static_cast<std::size_t>(size_), recv.size());
         scoped_record r(stats_, "reduce_scatter", volume::reduce_scatter_v(rank_, size_, counts, sizeof(T)));
+        order_inputs();
         check(ncclReduceScatter(send.data(), recv.data(), recv.size(), detail::nccl_datatype<T>(), ncclSum, comm_,
                                 stream_),
               "ncclReduceScatter");
@@ -339,6 +359,7 @@ public:
         detail::check_size(rank_, "reduce_scatter_v", "recv", recv.size(), recv_counts[static_cast<std::size_t>(rank_)]);
         require_device(send.data(), "reduce_scatter_v");
         scoped_record r(stats_, "reduce_scatter", volume::reduce_scatter_v(rank_, size_, recv_counts, sizeof(T)));
+        order_inputs();
         const auto sd = detail::displacements(recv_counts);
         check(ncclGroupStart(), "ncclGroupStart");
         for (std::size_t q = 0; q < recv_counts.size(); ++q) {
@@ -355,6 +376,7 @@ public:
 
     void barrier() {
         scoped_record r(stats_, "barrier", {});
+        order_inputs();
         check(ncclAllReduce(scratch_, scratch_, 1, ncclInt32, ncclSum, comm_, stream_), "ncclAllReduce(barrier)");
         finish();
         r.done();
@@ -368,6 +390,7 @@ public:
         require(dest != rank_, "rank ", rank_, ": send: NCCL cannot send to itself");
         require_device(buf.data(), "send");
         scoped_record r(stats_, "send", {buf.size() * sizeof(T), 0});
+        order_inputs();
         check(ncclSend(buf.data(), buf.size(), detail::nccl_datatype<T>(), dest, comm_, stream_), "ncclSend");
         finish();
         r.done();
@@ -381,6 +404,7 @@ public:
         require(src != rank_, "rank ", rank_, ": recv: NCCL cannot receive from itself");
         require_device(buf.data(), "recv");
         scoped_record r(stats_, "recv", {0, buf.size() * sizeof(T)});
+        order_inputs();
         check(ncclRecv(buf.data(), buf.size(), detail::nccl_datatype<T>(), src, comm_, stream_), "ncclRecv");
         finish();
         r.done();
@@ -401,6 +425,12 @@ private:
         (void)cudaGetLastError();
         throw comm_error(rank_, what + " failed: " + cudaGetErrorName(e) + ": " + cudaGetErrorString(e));
     }
+    // Makes the communicator's stream wait for the producer stream's queued work.
+    void order_inputs() {
+        if (!producer_) return;
+        cuda_check(cudaEventRecord(inputs_ready_, producer_), "cudaEventRecord(producer)");
+        cuda_check(cudaStreamWaitEvent(stream_, inputs_ready_, 0), "cudaStreamWaitEvent(producer)");
+    }
     // Collectives are blocking for the caller, as with the host engines.
     void finish() const { cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after NCCL"); }
 
@@ -415,14 +445,18 @@ private:
     void release() noexcept {
         if (comm_) (void)ncclCommDestroy(comm_);
         if (stream_) (void)cudaStreamDestroy(stream_);
+        if (inputs_ready_) (void)cudaEventDestroy(inputs_ready_);
         if (scratch_) (void)cudaFree(scratch_);
         comm_ = nullptr;
         stream_ = nullptr;
+        inputs_ready_ = nullptr;
         scratch_ = nullptr;
     }
 
     ncclComm_t comm_ = nullptr;
     cudaStream_t stream_ = nullptr;
+    cudaStream_t producer_ = nullptr;     // see wait_for; not owned
+    cudaEvent_t inputs_ready_ = nullptr;  // recorded on producer_ before each operation
     std::int32_t* scratch_ = nullptr;
     int rank_ = 0, size_ = 1, device_ = 0;
     traffic stats_;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/rng.hpp"
@@ -56,9 +57,16 @@ public:
     const parameter<B, V>& weight() const noexcept { return weight_; }
     const parameter<B, V>& bias() const noexcept { return bias_; }
 
-    // Glorot weights, zero bias (host-memory backends fill in place).
+    // Glorot weights, zero bias. The draw happens on the host either way, so every
+    // backend starts from the same weights.
     void initialize(rng& g) {
-        glorot_uniform(weight_.value.view(), g);
+        if constexpr (backend::host_accessible<B>()) {
+            glorot_uniform(weight_.value.view(), g);
+        } else {
+            dense_matrix<V> w(opt_.in, opt_.out);
+            glorot_uniform(w.view(), g);
+            backend::copy_from_host<B>(w.data(), w.size(), weight_.value.data());
+        }
         bias_.value.fill(V(0));
     }
 
@@ -145,7 +153,7 @@ private:
     bool dropped_ = false;
     const_matrix_view<V> h_;  // the (dropped) input seen by forward
     matrix input_;            // dropped copy of the input
-    std::vector<std::uint8_t> mask_;
+    backend::array<B, std::uint8_t> mask_;
     matrix mid_;       // T = H·W  or  ÂH
     matrix out_;       // activated output
     matrix grad_mid_;  // dT  or  dZ·Wᵀ

@@ -116,7 +116,11 @@ public:
         for (auto* p : parameters()) {
             if (p->weight_decay == V(0)) continue;
             double sq = 0;
-            for (std::size_t i = 0; i < p->size(); ++i) sq += double(p->value.data()[i]) * double(p->value.data()[i]);
+            if constexpr (backend::host_accessible<B>()) {
+                for (std::size_t i = 0; i < p->size(); ++i) sq += double(p->value.data()[i]) * double(p->value.data()[i]);
+            } else {  // parameters are small: one copy to the host per epoch
+                for (const V w : backend::to_host_vector<B>(p->value.data(), p->size())) sq += double(w) * double(w);
+            }
             s += 0.5 * double(p->weight_decay) * sq;
         }
         return s;

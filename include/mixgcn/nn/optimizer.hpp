@@ -1,12 +1,16 @@
 #pragma once
 // SGD and Adam (Kingma & Ba) with L2 weight decay folded into the gradient, as
-// PyTorch's `weight_decay` and Kipf & Welling's loss term do (not AdamW). The state is
-// plain arrays so a checkpoint can hold it and a resumed run continues bit for bit.
+// PyTorch's `weight_decay` and Kipf & Welling's loss term do (not AdamW). The moments
+// live in the backend's memory next to the parameters; a checkpoint reads and writes
+// them through moment_to_host / moment_from_host, so a resumed run continues bit for bit.
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/optimizer_update.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/nn/parameter.hpp"
 
@@ -21,9 +25,13 @@ struct optimizer_options {
     double momentum = 0.0;  // SGD only
 };
 
+enum class moment { first, second };
+
 template <class B, class V>
 class optimizer {
 public:
+    using array = backend::array<B, V>;
+
     explicit optimizer(optimizer_options opt) : opt_(opt) {
         require(opt.lr > 0 && std::isfinite(opt.lr), "optimizer: learning rate ", opt.lr, " must be positive");
         require(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1, "optimizer: betas (", opt.beta1,
@@ -38,52 +46,55 @@ public:
         require(m_.size() == params.size(), "optimizer: state holds ", m_.size(), " tensors but got ", params.size(),
                 " parameters");
         ++t_;
-        const double bc1 = 1.0 - std::pow(opt_.beta1, double(t_));
-        const double bc2 = 1.0 - std::pow(opt_.beta2, double(t_));
+        backend::update_coefficients<V> k;
+        k.lr = V(opt_.lr);
+        k.beta1 = V(opt_.beta1);
+        k.beta2 = V(opt_.beta2);
+        k.eps = V(opt_.eps);
+        k.c1 = V(1.0 / (1.0 - std::pow(opt_.beta1, double(t_))));
+        k.c2 = V(1.0 / (1.0 - std::pow(opt_.beta2, double(t_))));
+        k.momentum = V(opt_.momentum);
         for (std::size_t p = 0; p < params.size(); ++p) {
             V* w = params[p]->value.data();
             const V* g = params[p]->grad.data();
-            const V wd = params[p]->weight_decay;
-            V* m = m_[p].data();
-            V* v = v_[p].data();
             const std::size_t n = params[p]->size();
+            k.weight_decay = params[p]->weight_decay;
             if (opt_.kind == optimizer_kind::adam) {
-                const V b1 = V(opt_.beta1), b2 = V(opt_.beta2), lr = V(opt_.lr), eps = V(opt_.eps);
-                const V c1 = V(1.0 / bc1), c2 = V(1.0 / bc2);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const V gi = g[i] + wd * w[i];
-                    m[i] = b1 * m[i] + (V(1) - b1) * gi;
-                    v[i] = b2 * v[i] + (V(1) - b2) * gi * gi;
-                    w[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-                }
+                if constexpr (backend::host_accessible<B>()) backend::adam_update(n, w, g, m_[p].data(), v_[p].data(), k);
+                else B::adam_step(n, w, g, m_[p].data(), v_[p].data(), k);
             } else {
-                const V lr = V(opt_.lr), mu = V(opt_.momentum);
-                for (std::size_t i = 0; i < n; ++i) {
-                    const V gi = g[i] + wd * w[i];
-                    m[i] = mu * m[i] + gi;
-                    w[i] -= lr * (mu != V(0) ? m[i] : gi);
-                }
+                if constexpr (backend::host_accessible<B>()) backend::sgd_update(n, w, g, m_[p].data(), k);
+                else B::sgd_step(n, w, g, m_[p].data(), k);
             }
         }
     }
 
-    // State for checkpoints: first moments, second moments, step count.
-    std::vector<std::vector<V>>& first_moments() noexcept { return m_; }
-    std::vector<std::vector<V>>& second_moments() noexcept { return v_; }
+    // Optimizer state for checkpoints: the moments of parameter i, and the step count.
+    bool has_state() const noexcept { return !m_.empty(); }
+    std::vector<V> moment_to_host(moment which, std::size_t i) const {
+        const array& a = (which == moment::first ? m_ : v_).at(i);
+        return backend::to_host_vector<B>(a.data(), a.size());
+    }
+    void moment_from_host(moment which, std::size_t i, std::span<const V> values) {
+        array& a = (which == moment::first ? m_ : v_).at(i);
+        require(values.size() == a.size(), "optimizer: moment ", i, " holds ", a.size(), " values, got ", values.size());
+        backend::copy_from_host<B>(values.data(), values.size(), a.data());
+    }
     void set_steps(std::uint64_t t) noexcept { t_ = t; }
     void reset(const std::vector<parameter<B, V>*>& params) {
-        m_.assign(params.size(), {});
-        v_.assign(params.size(), {});
-        for (std::size_t p = 0; p < params.size(); ++p) {
-            m_[p].assign(params[p]->size(), V(0));
-            v_[p].assign(params[p]->size(), V(0));
+        m_.clear();
+        v_.clear();
+        for (const auto* p : params) {
+            const std::vector<V> zeros(p->size(), V(0));
+            m_.push_back(backend::make_array<B>(zeros));
+            v_.push_back(backend::make_array<B>(zeros));
         }
         t_ = 0;
     }
 
 private:
     optimizer_options opt_;
-    std::vector<std::vector<V>> m_, v_;
+    std::vector<array> m_, v_;
     std::uint64_t t_ = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/io/checkpoint.hpp"
 #include "mixgcn/nn/model.hpp"
@@ -72,7 +73,7 @@ public:
     void restore() {
         const auto params = model_->parameters();
         for (std::size_t i = 0; i < params.size() && i < kept_.size(); ++i)
-            std::copy(kept_[i].begin(), kept_[i].end(), params[i]->value.data());
+            backend::copy_from_host<B>(kept_[i].data(), kept_[i].size(), params[i]->value.data());
     }
     // The kept weights, one array per parameter (checkpoints save and load them).
     std::vector<std::vector<V>>& weights() noexcept { return kept_; }
@@ -80,13 +81,15 @@ public:
 private:
     void remember() {
         kept_.clear();
-        for (auto* p : model_->parameters()) kept_.emplace_back(p->value.data(), p->value.data() + p->size());
+        for (auto* p : model_->parameters()) kept_.push_back(backend::to_host_vector<B>(p->value.data(), p->size()));
     }
     nn::gcn_model<B, V>* model_;
     std::vector<std::vector<V>> kept_;
 };
 
 // The rows of one rank: features, labels and which local rows are train/val/test.
+// `features` is in the backend's memory (a device view for a device backend); labels
+// and row lists are host data, which the trainer copies where the backend needs them.
 template <class V>
 struct local_data {
     const_matrix_view<V> features;
@@ -109,6 +112,13 @@ public:
         global_val_ = static_cast<std::size_t>(counts[1]);
         global_test_ = static_cast<std::size_t>(counts[2]);
         require(global_train_ > 0, "trainer: no training nodes");
+        if constexpr (!backend::host_accessible<B>()) {
+            require(data.labels != nullptr || data.features.rows() == 0, "trainer: no labels");
+            labels_ = backend::make_array<B>(std::vector<std::int32_t>(data.labels, data.labels + data.features.rows()));
+            rows_[0] = backend::make_array<B>(data.train);
+            rows_[1] = backend::make_array<B>(data.val);
+            rows_[2] = backend::make_array<B>(data.test);
+        }
     }
 
     train_result run() {
@@ -124,13 +134,14 @@ public:
             const double l2 = model_.l2_penalty();
             const auto params = model_.parameters();
             std::vector<double> sums(4, 0.0);
-            sums[0] = model_.backward(s_, data_.labels, data_.train, global_train_);
+            sums[0] = model_.backward(s_, labels(), std::span<const index_t>(rows(0), data_.train.size()),
+                                      global_train_);
             opt_.step(params);
             // Evaluation with dropout off on the updated weights.
             const auto logits = model_.forward(s_, data_.features, false, 0, data_.row_offset);
-            sums[1] = double(B::count_correct(logits, data_.labels, data_.train.data(), data_.train.size()));
-            sums[2] = double(B::count_correct(logits, data_.labels, data_.val.data(), data_.val.size()));
-            sums[3] = double(B::count_correct(logits, data_.labels, data_.test.data(), data_.test.size()));
+            sums[1] = double(B::count_correct(logits, labels(), rows(0), data_.train.size()));
+            sums[2] = double(B::count_correct(logits, labels(), rows(1), data_.val.size()));
+            sums[3] = double(B::count_correct(logits, labels(), rows(2), data_.test.size()));
             s_.sum(std::span<double>(sums));
             m.loss = sums[0] / double(global_train_) + l2;
             m.train_acc = sums[1] / double(global_train_);
@@ -154,6 +165,17 @@ public:
     std::size_t global_train() const noexcept { return global_train_; }
 
 private:
+    // Labels and train/val/test rows where the backend reads them.
+    const std::int32_t* labels() const {
+        if constexpr (backend::host_accessible<B>()) return data_.labels;
+        else return labels_.data();
+    }
+    const index_t* rows(int which) const {
+        if constexpr (backend::host_accessible<B>())
+            return which == 0 ? data_.train.data() : which == 1 ? data_.val.data() : data_.test.data();
+        else return rows_[which].data();
+    }
+
     // Identifies the model a checkpoint belongs to, so a resume with other flags fails.
     std::string fingerprint() const {
         const auto& mo = model_.options();
@@ -179,11 +201,13 @@ private:
         };
         for (std::size_t i = 0; i < params.size(); ++i) {
             const auto& p = *params[i];
-            add(p.name, p.value.rows(), p.value.cols(), p.value.data());
+            add(p.name, p.value.rows(), p.value.cols(), backend::to_host_vector<B>(p.value.data(), p.size()).data());
             add("best." + p.name, p.value.rows(), p.value.cols(), best_.weights()[i].data());
-            if (!opt_.first_moments().empty()) {
-                add("optimizer.m." + p.name, p.value.rows(), p.value.cols(), opt_.first_moments()[i].data());
-                add("optimizer.v." + p.name, p.value.rows(), p.value.cols(), opt_.second_moments()[i].data());
+            if (opt_.has_state()) {
+                add("optimizer.m." + p.name, p.value.rows(), p.value.cols(),
+                    opt_.moment_to_host(nn::moment::first, i).data());
+                add("optimizer.v." + p.name, p.value.rows(), p.value.cols(),
+                    opt_.moment_to_host(nn::moment::second, i).data());
             }
         }
         // The history so far, so a resumed run reports the whole curve.
@@ -207,19 +231,20 @@ private:
             throw io_error(path.string(), 0, it == ck.meta.end() ? "" : it->second,
                            "checkpoint was written for another model/configuration (this run: " + fingerprint() + ")");
         const auto params = model_.parameters();
-        auto fill = [&](const std::string& name, V* dst, std::size_t n) {
+        auto values = [&](const std::string& name, std::size_t n) {
             const auto& a = ck.get(name);
             if (a.values.size() != n)
                 throw io_error(path.string(), 0, name, "array has " + std::to_string(a.values.size()) + " values, expected " + std::to_string(n));
-            for (std::size_t k = 0; k < n; ++k) dst[k] = static_cast<V>(a.values[k]);
+            return std::vector<V>(a.values.begin(), a.values.end());
         };
         opt_.reset(params);
         for (std::size_t i = 0; i < params.size(); ++i) {
             auto& p = *params[i];
-            fill(p.name, p.value.data(), p.size());
-            fill("best." + p.name, best_.weights()[i].data(), p.size());
-            fill("optimizer.m." + p.name, opt_.first_moments()[i].data(), p.size());
-            fill("optimizer.v." + p.name, opt_.second_moments()[i].data(), p.size());
+            const auto w = values(p.name, p.size());
+            backend::copy_from_host<B>(w.data(), w.size(), p.value.data());
+            best_.weights()[i] = values("best." + p.name, p.size());
+            opt_.moment_from_host(nn::moment::first, i, values("optimizer.m." + p.name, p.size()));
+            opt_.moment_from_host(nn::moment::second, i, values("optimizer.v." + p.name, p.size()));
         }
         opt_.set_steps(std::stoull(ck.meta.at("optimizer_steps")));
         const auto& h = ck.get("history");
@@ -239,6 +264,8 @@ private:
     const local_data<V>& data_;
     trainer_options o_;
     std::size_t global_train_ = 0, global_val_ = 0, global_test_ = 0;
+    backend::array<B, std::int32_t> labels_;  // device backends only
+    backend::array<B, index_t> rows_[3];
     best_weights<B, V> best_{model_};
 };
 

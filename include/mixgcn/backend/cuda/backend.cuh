@@ -20,7 +20,27 @@ namespace mixgcn::backend {
 struct cuda {
     template <class V>
     using matrix = ::mixgcn::gpu::device_matrix<V>;
+    template <class T>
+    using array = ::mixgcn::gpu::device_array<T>;
     static constexpr const char* name() { return "cuda"; }
+    // Device memory: nn and train move data across with upload / download (backend/memory.hpp).
+    static constexpr bool host_accessible = false;
+
+    template <class T>
+    static void upload(const T* host, std::size_t n, T* device) {
+        if (n == 0) return;
+        MIXGCN_CUDA_CHECK(cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice,
+                                          ::mixgcn::gpu::current_context().stream()));
+        // The host buffer may be a temporary: the copy must finish before it goes.
+        ::mixgcn::gpu::current_context().synchronize();
+    }
+    template <class T>
+    static void download(const T* device, std::size_t n, T* host) {
+        if (n != 0)
+            MIXGCN_CUDA_CHECK(cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost,
+                                              ::mixgcn::gpu::current_context().stream()));
+        ::mixgcn::gpu::current_context().synchronize();
+    }
 
     template <class I, class V, class O>
     static void aggregate_rows(const storage::sparse_view<I, V, O>& a, const_matrix_view<V> x, matrix_view<V> y,
@@ -80,6 +100,16 @@ struct cuda {
     static void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step,
                      ::mixgcn::gpu::adam_options o = {}) {
         ::mixgcn::gpu::adam(n, param, grad, m, v, step, o);
+    }
+    template <class V>
+    static void adam_step(std::size_t n, V* param, const V* grad, V* m, V* v,
+                          const ::mixgcn::backend::update_coefficients<V>& k) {
+        ::mixgcn::gpu::adam_step(n, param, grad, m, v, k);
+    }
+    template <class V>
+    static void sgd_step(std::size_t n, V* param, const V* grad, V* m,
+                         const ::mixgcn::backend::update_coefficients<V>& k) {
+        ::mixgcn::gpu::sgd_step(n, param, grad, m, k);
     }
     static void synchronize() { ::mixgcn::gpu::current_context().synchronize(); }
 };

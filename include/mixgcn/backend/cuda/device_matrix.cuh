@@ -71,6 +71,28 @@ private:
     std::size_t rows_ = 0, cols_ = 0;
 };
 
+// A one-dimensional device array on the current context's stream: backend::cuda's
+// array<T> (dropout masks, optimizer moments, labels, row lists). resize keeps the
+// storage when the size is unchanged and never initialises.
+template <class T>
+class device_array {
+public:
+    using value_type = T;
+    device_array() = default;
+    explicit device_array(std::size_t n) : buf_(n, current_context().stream()) {}
+    void resize(std::size_t n) {
+        if (n != buf_.size()) buf_ = device_buffer<T>(n, current_context().stream());
+    }
+    T* data() noexcept { return buf_.data(); }
+    const T* data() const noexcept { return buf_.data(); }
+    std::size_t size() const noexcept { return buf_.size(); }
+    std::size_t bytes() const noexcept { return buf_.bytes(); }
+    bool empty() const noexcept { return buf_.empty(); }
+
+private:
+    device_buffer<T> buf_;
+};
+
 // Copies between views of equal shape; strides may differ. Ordered on the current
 // stream; `download` synchronises so the host data is ready on return.
 template <class T>

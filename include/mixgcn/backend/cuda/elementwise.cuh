@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "mixgcn/backend/cuda/context.cuh"
+#include "mixgcn/backend/optimizer_update.hpp"
 #include "mixgcn/core/dense.hpp"
 
 namespace mixgcn::gpu {
@@ -103,11 +104,16 @@ __global__ void relu_backward_kernel(dview<const V> act, dview<V> g) {
     }
 }
 
+// A product nvcc may not contract into an FMA: y += s·x then rounds twice, as the host
+// loop does, so scale_add agrees with the host backends bit for bit.
+__device__ inline float mul_rn(float a, float b) { return __fmul_rn(a, b); }
+__device__ inline double mul_rn(double a, double b) { return __dmul_rn(a, b); }
+
 template <class V>
 __global__ void scale_add_kernel(std::size_t n, V s, const V* x, V* y) {
     for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
          i += std::size_t(gridDim.x) * blockDim.x)
-        y[i] += s * x[i];
+        y[i] += mul_rn(s, x[i]);
 }
 
 template <class V>
@@ -119,6 +125,16 @@ __global__ void adam_kernel(std::size_t n, V* param, const V* grad, V* m, V* v, 
         m[i] = beta1 * m[i] + (V(1) - beta1) * g;
         v[i] = beta2 * v[i] + (V(1) - beta2) * g * g;
         param[i] -= lr * (m[i] * c1) / (sqrt(v[i] * c2) + eps);
+    }
+}
+
+template <class V>
+__global__ void sgd_kernel(std::size_t n, V* param, const V* grad, V* m, V lr, V momentum, V weight_decay) {
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const V g = grad[i] + weight_decay * param[i];
+        m[i] = momentum * m[i] + g;
+        param[i] -= lr * (momentum != V(0) ? m[i] : g);
     }
 }
 
@@ -205,6 +221,23 @@ void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step
     const double bias1 = 1 - std::pow(o.beta1, double(step)), bias2 = 1 - std::pow(o.beta2, double(step));
     detail::adam_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(
         n, param, grad, m, v, V(o.lr), V(o.beta1), V(o.beta2), V(o.eps), V(o.weight_decay), V(1.0 / bias1), V(1.0 / bias2));
+    MIXGCN_CUDA_CHECK_LAUNCH();
+}
+
+// nn::optimizer's hooks: one Adam / momentum-SGD step with the coefficients the host
+// optimizer computed (backend/optimizer_update.hpp holds the same formulas for the host).
+template <class V>
+void adam_step(std::size_t n, V* param, const V* grad, V* m, V* v, const backend::update_coefficients<V>& k) {
+    if (n == 0) return;
+    detail::adam_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(
+        n, param, grad, m, v, k.lr, k.beta1, k.beta2, k.eps, k.weight_decay, k.c1, k.c2);
+    MIXGCN_CUDA_CHECK_LAUNCH();
+}
+template <class V>
+void sgd_step(std::size_t n, V* param, const V* grad, V* m, const backend::update_coefficients<V>& k) {
+    if (n == 0) return;
+    detail::sgd_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(n, param, grad, m, k.lr,
+                                                                                    k.momentum, k.weight_decay);
     MIXGCN_CUDA_CHECK_LAUNCH();
 }
 
