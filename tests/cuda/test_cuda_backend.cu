@@ -119,6 +119,30 @@ TEST_CASE_TEMPLATE("aggregation at every width matches the reference", V, float,
     ctx.set_aggregate_groups(0);
 }
 
+TEST_CASE_TEMPLATE("wide aggregation in column blocks and in whole rows matches the reference", V, float, double) {
+    const auto list = test_graph(700, 2500, 12);
+    const auto adj = graph::build_adjacency<index_t, V>(list);
+    const auto fused = graph::gcn_normalize<V>(adj, graph::normalization_mode::fused);
+    const auto d_fused = mc::to_device(fused);
+    auto& ctx = mc::current_context();
+    REQUIRE(ctx.aggregate_column_block() == 128);  // the default
+    for (int block : {0, 32, 64, 128, 256}) {
+        ctx.set_aggregate_column_block(block);
+        for (long long groups : {0LL, 5LL}) {
+            ctx.set_aggregate_groups(groups);
+            for (std::size_t w : {64ul, 128ul, 256ul, 512ul, 300ul}) {
+                CAPTURE(block);
+                CAPTURE(groups);
+                CAPTURE(w);
+                check_aggregate<V>(fused.forward(), d_fused.forward(), w, 400 + w);
+            }
+        }
+    }
+    ctx.set_aggregate_column_block(128);
+    ctx.set_aggregate_groups(0);
+    CHECK_THROWS_AS(ctx.set_aggregate_column_block(48), invalid_argument);
+}
+
 TEST_CASE("transposed aggregation of a directed graph uses the stored transpose") {
     auto list = test_graph(400, 1500, 5);
     const auto adj = graph::build_adjacency<index_t, float>(list, {.symmetrize = false});

@@ -51,6 +51,17 @@ public:
         aggregate_groups_ = groups;
     }
 
+    // Wide aggregations run as consecutive column blocks of this width (one launch per
+    // block, each over all rows), so the rows gathered for one block stay in L2 longer;
+    // 0 runs whole rows with the 256/512 kernels. Default 128: on an H100 it beat whole
+    // rows at widths 256 and 512 (docs/cuda.md).
+    int aggregate_column_block() const noexcept { return aggregate_column_block_; }
+    void set_aggregate_column_block(int width) {
+        require(width == 0 || width == 32 || width == 64 || width == 128 || width == 256,
+                "gpu::context: aggregate column block ", width, " is not 0, 32, 64, 128 or 256");
+        aggregate_column_block_ = width;
+    }
+
     template <class T>
     device_buffer<T> allocate(std::size_t n) const {
         return device_buffer<T>(n, stream());
@@ -71,6 +82,7 @@ private:
     cublasHandle_t blas_ = nullptr;
     bool tf32_ = false;
     long long aggregate_groups_ = 0;
+    int aggregate_column_block_ = 128;
 };
 
 namespace detail {
