@@ -1,13 +1,15 @@
-// comm::hybrid<nccl, gloo> across separate processes that may share one GPU: every
-// collective is run twice on the same inputs, once by NCCL on device buffers and once by
-// Gloo on host buffers, and the two results must be equal (bit for bit where the
+// comm::hybrid<nccl, gloo> or hybrid<nccl, mpi> across separate processes that may share
+// one GPU: every collective is run twice on the same inputs, once by NCCL on device
+// buffers and once by the host engine (Gloo or MPI) on host buffers, and the two results
+// must be equal (bit for bit where the
 // reduction order cannot differ: copies, max, and sums of two ranks), and equal to a
 // brute-force value computed from every rank's inputs (each rank can regenerate them).
 // Byte counters of the two engines must agree too, since both follow comm/traffic.hpp.
 //
-// Started by tests/comm/launch_ranks.sh (MIXGCN_RANK, MIXGCN_WORLD_SIZE,
-// MIXGCN_GLOO_STORE); the NCCL unique id travels through a file in the same directory.
-// Exit 77 (skip) when no GPU is visible.
+// Under mpirun (OMPI_COMM_WORLD_SIZE set) the host engine is MPI and the NCCL id goes
+// through MPI_Bcast. Otherwise it is Gloo, started by tests/comm/launch_ranks.sh
+// (MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE), and the NCCL id travels through a
+// file in the store directory. Exit 77 (skip) when no GPU is visible.
 #include <cuda_runtime.h>
 
 #include <cmath>
@@ -20,7 +22,12 @@
 #include <string>
 #include <vector>
 
+#if defined(MIXGCN_HAS_GLOO)
 #include "mixgcn/comm/gloo.hpp"
+#endif
+#if defined(MIXGCN_HAS_MPI)
+#include "mixgcn/comm/mpi.hpp"
+#endif
 #include "mixgcn/comm/hybrid.hpp"
 #include "mixgcn/comm/nccl.hpp"
 #include "mixgcn/core/rng.hpp"
@@ -28,10 +35,10 @@
 namespace {
 
 using namespace mixgcn;
-using hybrid_comm = comm::hybrid<comm::nccl, comm::gloo>;
 
 int failures = 0;
 int my_rank = -1;
+const char* host_engine = "Gloo";  // the engine NCCL is compared with: Gloo or MPI
 
 void expect(bool ok, const std::string& what) {
     if (ok) return;
@@ -83,8 +90,8 @@ double max_rel(const std::vector<T>& a, const std::vector<T>& b) {
     return m;
 }
 
-template <class T>
-void check_all_reduce(hybrid_comm& c, comm::reduce_op op, const char* name) {
+template <class T, class Hybrid>
+void check_all_reduce(Hybrid& c, comm::reduce_op op, const char* name) {
     const int p = c.size();
     const std::size_t n = 100'003;  // odd: no vector-width luck
     const auto mine = inputs<T>(c.rank(), n, 1 + std::uint64_t(op));
@@ -101,15 +108,16 @@ void check_all_reduce(hybrid_comm& c, comm::reduce_op op, const char* name) {
     const auto got = d.get();
     const bool exact = op == comm::reduce_op::max || p == 2;
     const double tol = exact ? 0.0 : (sizeof(T) == 4 ? 1e-6 : 1e-14) * p;
-    const double nccl_vs_gloo = max_rel(got, h), nccl_vs_brute = max_rel(got, expected);
+    const double nccl_vs_host = max_rel(got, h), nccl_vs_brute = max_rel(got, expected);
     std::ostringstream what;
-    what << "all_reduce<" << name << "> NCCL vs Gloo " << nccl_vs_gloo << ", NCCL vs brute force " << nccl_vs_brute
+    what << "all_reduce<" << name << "> NCCL vs " << host_engine << " " << nccl_vs_host << ", NCCL vs brute force " << nccl_vs_brute
          << " (tolerance " << tol << ")";
-    expect(nccl_vs_gloo <= tol && nccl_vs_brute <= tol, what.str());
+    expect(nccl_vs_host <= tol && nccl_vs_brute <= tol, what.str());
     if (c.rank() == 0) std::cout << what.str() << "\n";
 }
 
-void check_all_to_all_v(hybrid_comm& c) {
+template <class Hybrid>
+void check_all_to_all_v(Hybrid& c) {
     const int p = c.size(), me = c.rank();
     std::vector<std::size_t> send_counts(p), recv_counts(p);
     std::size_t send_total = 0, recv_total = 0;
@@ -145,11 +153,11 @@ void check_all_to_all_v(hybrid_comm& c) {
             if (got[std::size_t(off) + k] != expected[std::size_t(off) + k]) {
                 std::cerr << "rank " << me << ": all_to_all_v block from rank " << j << " (" << recv_counts[j]
                           << " elements at " << off << "): first difference at element " << k << ": NCCL "
-                          << got[std::size_t(off) + k] << ", Gloo " << hr[std::size_t(off) + k] << ", expected "
+                          << got[std::size_t(off) + k] << ", " << host_engine << " " << hr[std::size_t(off) + k] << ", expected "
                           << expected[std::size_t(off) + k] << "\n";
                 break;
             }
-    expect(got == hr, "all_to_all_v: NCCL and Gloo results differ");
+    expect(got == hr, std::string("all_to_all_v: NCCL and ") + host_engine + " results differ");
     expect(got == expected, "all_to_all_v: NCCL result differs from the brute-force exchange");
     // The same exchange started asynchronously and awaited, with its input written by a
     // kernel-free copy on a non-blocking stream that the communicator is told to wait for
@@ -165,10 +173,12 @@ void check_all_to_all_v(hybrid_comm& c) {
     c.device().wait_for(nullptr);
     cudaStreamDestroy(producer);
     expect(dr2.get() == expected, "start_all_to_all_v: NCCL result differs from the brute-force exchange");
-    if (me == 0) std::cout << "all_to_all_v: " << recv_total << " floats received on rank 0, NCCL == Gloo == brute force\n";
+    if (me == 0) std::cout << "all_to_all_v: " << recv_total << " floats received on rank 0, NCCL == " << host_engine
+                            << " == brute force\n";
 }
 
-void check_gather_scatter(hybrid_comm& c) {
+template <class Hybrid>
+void check_gather_scatter(Hybrid& c) {
     const int p = c.size(), me = c.rank();
     const std::size_t block = 4099;
     const auto mine = inputs<double>(me, block, 5);
@@ -182,7 +192,7 @@ void check_gather_scatter(hybrid_comm& c) {
         expected.insert(expected.end(), v.begin(), v.end());
     }
     const auto got = dg.get();
-    expect(got == hg && got == expected, "all_gather: NCCL, Gloo and brute force disagree");
+    expect(got == hg && got == expected, std::string("all_gather: NCCL, ") + host_engine + " and brute force disagree");
 
     const auto full = inputs<double>(me, block * std::size_t(p), 6);
     device_array<double> df(full), drs(block);
@@ -197,19 +207,20 @@ void check_gather_scatter(hybrid_comm& c) {
     const double tol = p == 2 ? 0.0 : 1e-14 * p;
     const auto rs = drs.get();
     std::ostringstream what;
-    what << "reduce_scatter: NCCL vs Gloo " << max_rel(rs, hrs) << ", vs brute force " << max_rel(rs, want);
+    what << "reduce_scatter: NCCL vs " << host_engine << " " << max_rel(rs, hrs) << ", vs brute force " << max_rel(rs, want);
     expect(max_rel(rs, hrs) <= tol && max_rel(rs, want) <= tol, what.str());
     if (me == 0) std::cout << what.str() << "\n";
 }
 
-void check_accounting(hybrid_comm& c) {
+template <class Hybrid>
+void check_accounting(Hybrid& c) {
     // Both engines ran the same operations on the same sizes: same counted bytes.
     const auto& d = c.device().stats();
     const auto& h = c.host().stats();
     for (const char* op : {"all_reduce", "all_to_all_v", "all_gather", "reduce_scatter"}) {
         const auto dv = d[op], hv = h[op];
         std::ostringstream what;
-        what << op << " bytes sent NCCL " << dv.bytes_sent << " vs Gloo " << hv.bytes_sent << ", received "
+        what << op << " bytes sent NCCL " << dv.bytes_sent << " vs " << host_engine << " " << hv.bytes_sent << ", received "
              << dv.bytes_received << " vs " << hv.bytes_received;
         // The device ran one extra (asynchronous) all_to_all_v.
         const std::uint64_t times = std::string(op) == "all_to_all_v" ? 2 : 1;
@@ -218,44 +229,72 @@ void check_accounting(hybrid_comm& c) {
     }
 }
 
+// NCCL refuses two ranks of one communicator on the same GPU ("Duplicate GPU detected",
+// NCCL >= 2.5). With fewer GPUs than ranks, each process declares itself a host of its
+// own (NCCL_HOSTID), so NCCL connects the ranks through its socket transport over
+// loopback, as between machines, instead of refusing. Must run before NCCL starts.
+void pose_as_separate_hosts(int rank, int size, int devices) {
+    if (size <= devices || std::getenv("NCCL_HOSTID") != nullptr) return;
+    const std::string id = "mixgcn-nccl-pair-rank-" + std::to_string(rank);
+    ::setenv("NCCL_HOSTID", id.c_str(), 1);
+    if (std::getenv("NCCL_SOCKET_IFNAME") == nullptr) ::setenv("NCCL_SOCKET_IFNAME", "lo", 1);
+    if (rank == 0)
+        std::cout << "nccl_pair: " << size << " ranks share " << devices
+                  << " GPU(s): each rank poses as its own host (NCCL_HOSTID), traffic over loopback sockets\n";
+}
+
+template <class Hybrid>
+void run_checks(Hybrid& c, const char* engine, int devices) {
+    host_engine = engine;
+    if (c.rank() == 0)
+        std::cout << "nccl_pair: " << c.size() << " processes on " << devices << " visible GPU(s), NCCL against "
+                  << host_engine << "\n";
+    check_all_reduce<float>(c, comm::reduce_op::sum, "float, sum");
+    check_all_reduce<double>(c, comm::reduce_op::sum, "double, sum");
+    check_all_reduce<float>(c, comm::reduce_op::max, "float, max");
+    check_all_to_all_v(c);
+    check_gather_scatter(c);
+    check_accounting(c);
+    c.barrier();
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         std::cout << "nccl_pair: no CUDA device visible; SKIPPED\n";
         return 77;
     }
     try {
-        comm::gloo host{};
-        my_rank = host.rank();
-        const char* store = std::getenv("MIXGCN_GLOO_STORE");
-        // NCCL refuses two ranks of one communicator on the same GPU ("Duplicate GPU
-        // detected", NCCL >= 2.5). With fewer GPUs than ranks, each process declares
-        // itself a host of its own (NCCL_HOSTID), so NCCL connects the ranks through its
-        // socket transport over loopback, as between machines, instead of refusing.
-        if (host.size() > devices && std::getenv("NCCL_HOSTID") == nullptr) {
-            const std::string id = "mixgcn-nccl-pair-rank-" + std::to_string(host.rank());
-            ::setenv("NCCL_HOSTID", id.c_str(), 1);
-            if (std::getenv("NCCL_SOCKET_IFNAME") == nullptr) ::setenv("NCCL_SOCKET_IFNAME", "lo", 1);
-            if (host.rank() == 0)
-                std::cout << "nccl_pair: " << host.size() << " ranks share " << devices
-                          << " GPU(s): each rank poses as its own host (NCCL_HOSTID), traffic over loopback sockets\n";
+        if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
+#if defined(MIXGCN_HAS_MPI)
+            comm::mpi::environment env(argc, argv);
+            comm::mpi host;
+            my_rank = host.rank();
+            pose_as_separate_hosts(host.rank(), host.size(), devices);
+            // Ranks share the devices round-robin: with one GPU every rank uses device 0.
+            auto dev = comm::nccl::from_mpi(host.native(), host.rank() % devices);
+            comm::hybrid<comm::nccl, comm::mpi> c(std::move(dev), std::move(host));
+            run_checks(c, "MPI", devices);
+#else
+            throw error("nccl_pair: started by mpirun, but built without MPI");
+#endif
+        } else {
+#if defined(MIXGCN_HAS_GLOO)
+            comm::gloo host{};
+            my_rank = host.rank();
+            const char* store = std::getenv("MIXGCN_GLOO_STORE");
+            require(store != nullptr, "nccl_pair: MIXGCN_GLOO_STORE is not set (start it with launch_ranks.sh)");
+            pose_as_separate_hosts(host.rank(), host.size(), devices);
+            auto dev = comm::nccl::from_file(std::filesystem::path(store) / "nccl_id", host.rank(), host.size(),
+                                             host.rank() % devices);
+            comm::hybrid<comm::nccl, comm::gloo> c(std::move(dev), std::move(host));
+            run_checks(c, "Gloo", devices);
+#else
+            throw error("nccl_pair: built without Gloo; start it with mpirun");
+#endif
         }
-        require(store != nullptr, "nccl_pair: MIXGCN_GLOO_STORE is not set (start it with launch_ranks.sh)");
-        // Ranks share the devices round-robin: with one GPU every rank uses device 0.
-        auto dev = comm::nccl::from_file(std::filesystem::path(store) / "nccl_id", host.rank(), host.size(),
-                                         host.rank() % devices);
-        hybrid_comm c(std::move(dev), std::move(host));
-        if (c.rank() == 0)
-            std::cout << "nccl_pair: " << c.size() << " processes on " << devices << " visible GPU(s)\n";
-        check_all_reduce<float>(c, comm::reduce_op::sum, "float, sum");
-        check_all_reduce<double>(c, comm::reduce_op::sum, "double, sum");
-        check_all_reduce<float>(c, comm::reduce_op::max, "float, max");
-        check_all_to_all_v(c);
-        check_gather_scatter(c);
-        check_accounting(c);
-        c.barrier();
     } catch (const std::exception& e) {
         std::cerr << "rank " << my_rank << ": " << e.what() << "\n";
         return 1;
