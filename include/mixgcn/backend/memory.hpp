@@ -25,6 +25,10 @@ consteval bool host_accessible() {
 namespace memory_detail {
 template <class B, class T>
 struct array_of {
+    // A silent std::vector here would hand host pointers to device kernels.
+    static_assert(host_accessible<B>(),
+                  "A backend over device memory (host_accessible = false) must declare its own "
+                  "`template <class T> using array = ...;` (see backend/memory.hpp).");
     using type = std::vector<T>;
 };
 template <class B, class T>

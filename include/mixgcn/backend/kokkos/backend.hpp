@@ -68,6 +68,10 @@ struct kokkos {
                                       kokkos_matrix<V, memory_space>>;
 
     static constexpr const char* name() { return "kokkos"; }
+    // Device spaces: nn and train need array<T>, upload/download and the optimizer steps
+    // of backend/memory.hpp, which this backend does not provide yet, so training on a
+    // device space stops at compile time instead of passing host pointers to kernels.
+    static constexpr bool host_accessible = kokkos_detail::host_accessible<memory_space>;
 
     // ---- aggregation ---------------------------------------------------------------
     static constexpr auto instantiated_widths = kokkos_detail::instantiated_widths;
