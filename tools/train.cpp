@@ -48,6 +48,8 @@ model and training:
   --lr X                  learning rate (default 0.01)
   --weight-decay X        L2 on the first layer (default 5e-4)
   --decay-all-layers      apply the weight decay to every layer
+  --no-eval-cache         recompute the first layer's Â·X in every evaluation instead of
+                          keeping it: one N x F matrix less, one more sparse pass per epoch
   --dropout P             dropout probability (default 0.5)
   --optimizer adam|sgd    (default adam)
   --patience K            stop after K epochs without better validation accuracy (default off)
@@ -235,7 +237,7 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device"},
-                          {"quiet", "help", "decay-all-layers", "tf32"});
+                          {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);
             return 0;

@@ -143,6 +143,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     mo.dropout = a.number<double>("dropout", 0.5);
     mo.weight_decay = a.number<double>("weight-decay", 5e-4);
     mo.decay_all_layers = a.has("decay-all-layers");
+    mo.cache_input_aggregation = !a.has("no-eval-cache");
     require(mo.weight_decay >= 0, "--weight-decay must be >= 0, got ", mo.weight_decay);
     nn::gcn_model<B, V> model(mo);
     const auto seed = a.number<std::uint64_t>("seed", 42);
@@ -204,7 +205,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
             j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
         j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
-        j.field("dropout", mo.dropout).field("seed", seed);
+        j.field("dropout", mo.dropout).field("seed", seed).field("eval_cache", mo.cache_input_aggregation);
 #ifdef _OPENMP
         j.field("threads", omp_get_max_threads());
 #else
