@@ -151,19 +151,7 @@ int run(Comm& comm, const options& o) {
         comm.broadcast(std::span<std::int32_t>(owner), 0);
         const std::vector<int> own(owner.begin(), owner.end());
         // This rank's rows only, ascending by global id.
-        dataset<V> mine;
-        mine.name = full.name;
-        mine.edges = full.edges;
-        mine.num_classes = full.num_classes;
-        std::vector<std::size_t> ids;
-        for (std::size_t v = 0; v < own.size(); ++v)
-            if (own[v] == me) ids.push_back(v);
-        mine.features = dense_matrix<V>(ids.size(), full.features.cols());
-        for (std::size_t k = 0; k < ids.size(); ++k) {
-            std::copy_n(full.features.row(ids[k]), full.features.cols(), mine.features.row(k));
-            mine.labels.push_back(full.labels[ids[k]]);
-            mine.split.push_back(full.split[ids[k]]);
-        }
+        const auto mine = full.owned_rows(own, me);
         nn::model_options mo;
         mo.hidden = static_cast<std::size_t>(o.hidden);
         train::trainer_options to;

@@ -98,26 +98,6 @@ train::train_result single_run(const problem<V>& p, const nn::model_options& mo,
     return res;
 }
 
-// The dataset a partitioned loader would hand this rank: the global edge list, and the
-// owned rows only, ascending by global id (computed here from the owner vector).
-template <class V>
-dataset<V> owned_part(const dataset<V>& ds, const std::vector<int>& owner, int me) {
-    dataset<V> out;
-    out.name = ds.name + "-part";
-    out.edges = ds.edges;
-    out.num_classes = ds.num_classes;
-    std::vector<std::size_t> ids;
-    for (std::size_t v = 0; v < owner.size(); ++v)
-        if (owner[v] == me) ids.push_back(v);
-    out.features = dense_matrix<V>(ids.size(), ds.features.cols());
-    for (std::size_t k = 0; k < ids.size(); ++k) {
-        std::copy_n(ds.features.row(ids[k]), ds.features.cols(), out.features.row(k));
-        out.labels.push_back(ds.labels[ids[k]]);
-        out.split.push_back(ds.split[ids[k]]);
-    }
-    return out;
-}
-
 // The same run with the strategy driven by hand, to compare the final weights.
 template <class V, class Comm>
 train::train_result graph_run_weights(Comm& comm, const problem<V>& p, const std::vector<int>& owner,
@@ -164,7 +144,7 @@ void check_equivalence(Comm& comm, double tol, std::initializer_list<std::size_t
     auto check_with = [&](const auto& part) {
         const auto owner = owners(comm, part, p.adjacency);
         // The form a partitioned loader produces: this rank's rows only.
-        const auto mine = owned_part(p.ds, owner, me);
+        const auto mine = p.ds.owned_rows(owner, me);
         for (const std::size_t c : cases) {
             const auto& mc = model_cases[c];
             CAPTURE(part.name());

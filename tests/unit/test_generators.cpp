@@ -359,3 +359,33 @@ TEST_CASE("SBM at benchmark size: 100k nodes, 1M edges") {
     CHECK(d.edges.edges.size() == 1000000);
     CHECK(std::abs(measured_homophily(d) - 0.75) < 0.01);
 }
+
+TEST_CASE("dataset::owned_rows keeps a rank's rows in global order, with the whole edge list") {
+    graph::sbm_options o;
+    o.nodes = 500;
+    o.features = 6;
+    const auto ds = graph::generate_sbm<double>(o);
+    std::vector<int> owner(static_cast<std::size_t>(ds.num_nodes()));
+    for (std::size_t v = 0; v < owner.size(); ++v) owner[v] = static_cast<int>((v * 7) % 3);
+    std::size_t total = 0;
+    for (int r = 0; r < 3; ++r) {
+        const auto part = ds.owned_rows(owner, r);
+        CHECK(part.edges.edges == ds.edges.edges);
+        CHECK(part.num_classes == ds.num_classes);
+        std::size_t k = 0;
+        for (std::size_t v = 0; v < owner.size(); ++v) {
+            if (owner[v] != r) continue;
+            REQUIRE(k < part.features.rows());
+            for (std::size_t c = 0; c < ds.features.cols(); ++c) CHECK(part.features(k, c) == ds.features(v, c));
+            CHECK(part.labels[k] == ds.labels[v]);
+            CHECK(part.split[k] == ds.split[v]);
+            ++k;
+        }
+        CHECK(k == part.features.rows());
+        total += k;
+    }
+    CHECK(total == owner.size());
+    owner.pop_back();
+    CHECK_THROWS_WITH_AS(ds.owned_rows(owner, 0), doctest::Contains("owner vector has 499 entries for 500 nodes"),
+                         invalid_argument);
+}

@@ -1,7 +1,9 @@
 #pragma once
 // A node-classification dataset as loaded from disk or generated: the raw edge list
 // (cleaned later by graph::build_adjacency), dense features, labels and the split.
+#include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -28,6 +30,28 @@ struct dataset {
         std::vector<index_t> out;
         for (std::size_t i = 0; i < split.size(); ++i)
             if (split[i] == role) out.push_back(static_cast<index_t>(i));
+        return out;
+    }
+
+    // The rows `rank` owns under `owner` (one rank per node), ascending by global id,
+    // with the whole edge list: what a loader that reads only this rank's rows yields,
+    // and the form parallel::train_graph_parallel accepts for a partitioned start.
+    dataset owned_rows(std::span<const int> owner, int rank) const {
+        require(owner.size() == static_cast<std::size_t>(num_nodes()), name, ": owner vector has ", owner.size(),
+                " entries for ", num_nodes(), " nodes");
+        dataset out;
+        out.name = name;
+        out.edges = edges;
+        out.num_classes = num_classes;
+        std::vector<std::size_t> ids;
+        for (std::size_t v = 0; v < owner.size(); ++v)
+            if (owner[v] == rank) ids.push_back(v);
+        out.features = dense_matrix<Value>(ids.size(), features.cols());
+        for (std::size_t k = 0; k < ids.size(); ++k) {
+            std::copy_n(features.row(ids[k]), features.cols(), out.features.row(k));
+            out.labels.push_back(labels[ids[k]]);
+            out.split.push_back(split[ids[k]]);
+        }
         return out;
     }
 
