@@ -26,20 +26,16 @@ struct cuda {
     // Device memory: nn and train move data across with upload / download (backend/memory.hpp).
     static constexpr bool host_accessible = false;
 
+    // One-row views through gpu::upload / gpu::download, the backend's one copy path.
     template <class T>
     static void upload(const T* host, std::size_t n, T* device) {
-        if (n == 0) return;
-        MIXGCN_CUDA_CHECK(cudaMemcpyAsync(device, host, n * sizeof(T), cudaMemcpyHostToDevice,
-                                          ::mixgcn::gpu::current_context().stream()));
+        ::mixgcn::gpu::upload<T>(const_matrix_view<T>(host, 1, n), matrix_view<T>(device, 1, n));
         // The host buffer may be a temporary: the copy must finish before it goes.
         ::mixgcn::gpu::current_context().synchronize();
     }
     template <class T>
     static void download(const T* device, std::size_t n, T* host) {
-        if (n != 0)
-            MIXGCN_CUDA_CHECK(cudaMemcpyAsync(host, device, n * sizeof(T), cudaMemcpyDeviceToHost,
-                                              ::mixgcn::gpu::current_context().stream()));
-        ::mixgcn::gpu::current_context().synchronize();
+        ::mixgcn::gpu::download<T>(const_matrix_view<T>(device, 1, n), matrix_view<T>(host, 1, n));
     }
 
     template <class I, class V, class O>

@@ -211,19 +211,6 @@ struct adam_options {
     double lr = 0.01, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0;
 };
 
-// One Adam step (Kingma & Ba, with bias correction; weight decay added to the gradient as
-// L2, like torch.optim.Adam), written as nn::optimizer's host loop. `step` counts from 1.
-// All pointers are device pointers.
-template <class V>
-void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step, adam_options o = {}) {
-    require(step >= 1, "gpu::adam: step counts from 1, got ", step);
-    if (n == 0) return;
-    const double bias1 = 1 - std::pow(o.beta1, double(step)), bias2 = 1 - std::pow(o.beta2, double(step));
-    detail::adam_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(
-        n, param, grad, m, v, V(o.lr), V(o.beta1), V(o.beta2), V(o.eps), V(o.weight_decay), V(1.0 / bias1), V(1.0 / bias2));
-    MIXGCN_CUDA_CHECK_LAUNCH();
-}
-
 // nn::optimizer's hooks: one Adam / momentum-SGD step with the coefficients the host
 // optimizer computed (backend/optimizer_update.hpp holds the same formulas for the host).
 template <class V>
@@ -239,6 +226,24 @@ void sgd_step(std::size_t n, V* param, const V* grad, V* m, const backend::updat
     detail::sgd_kernel<<<detail::grid_for(n), 256, 0, current_context().stream()>>>(n, param, grad, m, k.lr,
                                                                                     k.momentum, k.weight_decay);
     MIXGCN_CUDA_CHECK_LAUNCH();
+}
+
+// One Adam step (Kingma & Ba, with bias correction; weight decay added to the gradient as
+// L2, like torch.optim.Adam), written as nn::optimizer's host loop. `step` counts from 1.
+// All pointers are device pointers.
+// The coefficients are computed as nn::optimizer does; the update is adam_step's.
+template <class V>
+void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step, adam_options o = {}) {
+    require(step >= 1, "gpu::adam: step counts from 1, got ", step);
+    backend::update_coefficients<V> k;
+    k.lr = V(o.lr);
+    k.beta1 = V(o.beta1);
+    k.beta2 = V(o.beta2);
+    k.eps = V(o.eps);
+    k.weight_decay = V(o.weight_decay);
+    k.c1 = V(1.0 / (1 - std::pow(o.beta1, double(step))));
+    k.c2 = V(1.0 / (1 - std::pow(o.beta2, double(step))));
+    adam_step(n, param, grad, m, v, k);
 }
 
 }  // namespace mixgcn::gpu
