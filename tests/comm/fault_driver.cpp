@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "mixgcn/comm.hpp"
+#include "run_on_comm.hpp"
 
 namespace comm = mixgcn::comm;
 
@@ -38,19 +39,6 @@ int main(int argc, char** argv) {
         if (std::strncmp(argv[i], "--comm=", 7) == 0) kind = argv[i] + 7;
         if (std::strcmp(argv[i], "--hang") == 0) hang = true;
     }
-#ifdef MIXGCN_HAS_MPI
-    if (kind == "mpi") {
-        comm::mpi::environment env(argc, argv);
-        comm::mpi c;
-        return job(c, hang);
-    }
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (kind == "gloo") {
-        comm::gloo c;
-        return job(c, hang);
-    }
-#endif
-    std::fprintf(stderr, "comm_fault_driver: unknown or unavailable --comm=%s\n", kind.c_str());
-    return 2;
+    return mixgcn::test_support::run_on_comm(kind, argc, argv, "comm_fault_driver",
+                                             [&](auto& c) { return job(c, hang); });
 }

@@ -16,6 +16,7 @@
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/partition/block.hpp"
+#include "../comm/run_on_comm.hpp"
 
 using namespace mixgcn;
 
@@ -68,19 +69,6 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "graph_fault_driver: unknown --mode=%s (bad-owner|mismatch)\n", mode.c_str());
         return 2;
     }
-#ifdef MIXGCN_HAS_MPI
-    if (kind == "mpi") {
-        comm::mpi::environment env(argc, argv);
-        comm::mpi c;
-        return job(c, mode);
-    }
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (kind == "gloo") {
-        comm::gloo c;
-        return job(c, mode);
-    }
-#endif
-    std::fprintf(stderr, "graph_fault_driver: unknown or unavailable --comm=%s\n", kind.c_str());
-    return 2;
+    return test_support::run_on_comm(kind, argc, argv, "graph_fault_driver",
+                                     [&](auto& c) { return job(c, mode); });
 }

@@ -137,6 +137,17 @@ double worst_loss_difference(const train::train_result& got, const train::train_
 // `cases`: indices into model_cases; the first two also run through the entry point
 // when `entry` is set (Gloo's latency on a shared 2-core machine bounds how many runs
 // fit in the test budget).
+// Calls f with every partitioner this build has.
+template <class F>
+void for_each_partitioner(F&& f) {
+    f(partition::block{});
+    f(partition::random{});
+    f(partition::spectral{});
+#ifdef MIXGCN_HAS_METIS
+    f(partition::metis{});
+#endif
+}
+
 template <class V, class Comm>
 void check_equivalence(Comm& comm, double tol, std::initializer_list<std::size_t> cases, bool entry) {
     const problem<V> p;
@@ -189,12 +200,7 @@ void check_equivalence(Comm& comm, double tol, std::initializer_list<std::size_t
             CHECK(rep.total_bytes() > rep.graph_bytes);
         }
     };
-    check_with(partition::block{});
-    check_with(partition::random{});
-    check_with(partition::spectral{});
-#ifdef MIXGCN_HAS_METIS
-    check_with(partition::metis{});
-#endif
+    for_each_partitioner(check_with);
 }
 
 // One communicator per process for the whole run (a Gloo rendezvous cannot be repeated
@@ -263,12 +269,7 @@ TEST_CASE("graph strategy: halo bytes equal the partition's halo volume, per lay
                             " bytes per direction at width 64 (predicted ", predicted, ")");
             }
         };
-        check_with(partition::block{});
-        check_with(partition::random{});
-        check_with(partition::spectral{});
-#ifdef MIXGCN_HAS_METIS
-        check_with(partition::metis{});
-#endif
+        for_each_partitioner(check_with);
     });
 }
 

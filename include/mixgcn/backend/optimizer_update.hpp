@@ -5,6 +5,7 @@
 // Weight decay is L2 folded into the gradient, as torch.optim's `weight_decay` (not AdamW).
 #include <cmath>
 #include <cstddef>
+#include <cstdint>
 
 namespace mixgcn::backend {
 
@@ -15,6 +16,20 @@ struct update_coefficients {
     V momentum{};  // SGD only
     V weight_decay{};
 };
+
+// Adam's constants for step `step` (counting from 1); weight decay and momentum are
+// left for the caller (per parameter, SGD only).
+template <class V>
+update_coefficients<V> adam_coefficients(double lr, double beta1, double beta2, double eps, std::uint64_t step) {
+    update_coefficients<V> k;
+    k.lr = V(lr);
+    k.beta1 = V(beta1);
+    k.beta2 = V(beta2);
+    k.eps = V(eps);
+    k.c1 = V(1.0 / (1.0 - std::pow(beta1, double(step))));
+    k.c2 = V(1.0 / (1.0 - std::pow(beta2, double(step))));
+    return k;
+}
 
 template <class V>
 void adam_update(std::size_t n, V* w, const V* g, V* m, V* v, const update_coefficients<V>& k) {

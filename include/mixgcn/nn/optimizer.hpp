@@ -46,13 +46,7 @@ public:
         require(m_.size() == params.size(), "optimizer: state holds ", m_.size(), " tensors but got ", params.size(),
                 " parameters");
         ++t_;
-        backend::update_coefficients<V> k;
-        k.lr = V(opt_.lr);
-        k.beta1 = V(opt_.beta1);
-        k.beta2 = V(opt_.beta2);
-        k.eps = V(opt_.eps);
-        k.c1 = V(1.0 / (1.0 - std::pow(opt_.beta1, double(t_))));
-        k.c2 = V(1.0 / (1.0 - std::pow(opt_.beta2, double(t_))));
+        auto k = backend::adam_coefficients<V>(opt_.lr, opt_.beta1, opt_.beta2, opt_.eps, t_);
         k.momentum = V(opt_.momentum);
         for (std::size_t p = 0; p < params.size(); ++p) {
             V* w = params[p]->value.data();

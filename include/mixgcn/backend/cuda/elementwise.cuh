@@ -231,18 +231,12 @@ void sgd_step(std::size_t n, V* param, const V* grad, V* m, const backend::updat
 // One Adam step (Kingma & Ba, with bias correction; weight decay added to the gradient as
 // L2, like torch.optim.Adam), written as nn::optimizer's host loop. `step` counts from 1.
 // All pointers are device pointers.
-// The coefficients are computed as nn::optimizer does; the update is adam_step's.
+// The coefficients of backend::adam_coefficients, as nn::optimizer uses; the update is adam_step's.
 template <class V>
 void adam(std::size_t n, V* param, const V* grad, V* m, V* v, std::uint64_t step, adam_options o = {}) {
     require(step >= 1, "gpu::adam: step counts from 1, got ", step);
-    backend::update_coefficients<V> k;
-    k.lr = V(o.lr);
-    k.beta1 = V(o.beta1);
-    k.beta2 = V(o.beta2);
-    k.eps = V(o.eps);
+    auto k = backend::adam_coefficients<V>(o.lr, o.beta1, o.beta2, o.eps, step);
     k.weight_decay = V(o.weight_decay);
-    k.c1 = V(1.0 / (1 - std::pow(o.beta1, double(step))));
-    k.c2 = V(1.0 / (1 - std::pow(o.beta2, double(step))));
     adam_step(n, param, grad, m, v, k);
 }
 
