@@ -21,7 +21,12 @@ concept communicator = requires(C& c, const C& cc, std::span<float> f, std::span
     c.all_reduce(d);
     c.all_to_all_v(cf, counts, f, counts);
     { c.start_all_to_all_v(cf, counts, f, counts) } -> std::same_as<typename C::pending>;
-    requires requires(typename C::pending& p) { p.wait(); };
+    // An exchange in flight: progress() advances it without blocking and says whether it
+    // has completed; wait() blocks until it has.
+    requires requires(typename C::pending& p) {
+        p.wait();
+        { p.progress() } -> std::convertible_to<bool>;
+    };
     c.all_gather(cf, f);
     c.all_gather_v(cf, f, counts);
     c.broadcast(f, peer);

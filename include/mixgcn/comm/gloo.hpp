@@ -1,12 +1,12 @@
 #pragma once
 // comm::gloo: collectives over Gloo's TCP transport (Debian's libgloo-dev), for CPU
-// ranks started as separate processes with no MPI launcher.
+// ranks started as separate processes, with or without an MPI launcher.
 //
 // Rendezvous: every rank writes its listening addresses into a Gloo FileStore (a
-// directory all ranks see, fresh for every job) or, when constructed from a comm::mpi,
-// exchanges them through MPI. Every wait carries a timeout, and a peer that dies closes
-// its sockets, so a lost rank surfaces as a comm_error on the survivors instead of a
-// hang.
+// directory all ranks see, fresh for every job) or, when constructed from a comm::mpi
+// or started by mpirun without a store, exchanges them through MPI. Every wait carries
+// a timeout, and a peer that dies closes its sockets, so a lost rank surfaces as a
+// comm_error on the survivors instead of a hang.
 //
 // all_reduce, broadcast and barrier use Gloo's own algorithms; the personalised
 // exchanges (all_to_all_v, its non-blocking form, all_gather_v, reduce_scatter) are
@@ -73,6 +73,27 @@ inline int env_int(const char* name, const char* v) {
     return static_cast<int>(x);
 }
 
+// True when an MPI launcher started this process: OpenMPI's mpirun, or any launcher
+// speaking PMIx or PMI (MPICH's Hydra, Slurm's srun --mpi=...).
+inline bool launched_by_mpi() {
+    for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"})
+        if (env_or_null(v)) return true;
+    return false;
+}
+
+#ifdef MIXGCN_HAS_MPI
+// MPI for a Gloo rank that mpirun started without a FileStore: initialised on first use
+// unless someone else has (comm::mpi::environment leaves an MPI it did not start alone),
+// and finalised at exit by the static's destructor. A function-local static is
+// destroyed after main's objects and after every static constructed later (any
+// comm::gloo built through it), so MPI outlives whatever uses it; if the program
+// finalises MPI itself first, the destructor sees that and does nothing.
+inline void start_mpi_for_gloo() {
+    static mpi::environment env;
+    (void)env;
+}
+#endif
+
 // One transfer of a pairwise exchange: `bytes` at `offset` to or from `peer`.
 struct transfer {
     int peer;
@@ -99,6 +120,13 @@ public:
     // An exchange in flight: sends and receives are posted, wait() completes them.
     // Destroying an unfinished one waits (errors swallowed), since Gloo may still write
     // into the receive buffer.
+    //
+    // progress() cannot report completion early: Gloo's own I/O threads move the bytes
+    // (nothing for the caller to drive), and Gloo has no non-blocking test of an unbound
+    // buffer. The only probe, waitRecv/waitSend with a short timeout, is destructive:
+    // on expiry it signals a timeout to every pair of the context, which fails every
+    // pending operation. So progress() returns false until wait() has completed the
+    // exchange (true afterwards), and wait() remains the completion.
     class pending {
     public:
         pending() = default;
@@ -125,8 +153,18 @@ public:
 
         bool done() const noexcept { return sends_ == 0 && recvs_ == 0; }
 
+        // Never blocks; see above for why it does not complete the exchange.
+        bool progress() {
+            if (!done()) return false;
+            if (stats_) record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
+            return true;
+        }
+
         void wait() {
-            if (done()) return;
+            if (done()) {
+                if (stats_) record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
+                return;
+            }
             const auto t0 = std::chrono::steady_clock::now();
             try {
                 complete();
@@ -195,12 +233,29 @@ public:
         return o;
     }
 
-    // Rendezvous through a FileStore directory.
+    // Rendezvous through a FileStore directory or, when none is given and mpirun started
+    // the process, through MPI_COMM_WORLD (MPI is initialised here if nobody has, and
+    // finalised at exit: detail::start_mpi_for_gloo).
     explicit gloo(options opts = {}) {
         opts = from_env(std::move(opts));
+        if (opts.store.empty() && detail::launched_by_mpi()) {
+#ifdef MIXGCN_HAS_MPI
+            detail::start_mpi_for_gloo();
+            const mpi world;  // a duplicate of MPI_COMM_WORLD, for the rendezvous only
+            check_matches(world, opts);
+            connect_through(world, std::move(opts));
+            return;
+#else
+            validate(opts);
+            require(false, "comm::gloo rank ", opts.rank,
+                    ": started by mpirun, but this build has no MPI to rendezvous through (MIXGCN_WITH_MPI); "
+                    "set MIXGCN_GLOO_STORE (or pass options::store) to a directory every rank sees");
+#endif
+        }
         validate(opts);
         require(!opts.store.empty(), "comm::gloo rank ", opts.rank,
-                ": no rendezvous directory; pass options::store or set MIXGCN_GLOO_STORE");
+                ": no rendezvous directory; set MIXGCN_GLOO_STORE (or pass options::store) to a fresh directory "
+                "every rank sees, or start the ranks under mpirun to rendezvous through MPI");
         ::gloo::rendezvous::FileStore store(opts.store);
         connect(opts, store);
     }
@@ -208,18 +263,7 @@ public:
 #ifdef MIXGCN_HAS_MPI
     // Rank and size from the MPI communicator; addresses exchanged through MPI unless a
     // FileStore directory is given.
-    explicit gloo(const mpi& m, options opts = {}) {
-        opts.rank = m.rank();
-        opts.size = m.size();
-        opts = from_env(std::move(opts));
-        if (!opts.store.empty()) {
-            ::gloo::rendezvous::FileStore store(opts.store);
-            connect(opts, store);
-        } else {
-            detail::gloo_mpi_store store(m.native());
-            connect(opts, store);
-        }
-    }
+    explicit gloo(const mpi& m, options opts = {}) { connect_through(m, std::move(opts)); }
 #endif
 
     gloo(const gloo&) = delete;
@@ -389,6 +433,39 @@ public:
     [[noreturn]] void abort(int code) noexcept { std::_Exit(code); }
 
 private:
+#ifdef MIXGCN_HAS_MPI
+    // A rank or size given by options or MIXGCN_RANK / MIXGCN_WORLD_SIZE must be MPI's.
+    // Decided together (all-reduced), so either every rank throws or none does: a rank
+    // that threw alone would sit in MPI_Finalize at exit while the others wait in the
+    // rendezvous, and the job would hang.
+    static void check_matches(const mpi& m, const options& o) {
+        const bool rank_ok = o.rank < 0 || o.rank == m.rank();
+        const bool size_ok = o.size < 0 || o.size == m.size();
+        int bad = rank_ok && size_ok ? 0 : 1;
+        if (MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, m.native()) != MPI_SUCCESS)
+            throw comm_error(m.rank(), "comm::gloo: MPI_Allreduce of the rank check failed");
+        require(rank_ok, "comm::gloo: rank ", o.rank, " (options::rank or MIXGCN_RANK) disagrees with the MPI rank ",
+                m.rank(), " under mpirun");
+        require(size_ok, "comm::gloo: world size ", o.size,
+                " (options::size or MIXGCN_WORLD_SIZE) disagrees with the MPI world size ", m.size(), " under mpirun");
+        require(bad == 0, "comm::gloo rank ", m.rank(),
+                ": another rank's options::rank/size or MIXGCN_RANK/MIXGCN_WORLD_SIZE disagree with MPI under mpirun");
+    }
+
+    void connect_through(const mpi& m, options opts) {
+        opts.rank = m.rank();
+        opts.size = m.size();
+        opts = from_env(std::move(opts));
+        if (!opts.store.empty()) {
+            ::gloo::rendezvous::FileStore store(opts.store);
+            connect(opts, store);
+        } else {
+            detail::gloo_mpi_store store(m.native());
+            connect(opts, store);
+        }
+    }
+#endif
+
     static void validate(const options& o) {
         require(o.size >= 1, "comm::gloo: world size ", o.size,
                 " is not positive; pass options::size or set MIXGCN_WORLD_SIZE");

@@ -142,8 +142,9 @@ public:
         return host_.recv(std::forward<A0>(a0), std::forward<A>(a)...);
     }
 
-    // Only the host engine's pending type is nameable here; a device exchange in flight
-    // is started on device() directly.
+    // Only the host engine's pending type is nameable here (with its wait() and
+    // progress()); a device exchange in flight is started on device() directly and
+    // progresses through the device engine's pending.
     template <class... A>
     pending start_all_to_all_v(A&&... a) {
         return host_.start_all_to_all_v(std::forward<A>(a)...);

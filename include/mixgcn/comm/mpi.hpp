@@ -124,6 +124,12 @@ public:
     // An all_to_all_v in flight (MPI_Ialltoallv). The count and displacement arrays
     // live here because MPI reads them until completion. Destroying an unfinished one
     // waits for it, since MPI may still write into the receive buffer.
+    //
+    // OpenMPI advances a non-blocking collective only inside MPI calls, so a caller that
+    // computes between start and wait should call progress() now and then (MPI_Test):
+    // it returns true once the exchange has completed, and the traffic is then recorded
+    // (once; a later wait() returns at once). Seconds recorded = time in start + time in
+    // every progress() + time in wait, i.e. the time blocked until completion.
     class pending {
     public:
         pending() = default;
@@ -151,16 +157,35 @@ public:
             const auto t0 = std::chrono::steady_clock::now();
             const int rc = MPI_Wait(&req_, MPI_STATUS_IGNORE);
             req_ = MPI_REQUEST_NULL;
-            const double s = seconds_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            if (rc != MPI_SUCCESS) {
-                if (stats_) stats_->record("all_to_all_v", 0, 0, s);
-                throw comm_error(rank_, "MPI_Wait(all_to_all_v) failed: " + detail::mpi_error_text(rc));
-            }
-            if (stats_) stats_->record("all_to_all_v", bytes_.sent, bytes_.received, s);
+            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            finish(rc, "MPI_Wait");
+        }
+
+        // One MPI_Test: never blocks; true when the exchange has completed (also when it
+        // had already). A failure is recorded and thrown as in wait().
+        bool progress() {
+            if (req_ == MPI_REQUEST_NULL) return true;
+            const auto t0 = std::chrono::steady_clock::now();
+            int flag = 0;
+            const int rc = MPI_Test(&req_, &flag, MPI_STATUS_IGNORE);
+            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (rc == MPI_SUCCESS && !flag) return false;
+            req_ = MPI_REQUEST_NULL;  // completed (MPI_Test freed it) or failed: nothing left to wait for
+            finish(rc, "MPI_Test");
+            return true;
         }
 
     private:
         friend class mpi;
+        // Records the completed (or failed) exchange, exactly once.
+        void finish(int rc, const char* call) {
+            traffic* t = std::exchange(stats_, nullptr);
+            if (rc != MPI_SUCCESS) {
+                if (t) t->record("all_to_all_v", 0, 0, seconds_);
+                throw comm_error(rank_, std::string(call) + "(all_to_all_v) failed: " + detail::mpi_error_text(rc));
+            }
+            if (t) t->record("all_to_all_v", bytes_.sent, bytes_.received, seconds_);
+        }
         void finish_quietly() noexcept {
             if (req_ != MPI_REQUEST_NULL && detail::mpi_running()) MPI_Wait(&req_, MPI_STATUS_IGNORE);
             req_ = MPI_REQUEST_NULL;
@@ -238,7 +263,8 @@ public:
     }
 
     // Starts the exchange and returns at once; the buffers must stay untouched until
-    // wait(). Seconds recorded = time blocked in start + wait, not the overlap.
+    // wait() or a progress() that returned true. Seconds recorded = time blocked in
+    // start + progress + wait, not the overlap.
     template <class S>
         requires element<std::remove_const_t<S>>
     pending start_all_to_all_v(std::span<S> send, std::span<const std::size_t> send_counts,

@@ -62,8 +62,10 @@ inline ncclRedOp_t nccl_op(reduce_op op) noexcept { return op == reduce_op::sum 
 class nccl {
 public:
     // An all_to_all_v in flight on the communicator's stream. wait() blocks until the
-    // receive buffer is complete; destroying an unfinished one waits too, since NCCL may
-    // still write into the buffer.
+    // receive buffer is complete; progress() asks the event without blocking
+    // (cudaEventQuery) and returns true once it is complete, recording the traffic then
+    // (once; a later wait() returns at once). Destroying an unfinished one waits too,
+    // since NCCL may still write into the buffer.
     class pending {
     public:
         pending() = default;
@@ -88,18 +90,36 @@ public:
             if (!event_) return;
             const auto t0 = std::chrono::steady_clock::now();
             const cudaError_t rc = cudaEventSynchronize(event_);
-            (void)cudaEventDestroy(std::exchange(event_, nullptr));
-            const double s = seconds_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            if (rc != cudaSuccess) {
-                if (stats_) stats_->record("all_to_all_v", 0, 0, s);
-                throw comm_error(rank_, std::string("all_to_all_v: cudaEventSynchronize failed: ") +
-                                            cudaGetErrorString(rc));
+            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            finish(rc, "cudaEventSynchronize");
+        }
+
+        // Never blocks: true when the exchange has completed (also when it had already).
+        bool progress() {
+            if (!event_) return true;
+            const auto t0 = std::chrono::steady_clock::now();
+            const cudaError_t rc = cudaEventQuery(event_);
+            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            if (rc == cudaErrorNotReady) {
+                (void)cudaGetLastError();  // "not ready" is not an error; keep it out of the next check
+                return false;
             }
-            if (stats_) stats_->record("all_to_all_v", bytes_.sent, bytes_.received, s);
+            finish(rc, "cudaEventQuery");
+            return true;
         }
 
     private:
         friend class nccl;
+        // Releases the event and records the completed (or failed) exchange, exactly once.
+        void finish(cudaError_t rc, const char* call) {
+            (void)cudaEventDestroy(std::exchange(event_, nullptr));
+            traffic* t = std::exchange(stats_, nullptr);
+            if (rc != cudaSuccess) {
+                if (t) t->record("all_to_all_v", 0, 0, seconds_);
+                throw comm_error(rank_, std::string("all_to_all_v: ") + call + " failed: " + cudaGetErrorString(rc));
+            }
+            if (t) t->record("all_to_all_v", bytes_.sent, bytes_.received, seconds_);
+        }
         void finish_quietly() noexcept {
             if (event_) {
                 (void)cudaEventSynchronize(event_);

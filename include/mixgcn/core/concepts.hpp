@@ -45,7 +45,7 @@ concept execution_backend = value_type<V> && requires(storage::sparse_view<index
     B::bias_act(y, cptr, true);
     B::relu_backward(x, y);
     B::column_sum(x, ptr);
-    B::dropout(x, y, mask, s, seed, seed);
+    B::dropout(x, y, mask, s, seed, dropout_index{});
     B::dropout_backward(y, mask, s);
     { B::softmax_cross_entropy(x, labels, rows, n, y, s) } -> std::convertible_to<double>;
     { B::count_correct(x, labels, rows, n) } -> std::convertible_to<std::size_t>;
@@ -54,25 +54,4 @@ concept execution_backend = value_type<V> && requires(storage::sparse_view<index
 
 }  // namespace mixgcn
 
-namespace mixgcn {
-
-// Parallel strategy: how one epoch is split across ranks. A strategy owns the
-// aggregation of the rows this rank holds (with whatever exchange that needs) and the
-// reduction of gradients and metrics.
-template <class S>
-concept parallel_strategy = requires(S s, const_matrix_view<typename S::value_type> x,
-                                     matrix_view<typename S::value_type> y, std::span<double> d,
-                                     std::span<typename S::value_type> v) {
-    typename S::backend_type;
-    typename S::value_type;
-    { S::name() } -> std::convertible_to<const char*>;
-    { s.rows() } -> std::convertible_to<std::size_t>;
-    s.forward(x, y);
-    s.backward(x, y);
-    s.sum(d);
-    s.sum(v);
-    { s.rank() } -> std::convertible_to<int>;
-    { s.ranks() } -> std::convertible_to<int>;
-};
-
-}  // namespace mixgcn
+#include "mixgcn/core/strategy.hpp"  // the parallel_strategy concept and its customisation points

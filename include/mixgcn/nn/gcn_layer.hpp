@@ -12,6 +12,7 @@
 
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/strategy.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/nn/init.hpp"
@@ -41,7 +42,8 @@ public:
     explicit gcn_layer(layer_options opt, std::size_t index = 0)
         : opt_(opt),
           weight_("layer" + std::to_string(index) + ".weight", opt.in, opt.out, V(opt.weight_decay)),
-          bias_("layer" + std::to_string(index) + ".bias", 1, opt.out, V(opt.decay_bias ? opt.weight_decay : 0.0)) {
+          bias_("layer" + std::to_string(index) + ".bias", 1, opt.out, V(opt.decay_bias ? opt.weight_decay : 0.0),
+                parameter_role::bias) {
         require(opt.in > 0 && opt.out > 0, "gcn_layer ", index, ": widths must be positive (in=", opt.in,
                 ", out=", opt.out, ")");
         require(opt.dropout >= 0.0 && opt.dropout < 1.0, "gcn_layer ", index, ": dropout ", opt.dropout,
@@ -70,65 +72,72 @@ public:
         bias_.value.fill(V(0));
     }
 
-    // Computes the layer's output for the rows the strategy owns. `h` must stay valid
-    // until backward (it is the previous layer's output or the features).
+    // Computes this rank's block of the layer's output, in the strategy's layout (its
+    // rows, the columns it holds). `h` must stay valid until backward (it is the
+    // previous layer's output or the features). Dropout masks are drawn from the global
+    // (row, column) ids the strategy names, so every layout draws the masks of `single`.
     template <parallel_strategy S>
-    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> h, bool training, std::uint64_t dropout_seed,
-                                 std::uint64_t row_offset = 0) {
-        const std::size_t n = h.rows();
-        require(h.cols() == opt_.in, weight_.name, ": input has width ", h.cols(), ", expected ", opt_.in);
+    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> h, bool training, std::uint64_t dropout_seed) {
+        const std::size_t n = strategy.rows();
+        const column_slice in = strategy.columns(opt_.in), out = strategy.columns(opt_.out);
+        require(h.rows() == n && h.cols() == in.count, weight_.name, " (", S::name(), " rank ", strategy.rank(),
+                "): input block is ", h.rows(), "x", h.cols(), ", expected ", n, "x", in.count, " (columns ", in.begin,
+                "..", in.begin + in.count, " of ", opt_.in, ")");
         dropped_ = training && opt_.dropout > 0.0;
         if (dropped_) {
-            input_.resize(n, opt_.in);
-            mask_.resize(n * opt_.in);
-            B::dropout(h, input_.view(), mask_.data(), V(opt_.dropout), dropout_seed, row_offset);
+            input_.resize(n, in.count);
+            mask_.resize(n * in.count);
+            dropout_index at = strategy.row_ids();
+            at.col_offset = in.begin;
+            B::dropout(h, input_.view(), mask_.data(), V(opt_.dropout), dropout_seed, at);
             h_ = input_.view();
         } else {
             h_ = h;
         }
-        out_.resize(n, opt_.out);
+        const auto w = weight_.value.cview();
+        out_.resize(n, out.count);
         if (transform_first_) {
-            mid_.resize(n, opt_.out);
-            B::gemm(transpose::no, transpose::no, V(1), h_, weight_.value.cview(), V(0), mid_.view());
+            mid_.resize(n, out.count);
+            seam::dense_forward(strategy, h_, w, mid_.view());
             strategy.forward(mid_.cview(), out_.view());
         } else if (!training && opt_.cache_eval_aggregation) {
-            if (cached_input_ != h.data() || eval_mid_.rows() != n) {
-                eval_mid_.resize(n, opt_.in);
+            if (cached_input_ != h.data() || eval_mid_.rows() != n || eval_mid_.cols() != in.count) {
+                eval_mid_.resize(n, in.count);
                 strategy.forward(h_, eval_mid_.view());
                 cached_input_ = h.data();
             }
-            B::gemm(transpose::no, transpose::no, V(1), eval_mid_.cview(), weight_.value.cview(), V(0), out_.view());
+            seam::dense_forward(strategy, eval_mid_.cview(), w, out_.view());
         } else {
-            mid_.resize(n, opt_.in);
+            mid_.resize(n, in.count);
             strategy.forward(h_, mid_.view());
-            B::gemm(transpose::no, transpose::no, V(1), mid_.cview(), weight_.value.cview(), V(0), out_.view());
+            seam::dense_forward(strategy, mid_.cview(), w, out_.view());
         }
-        B::bias_act(out_.view(), bias_.value.data(), opt_.relu);
+        B::bias_act(out_.view(), bias_.value.data() + out.begin, opt_.relu);
         return out_.cview();
     }
 
-    // Consumes dZ (gradient w.r.t. this layer's output, overwritten in place), fills the
-    // parameter gradients (before the strategy's all-reduce) and, when `dh` is given,
-    // the gradient w.r.t. the layer's input.
+    // Consumes dZ (gradient w.r.t. this layer's output block, overwritten in place),
+    // fills this rank's part of the parameter gradients (the strategy's reduction
+    // completes them) and, when `dh` is given, the gradient w.r.t. the layer's input.
     template <parallel_strategy S>
     void backward(S& strategy, matrix_view<V> dz, std::optional<matrix_view<V>> dh) {
         const std::size_t n = dz.rows();
+        const column_slice in = strategy.columns(opt_.in), out = strategy.columns(opt_.out);
         if (opt_.relu) B::relu_backward(out_.cview(), dz);
-        B::column_sum(const_matrix_view<V>(dz), bias_.grad.data());
+        B::column_sum(const_matrix_view<V>(dz), bias_.grad.data() + out.begin);
+        const auto w = weight_.value.cview();
         if (transform_first_) {
-            grad_mid_.resize(n, opt_.out);
+            grad_mid_.resize(n, out.count);
             strategy.backward(dz, grad_mid_.view());
-            B::gemm(transpose::yes, transpose::no, V(1), h_, grad_mid_.cview(), V(0), weight_.grad.view());
-            if (dh) B::gemm(transpose::no, transpose::yes, V(1), grad_mid_.cview(), weight_.value.cview(), V(0), *dh);
+            seam::dense_backward(strategy, h_, grad_mid_.cview(), w, weight_.grad.view(), dh);
         } else {
-            B::gemm(transpose::yes, transpose::no, V(1), mid_.cview(), const_matrix_view<V>(dz), V(0),
-                    weight_.grad.view());
+            std::optional<matrix_view<V>> dmid;
             if (dh) {
-                grad_mid_.resize(n, opt_.in);
-                B::gemm(transpose::no, transpose::yes, V(1), const_matrix_view<V>(dz), weight_.value.cview(), V(0),
-                        grad_mid_.view());
-                strategy.backward(grad_mid_.cview(), *dh);
+                grad_mid_.resize(n, in.count);
+                dmid = grad_mid_.view();
             }
+            seam::dense_backward(strategy, mid_.cview(), const_matrix_view<V>(dz), w, weight_.grad.view(), dmid);
+            if (dh) strategy.backward(grad_mid_.cview(), *dh);
         }
         if (dh && dropped_) B::dropout_backward(*dh, mask_.data(), V(opt_.dropout));
     }

@@ -75,38 +75,42 @@ public:
         return out;
     }
 
-    // Logits for the rows the strategy owns. `row_offset` makes dropout masks depend on
-    // the global row id.
+    // Logits of this rank's rows in row layout (every class), whatever layout the
+    // strategy trains in. Dropout masks come from global ids (the strategy's row_ids).
     template <parallel_strategy S>
-    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> x, bool training, std::uint64_t dropout_seed,
-                                 std::uint64_t row_offset = 0) {
+    const_matrix_view<V> forward(S& strategy, const_matrix_view<V> x, bool training, std::uint64_t dropout_seed) {
         const_matrix_view<V> h = x;
-        for (std::size_t l = 0; l < layers_.size(); ++l)
-            h = layers_[l].forward(strategy, h, training, splitmix64(dropout_seed ^ (0xD50u + l)), row_offset);
-        return h;
+        for (std::size_t l = 0; l < layers_.size(); ++l) {
+            seam::begin_layer(strategy, l);
+            h = layers_[l].forward(strategy, h, training, splitmix64(dropout_seed ^ (0xD50u + l)));
+        }
+        logits_ = seam::to_rows(strategy, h);
+        return logits_;
     }
 
-    // Cross-entropy summed over the listed local rows (before any all-reduce), and the
-    // gradients of the mean loss over `global_count` rows in every parameter, summed
-    // across ranks by the strategy.
+    // Cross-entropy summed over the listed local rows of the row layout (before any
+    // all-reduce), and the gradients of the mean loss over `global_count` rows in every
+    // parameter, reduced across ranks by the strategy (one bucketed collective).
     template <parallel_strategy S>
     double backward(S& strategy, const std::int32_t* labels, std::span<const index_t> rows, std::size_t global_count) {
-        const auto logits = layers_.back().output();
+        const auto logits = logits_;  // row layout, from the forward pass before
         dlogits_.resize(logits.rows(), logits.cols());
         const double loss = B::softmax_cross_entropy(logits, labels, rows.data(), rows.size(), dlogits_.view(),
                                                      V(1.0 / double(global_count == 0 ? 1 : global_count)));
         grads_.resize(layers_.size());
-        matrix_view<V> dz = dlogits_.view();
+        matrix_view<V> dz = seam::from_rows(strategy, dlogits_.view());
         for (std::size_t l = layers_.size(); l-- > 0;) {
+            seam::begin_layer(strategy, l);
             std::optional<matrix_view<V>> dh;
             if (l > 0) {
-                grads_[l].resize(dz.rows(), layers_[l].options().in);
+                grads_[l].resize(dz.rows(), strategy.columns(layers_[l].options().in).count);
                 dh = grads_[l].view();
             }
             layers_[l].backward(strategy, dz, dh);
             if (dh) dz = *dh;
         }
-        for (auto* p : parameters()) strategy.sum(std::span<V>(p->grad.data(), p->grad.size()));
+        const auto params = parameters();
+        seam::reduce_gradients(strategy, std::span<parameter<B, V>* const>(params));
         return loss;
     }
 
@@ -143,6 +147,7 @@ private:
     std::vector<gcn_layer<B, V>> layers_;
     matrix dlogits_;
     std::vector<matrix> grads_;
+    const_matrix_view<V> logits_;  // the last forward's logits in row layout
 };
 
 }  // namespace mixgcn::nn

@@ -41,46 +41,14 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/graph/dataset.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/report.hpp"
 #include "mixgcn/storage/convert.hpp"
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 #include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::parallel {
-
-// What one rank held, sent and spent (the CLI writes one per rank into its JSON).
-// The strategy fills the graph, halo and traffic figures; train_graph_parallel adds the
-// feature, activation and parameter bytes of the run it drives.
-struct graph_report {
-    int rank = 0;
-    std::size_t owned_nodes = 0, halo_nodes = 0, interior_rows = 0, boundary_rows = 0;
-    std::size_t local_nonzeros = 0;
-    std::uint64_t bytes_sent = 0, bytes_received = 0;  // halo exchanges, both directions, since setup
-    double comm_seconds = 0, compute_seconds = 0;     // inside forward/backward/sum
-    // Memory of this rank, in bytes, at its peak (buffers keep their largest width).
-    std::size_t graph_bytes = 0;       // local operator, its transpose, scales, id maps, send lists
-    std::size_t buffer_bytes = 0;      // halo buffers: extended (own + ghost) rows, send/receive
-    std::size_t feature_bytes = 0;     // local feature rows and labels
-    std::size_t activation_bytes = 0;  // layer activations and gradients held by the model
-    std::size_t parameter_bytes = 0;   // weights, gradients and two optimizer moments
-    std::size_t total_bytes() const noexcept {
-        return graph_bytes + buffer_bytes + feature_bytes + activation_bytes + parameter_bytes;
-    }
-};
-
-// This rank's inputs in its local row order (interior rows, then boundary rows): what
-// train::local_data views.
-template <class V>
-struct graph_inputs {
-    dense_matrix<V> features;          // owned rows x feature width
-    std::vector<std::int32_t> labels;  // one per owned row
-    std::vector<index_t> train, val, test;  // local rows
-    std::uint64_t row_offset = 0;
-    train::local_data<V> data() const {
-        return {features.cview(), labels.data(), train, val, test, row_offset};
-    }
-    std::size_t bytes() const noexcept { return features.bytes() + labels.size() * sizeof(std::int32_t); }
-};
 
 template <class B, class V, comm::communicator Comm>
 class graph {
@@ -90,23 +58,26 @@ public:
 
     // Collective: every rank calls it with the same adjacency pattern (symmetric;
     // self-loops optional) and owner vector.
-    graph(Comm& comm, const storage::csr<index_t, V>& adjacency, std::span<const int> owner) : comm_(&comm) {
+    graph(Comm& comm, const storage::csr<index_t, V>& adjacency, std::span<const int> owner)
+        : graph(comm, ::mixgcn::graph::gcn_normalize<V>(adjacency), owner) {}
+
+    // Collective: every rank calls it with the same global operator (graph::gcn_normalize,
+    // fused or with edge weights) and owner vector. The local rows are copied from the
+    // operator's rows, so they equal the rows of `single`'s Â term for term.
+    graph(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& gop, std::span<const int> owner)
+        : comm_(&comm) {
+        const auto& adjacency = gop.a;  // A + I, columns ascending
         const index_t n = adjacency.rows;
         const int P = comm.size(), me = comm.rank();
-        require(adjacency.rows == adjacency.cols, "graph strategy: adjacency is ", adjacency.rows, "x",
+        require(adjacency.rows == adjacency.cols, "graph strategy: operator is ", adjacency.rows, "x",
                 adjacency.cols, ", expected square");
+        require(gop.symmetric, "graph strategy (rank ", me, "): the operator is not symmetric; the halo exchange "
+                "sends ghost gradients back along the same edges, which needs Â = Âᵀ");
         require(owner.size() == static_cast<std::size_t>(n), "graph strategy (rank ", me, "): owner vector has ",
                 owner.size(), " entries for ", n, " nodes");
         for (std::size_t v = 0; v < owner.size(); ++v)
             require(owner[v] >= 0 && owner[v] < P, "graph strategy (rank ", me, "): node ", v, " has owner ", owner[v],
                     " outside [0, ", P, ")");
-
-        // Global D^-1/2 of A + I, computed exactly as graph::gcn_normalize does.
-        auto degree_with_loop = [&](index_t v) {
-            const auto cols = adjacency.row_cols(v);
-            const bool loop = std::binary_search(cols.begin(), cols.end(), v);
-            return static_cast<double>(cols.size() + (loop ? 0 : 1));
-        };
         // Own nodes: interior first, then boundary, each ascending by global id.
         std::vector<index_t> interior, boundary;
         std::vector<char> is_ghost(static_cast<std::size_t>(n), 0);
@@ -146,26 +117,24 @@ public:
         // Local rows of A + I with columns in the global order of the single operator,
         // so each row sums its terms in the same order as `single`.
         auto& a = op_;
+        const bool weighted = adjacency.has_values();
         a.rows = own_;
         a.cols = static_cast<index_t>(global_.size());
         a.row_ptr.assign(static_cast<std::size_t>(own_) + 1, 0);
         for (index_t i = 0; i < own_; ++i) {
             const index_t v = global_[static_cast<std::size_t>(i)];
-            bool placed = false;
-            for (index_t c : adjacency.row_cols(v)) {
-                if (!placed && c >= v) {
-                    if (c != v) a.col_idx.push_back(i);
-                    placed = true;
-                }
-                a.col_idx.push_back(local_of[static_cast<std::size_t>(c)]);
+            for (offset_t k = adjacency.row_begin(v); k < adjacency.row_end(v); ++k) {
+                a.col_idx.push_back(local_of[static_cast<std::size_t>(adjacency.col_idx[static_cast<std::size_t>(k)])]);
+                if (weighted) a.val.push_back(adjacency.val[static_cast<std::size_t>(k)]);
             }
-            if (!placed) a.col_idx.push_back(i);
             a.row_ptr[static_cast<std::size_t>(i) + 1] = static_cast<offset_t>(a.col_idx.size());
         }
         at_ = storage::transpose(op_);
-        scale_.resize(global_.size());
-        for (std::size_t i = 0; i < global_.size(); ++i)
-            scale_[i] = static_cast<V>(1.0 / std::sqrt(degree_with_loop(global_[i])));
+        if (!gop.row_scale.empty()) {
+            scale_.resize(global_.size());
+            for (std::size_t i = 0; i < global_.size(); ++i)
+                scale_[i] = gop.row_scale[static_cast<std::size_t>(global_[i])];
+        }
 
         // Tell every owner which of its rows this rank needs (in this rank's ghost order).
         std::vector<std::size_t> one(static_cast<std::size_t>(P), 1), counts(static_cast<std::size_t>(P));
@@ -185,11 +154,14 @@ public:
                     "different owner vectors?)");
             send_rows_[k] = local_of[static_cast<std::size_t>(v)];
         }
-        comm.reset_stats();
+        since_ = comm.stats();  // the report counts training traffic, not this setup
     }
 
     static constexpr const char* name() { return "graph"; }
     index_t rows() const noexcept { return own_; }
+    column_slice columns(std::size_t width) const noexcept { return {0, width}; }
+    // Local row i is global node global_ids()[i]: dropout masks follow the node.
+    dropout_index row_ids() const noexcept { return {global_.data(), 0, 0}; }
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }
     std::size_t halo() const noexcept { return global_.size() - static_cast<std::size_t>(own_); }
@@ -344,7 +316,9 @@ public:
         r.interior_rows = static_cast<std::size_t>(interior_);
         r.boundary_rows = static_cast<std::size_t>(own_ - interior_);
         r.local_nonzeros = op_.nnz();
-        const auto t = comm_->stats()["all_to_all_v"];
+        r.strategy = name();
+        r.traffic = detail::traffic_since(comm_->stats(), since_);
+        const auto t = r.traffic.total();
         r.bytes_sent = t.bytes_sent;
         r.bytes_received = t.bytes_received;
         r.comm_seconds = comm_seconds_;
@@ -365,8 +339,9 @@ private:
         if (ext_.size() < need) ext_ = aligned_buffer<V>(need);
         return {ext_.data(), global_.size(), d};
     }
-    storage::sparse_view<index_t, V> view() const { return storage::view_of(op_, scale_.data(), scale_.data()); }
-    storage::sparse_view<index_t, V> back_view() const { return storage::view_of(at_, scale_.data(), scale_.data()); }
+    const V* scales() const noexcept { return scale_.empty() ? nullptr : scale_.data(); }
+    storage::sparse_view<index_t, V> view() const { return storage::view_of(op_, scales(), scales()); }
+    storage::sparse_view<index_t, V> back_view() const { return storage::view_of(at_, scales(), scales()); }
     static std::vector<std::size_t> scaled(const std::vector<std::size_t>& rows, std::size_t d) {
         std::vector<std::size_t> out(rows.size());
         for (std::size_t q = 0; q < rows.size(); ++q) out[q] = rows[q] * d;
@@ -395,7 +370,8 @@ private:
     std::vector<std::size_t> send_count_;   // own rows sent to each rank
     std::vector<index_t> send_rows_;        // local rows sent, grouped by destination
     storage::csr<index_t, V> op_, at_;      // own x (own + ghost), and its transpose
-    std::vector<V> scale_;                  // global D^-1/2 of own + ghost nodes
+    std::vector<V> scale_;                  // fused: global D^-1/2 of own + ghost nodes
+    comm::traffic since_;                   // the communicator's counters after setup
     // Own + ghost rows of X (forward) or dX (backward), sized for the widest pass seen,
     // so alternating layer widths do not reallocate every call.
     aligned_buffer<V> ext_;
@@ -410,9 +386,8 @@ private:
 //       with |V| rows) or only this rank's rows in ascending global id, as a loader
 //       that reads owned_ids() would produce. With the global rows the caller holds
 //       |V| x d until this returns; pass the local form to avoid it.
-//   mo: `in` and `classes` may be 0 (taken from the dataset). Dropout masks are drawn
-//       per local row, so with dropout on the run is a different (equally valid) draw
-//       than the single-process one; with dropout off it is the same model.
+//   mo: `in` and `classes` may be 0 (taken from the dataset). Dropout masks are keyed
+//       by global node ids, so with dropout on the run trains the same model as `single`.
 // Returns the trainer's result, identical on every rank; `out`, when given, receives
 // this rank's figures (traffic since setup, time, memory).
 template <class B, class V, comm::communicator Comm>

@@ -1,14 +1,16 @@
 #pragma once
 // The `single` strategy: one process holds the whole graph. It is the reference every
-// distributed strategy must reproduce, and the shape of the strategy surface:
-//   forward(x, y):  y = Â x  for the rows this rank owns
-//   backward(dy, dx): dx = Âᵀ dy (gradient w.r.t. the owned rows of x)
-//   sum(span): all-reduce (sum) of gradients and metrics across ranks
+// distributed strategy must reproduce, and the smallest strategy surface
+// (core/strategy.hpp): every row, every column, rows numbered by their global id, the
+// row-layout defaults for the dense update and the loss, nothing to reduce.
 #include <concepts>
 #include <span>
 
 #include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/strategy.hpp"
+#include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/report.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 
 namespace mixgcn::parallel {
@@ -30,10 +32,33 @@ public:
     static constexpr const char* name() { return "single"; }
 
     Index rows() const noexcept { return forward_.rows; }
+    column_slice columns(std::size_t width) const noexcept { return {0, width}; }
+    dropout_index row_ids() const noexcept { return {}; }
     void forward(const_matrix_view<V> x, matrix_view<V> y) { B::aggregate(forward_, x, y); }
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { B::aggregate(backward_, dy, dx); }
     template <class T>
     void sum(std::span<T>) {}
+
+    // The inputs are the dataset itself: a view of its features, its labels and split.
+    template <class Dataset>
+    auto local_inputs(const Dataset& ds) const {
+        strategy_inputs<V> in;
+        in.borrowed = ds.features.cview();
+        in.labels = ds.labels;
+        for (std::size_t v = 0; v < ds.split.size(); ++v) {
+            if (ds.split[v] == split_role::train) in.train.push_back(index_t(v));
+            if (ds.split[v] == split_role::val) in.val.push_back(index_t(v));
+            if (ds.split[v] == split_role::test) in.test.push_back(index_t(v));
+        }
+        return in;
+    }
+    strategy_report report() const {
+        strategy_report r;
+        r.strategy = name();
+        r.owned_nodes = static_cast<std::size_t>(forward_.rows);
+        r.local_nonzeros = forward_.nnz();
+        return r;
+    }
     int rank() const noexcept { return 0; }
     int ranks() const noexcept { return 1; }
 

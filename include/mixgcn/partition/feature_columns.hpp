@@ -14,12 +14,19 @@ struct column_range {
     std::int64_t size() const noexcept { return end - begin; }
 };
 
-// Throws invalid_argument unless 1 <= parts <= width (an empty slice would leave a rank
-// with nothing to compute and no shape for its buffers).
-inline std::vector<column_range> feature_columns(std::int64_t width, int parts) {
+// Whether a part may get no column. The feature and mixture strategies allow it for
+// layers narrower than the rank count (7 classes on 8 ranks): such a rank holds an
+// N x 0 block of that layer and computes nothing for it (docs/mixture.md).
+enum class empty_slices { refused, allowed };
+
+// Throws invalid_argument unless 1 <= parts and, unless empty slices are allowed,
+// parts <= width (an empty slice leaves a rank with nothing to compute).
+inline std::vector<column_range> feature_columns(std::int64_t width, int parts,
+                                                 empty_slices empty = empty_slices::refused) {
     require(parts >= 1, "feature_columns: number of parts must be at least 1, got ", parts);
-    require(width >= parts, "feature_columns: ", parts, " parts requested for ", width,
-            " feature columns (parts must not exceed the width)");
+    require(width >= 0, "feature_columns: negative width ", width);
+    require(empty == empty_slices::allowed || width >= parts, "feature_columns: ", parts, " parts requested for ",
+            width, " feature columns (parts must not exceed the width)");
     std::vector<column_range> out(static_cast<std::size_t>(parts));
     const std::int64_t base = width / parts, extra = width % parts;
     std::int64_t at = 0;

@@ -59,14 +59,13 @@ public:
         sum(std::span<double>(count));
         if (count[0] == 0) return std::nullopt;
         std::vector<double> loss{0.0};
+        parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds);
         if (b.empty()) {
-            // Nothing to compute, but the collectives must match the other ranks' ones.
-            for (auto* p : model_.parameters()) {
-                std::fill_n(p->grad.data(), p->size(), V(0));
-                sum(std::span<V>(p->grad.data(), p->size()));
-            }
+            // Nothing to compute, but the collective must match the other ranks' one.
+            const auto params = model_.parameters();
+            for (auto* p : params) std::fill_n(p->grad.data(), p->size(), V(0));
+            seam::reduce_gradients(s, std::span<nn::parameter<B, V>* const>(params));
         } else {
-            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, stats_.comm_seconds);
             model_.forward(s, b.features.cview(), true, dropout_seed);
             loss[0] = model_.backward(s, b.labels.data(), b.train, std::size_t(count[0]));
         }
@@ -93,8 +92,9 @@ public:
                 stats_.batch_nodes += b.nodes.size();
                 stats_.batch_nonzeros += b.op.a.nnz();
                 stats_.max_batch_nodes = std::max(stats_.max_batch_nodes, b.nodes.size());
-                const auto seed = splitmix64(o_.seed ^ splitmix64((std::uint64_t(epoch) << 32) ^ std::uint64_t(s)) ^
-                                             (0x9E3779B97F4A7C15ull * std::uint64_t(comm_.rank() + 1)));
+                // One seed per step; masks are keyed by global node ids, so a batch draws
+                // the same masks on whichever rank (or pipeline stage) computes it.
+                const auto seed = splitmix64(o_.seed ^ splitmix64((std::uint64_t(epoch) << 32) ^ std::uint64_t(s)));
                 if (const auto loss = gradients(b, seed)) {
                     const double l2 = model_.l2_penalty();
                     opt_.step(model_.parameters());

@@ -87,15 +87,16 @@ private:
     std::vector<std::vector<V>> kept_;
 };
 
-// The rows of one rank: features, labels and which local rows are train/val/test.
-// `features` is in the backend's memory (a device view for a device backend); labels
-// and row lists are host data, which the trainer copies where the backend needs them.
+// The inputs of one rank: features in the strategy's layout (its rows, the feature
+// columns it holds), and the labels and train/val/test rows of its row layout, where the
+// loss runs. `features` is in the backend's memory (a device view for a device
+// backend); labels and row lists are host data, which the trainer copies where the
+// backend needs them.
 template <class V>
 struct local_data {
     const_matrix_view<V> features;
-    const std::int32_t* labels = nullptr;
+    const std::int32_t* labels = nullptr;  // one per row of the row layout
     std::vector<index_t> train, val, test;
-    std::uint64_t row_offset = 0;  // global id of local row 0 (dropout masks)
 };
 
 template <class B, class V, parallel_strategy S>
@@ -113,8 +114,9 @@ public:
         global_test_ = static_cast<std::size_t>(counts[2]);
         require(global_train_ > 0, "trainer: no training nodes");
         if constexpr (!backend::host_accessible<B>()) {
-            require(data.labels != nullptr || data.features.rows() == 0, "trainer: no labels");
-            labels_ = backend::make_array<B>(std::vector<std::int32_t>(data.labels, data.labels + data.features.rows()));
+            require(data.labels != nullptr || seam::loss_rows(strategy) == 0, "trainer: no labels");
+            const std::size_t n = seam::loss_rows(strategy);
+            labels_ = backend::make_array<B>(std::vector<std::int32_t>(data.labels, data.labels + n));
             rows_[0] = backend::make_array<B>(data.train);
             rows_[1] = backend::make_array<B>(data.val);
             rows_[2] = backend::make_array<B>(data.test);
@@ -129,8 +131,7 @@ public:
             epoch_metrics m;
             m.epoch = epoch;
             // Training step.
-            model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))),
-                           data_.row_offset);
+            model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))));
             const double l2 = model_.l2_penalty();
             const auto params = model_.parameters();
             std::vector<double> sums(4, 0.0);
@@ -138,7 +139,7 @@ public:
                                       global_train_);
             opt_.step(params);
             // Evaluation with dropout off on the updated weights.
-            const auto logits = model_.forward(s_, data_.features, false, 0, data_.row_offset);
+            const auto logits = model_.forward(s_, data_.features, false, 0);
             sums[1] = double(B::count_correct(logits, labels(), rows(0), data_.train.size()));
             sums[2] = double(B::count_correct(logits, labels(), rows(1), data_.val.size()));
             sums[3] = double(B::count_correct(logits, labels(), rows(2), data_.test.size()));

@@ -58,8 +58,8 @@ struct cuda {
     }
     template <class V>
     static void bias_act_dropout(matrix_view<V> z, const V* bias, bool relu, matrix_view<V> out, std::uint8_t* mask,
-                                 V p, std::uint64_t seed, std::uint64_t row_offset) {
-        ::mixgcn::gpu::bias_act_dropout(z, bias, relu, out, mask, p, seed, row_offset);
+                                 V p, std::uint64_t seed, dropout_index at) {
+        ::mixgcn::gpu::bias_act_dropout(z, bias, relu, out, mask, p, seed, at);
     }
     template <class V>
     static void relu_backward(const_matrix_view<V> activated, matrix_view<V> grad) {
@@ -71,8 +71,8 @@ struct cuda {
     }
     template <class V>
     static void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-                        std::uint64_t row_offset) {
-        ::mixgcn::gpu::dropout(x, y, mask, p, seed, row_offset);
+                        dropout_index at) {
+        ::mixgcn::gpu::dropout(x, y, mask, p, seed, at);
     }
     template <class V>
     static void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {

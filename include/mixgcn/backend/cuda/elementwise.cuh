@@ -49,7 +49,8 @@ inline unsigned grid_for(std::size_t n, unsigned threads = 256) {
 struct dropout_args {
     std::uint8_t* mask;  // rows x cols, contiguous; null: no dropout
     double p;
-    std::uint64_t seed, row_offset;
+    std::uint64_t seed;
+    dropout_index at;  // global row (device ids or offset) and column offset
 };
 
 // z = act(z + bias); with dropout, out = mask ? z * scale : 0 and z keeps the activation
@@ -65,7 +66,7 @@ __global__ void bias_act_kernel(dview<V> z, const V* bias, bool relu, dview<V> o
         v = relu ? (v > V(0) ? v : V(0)) : v;
         z(r, c) = v;
         if (d.mask) {
-            const bool keep = dropout_keep(d.seed, d.row_offset + r, c, d.p);
+            const bool keep = dropout_keep(d.seed, d.at.row(r), d.at.col_offset + c, d.p);
             d.mask[i] = keep;
             out(r, c) = keep ? v * scale : V(0);
         }
@@ -78,7 +79,7 @@ __global__ void dropout_kernel(dview<const V> x, dview<V> y, dropout_args d, V s
     for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
          i += std::size_t(gridDim.x) * blockDim.x) {
         const std::size_t r = i / cols, c = i % cols;
-        const bool keep = dropout_keep(d.seed, d.row_offset + r, c, d.p);
+        const bool keep = dropout_keep(d.seed, d.at.row(r), d.at.col_offset + c, d.p);
         d.mask[i] = keep;
         y(r, c) = keep ? x(r, c) * scale : V(0);
     }
@@ -159,14 +160,14 @@ void bias_act(matrix_view<V> z, const V* bias, bool relu) {
 // written to `mask` (contiguous rows x cols). One pass over z instead of two.
 template <class V>
 void bias_act_dropout(matrix_view<V> z, const V* bias, bool relu, matrix_view<V> out, std::uint8_t* mask, V p,
-                      std::uint64_t seed, std::uint64_t row_offset) {
+                      std::uint64_t seed, dropout_index at) {
     require(out.rows() == z.rows() && out.cols() == z.cols(), "gpu::bias_act_dropout: output ", out.rows(), "x",
             out.cols(), " for input ", z.rows(), "x", z.cols());
     require(mask != nullptr, "gpu::bias_act_dropout: null mask");
     if (z.size() == 0) return;
     auto& ctx = current_context();
     detail::bias_act_kernel<<<detail::grid_for(z.size()), 256, 0, ctx.stream()>>>(
-        detail::dev(z), bias, relu, detail::dev(out), detail::dropout_args{mask, double(p), seed, row_offset}, dropout_scale(p));
+        detail::dev(z), bias, relu, detail::dev(out), detail::dropout_args{mask, double(p), seed, at}, dropout_scale(p));
     MIXGCN_CUDA_CHECK_LAUNCH();
 }
 
@@ -182,12 +183,12 @@ void relu_backward(const_matrix_view<V> activated, matrix_view<V> grad) {
 
 template <class V>
 void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-             std::uint64_t row_offset) {
+             dropout_index at) {
     require(x.rows() == y.rows() && x.cols() == y.cols(), "gpu::dropout: output ", y.rows(), "x", y.cols(),
             " for input ", x.rows(), "x", x.cols());
     if (x.size() == 0) return;
     detail::dropout_kernel<<<detail::grid_for(x.size()), 256, 0, current_context().stream()>>>(
-        detail::dev(x), detail::dev(y), detail::dropout_args{mask, double(p), seed, row_offset}, dropout_scale(p));
+        detail::dev(x), detail::dev(y), detail::dropout_args{mask, double(p), seed, at}, dropout_scale(p));
     MIXGCN_CUDA_CHECK_LAUNCH();
 }
 

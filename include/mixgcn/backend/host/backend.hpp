@@ -51,8 +51,8 @@ struct host {
     }
     template <class V>
     static void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-                        std::uint64_t row_offset) {
-        host_detail::dropout(x, y, mask, p, seed, row_offset);
+                        dropout_index at) {
+        host_detail::dropout(x, y, mask, p, seed, at);
     }
     template <class V>
     static void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {

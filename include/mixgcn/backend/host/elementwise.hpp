@@ -78,7 +78,7 @@ void column_sum(const_matrix_view<V> x, V* out) {
 
 template <class V>
 void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-             std::uint64_t row_offset) {
+             dropout_index at) {
     require(x.rows() == y.rows() && x.cols() == y.cols(), "dropout: input is ", x.rows(), "x", x.cols(),
             " but output is ", y.rows(), "x", y.cols());
     const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
@@ -90,16 +90,17 @@ void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, 
         const dropout_rule r = rule;
         const V s = scale;
         const std::size_t width = d;
+        const auto col0 = static_cast<std::uint32_t>(at.col_offset);
         for (std::size_t row = b; row < e; ++row) {
             const V* in = x.row(row);
             V* out = y.row(row);
             std::uint8_t* m = mask + row * width;
-            const std::uint32_t key = r.row_key(row_offset + row);
+            const std::uint32_t key = r.row_key(at.row(row));
             // Branch-free so the loop vectorises: a dropped element is in * 0 (a signed
             // zero; inputs are finite).
 #pragma omp simd
             for (std::size_t c = 0; c < width; ++c) {
-                const std::uint32_t keep = r.keep(key, c) ? 1u : 0u;
+                const std::uint32_t keep = r.keep(key, col0 + static_cast<std::uint32_t>(c)) ? 1u : 0u;
                 m[c] = static_cast<std::uint8_t>(keep);
                 out[c] = in[c] * (s * static_cast<V>(keep));
             }

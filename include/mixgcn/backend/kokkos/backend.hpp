@@ -187,10 +187,11 @@ struct kokkos {
         ExecutionSpace().fence();
     }
     // y = mask ⊙ x / (1 - p); the mask (row-major, x.rows() x x.cols() bytes) is a pure
-    // function of (seed, row_offset + r, c) and equals every other backend's.
+    // function of (seed, global row, global column) and equals every other backend's.
+    // `at.row_ids`, when given, lives in the execution space's memory.
     template <class V>
     static void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-                        std::uint64_t row_offset) {
+                        dropout_index at) {
         require(x.rows() == y.rows() && x.cols() == y.cols(), "dropout: input is ", x.rows(), "x", x.cols(),
                 " but output is ", y.rows(), "x", y.cols());
         require(p >= V(0) && p <= V(1), "dropout: probability ", p, " is outside [0, 1]");
@@ -201,7 +202,7 @@ struct kokkos {
         const auto width = static_cast<std::uint64_t>(x.cols());
         const double pd = double(p);
         for_each_element(x.rows(), x.cols(), KOKKOS_LAMBDA(const std::int64_t r, const std::int64_t c) {
-            const bool k = backend::dropout_keep(seed, row_offset + std::uint64_t(r), std::uint64_t(c), pd);
+            const bool k = backend::dropout_keep(seed, at.row(std::size_t(r)), at.col_offset + std::uint64_t(c), pd);
             mv(std::uint64_t(r) * width + std::uint64_t(c)) = k;
             yv(r, c) = k ? xv(r, c) * scale : V(0);
         });

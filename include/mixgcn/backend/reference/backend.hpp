@@ -77,11 +77,11 @@ struct reference {
     }
     template <class V>
     static void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, std::uint64_t seed,
-                        std::uint64_t row_offset) {
+                        dropout_index at) {
         const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
         for (std::size_t r = 0; r < x.rows(); ++r)
             for (std::size_t c = 0; c < x.cols(); ++c) {
-                const bool keep = dropout_keep(seed, row_offset + r, c, double(p));
+                const bool keep = dropout_keep(seed, at.row(r), at.col_offset + c, double(p));
                 mask[r * x.cols() + c] = keep;
                 y(r, c) = keep ? x(r, c) * scale : V(0);
             }

@@ -1,0 +1,307 @@
+#pragma once
+// The `feature` strategy: every rank holds the whole Â and a contiguous slice of every
+// activation's columns (partition::feature_columns), all rows. The sparse product then
+// needs no communication at all. The dense update is where the ranks meet:
+//   forward   Z = H·W = Σ_q H[:, slice_q] · W[slice_q, :]: each rank multiplies its
+//             columns by its rows of W (an N x out partial product) and a reduce-scatter
+//             over the output columns sums the partials and leaves each rank its slice.
+//   backward  dZ's slices are all-gathered (N x out on every rank); a rank computes its
+//             rows of dW = Hᵀ·dZ and its columns of dH = dZ·W[slice, :]ᵀ alone.
+// Parameters stay replicated: the gradient reduction is one all-gather of the shards
+// (each rank computed the rows of every dW and the columns of every db that belong to
+// its slices), not an all-reduce. The loss sees row layout: the last layer's logits are
+// switched to rows by one all-to-all, and the loss gradient back.
+//
+// Volume per layer and pass (rank p, c_p = its slice of the output width `out`):
+//   reduce-scatter  sent N·(out - c_p), received (P-1)·N·c_p
+//   all-gather      sent (P-1)·N·c_p, received N·(out - c_p)
+// Memory: the replicated Â, activations N x d/P, and one N x out partial product.
+#include <algorithm>
+#include <chrono>
+#include <numeric>
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "mixgcn/backend/memory.hpp"
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/strategy.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/nn/parameter.hpp"
+#include "mixgcn/parallel/detail/layouts.hpp"
+#include "mixgcn/parallel/report.hpp"
+
+namespace mixgcn::parallel {
+
+template <class B, class V, comm::communicator Comm>
+class feature {
+public:
+    using backend_type = B;
+    using value_type = V;
+    static_assert(backend::host_accessible<B>(),
+                  "parallel::feature packs partial products in host memory; a device backend needs the device "
+                  "kernels of issue 13 first");
+
+    // Collective: every rank passes the same operator and owner vector. The owners say
+    // which rows each rank's loss sees (the row layout); the columns come from
+    // partition::feature_columns.
+    feature(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner)
+        : comm_(&comm), rows_(owner, comm.size(), comm.rank()) {
+        require(owner.size() == static_cast<std::size_t>(op.a.rows), "feature strategy (rank ", comm.rank(),
+                "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
+        op_ = detail::permute_operator(op, rows_);
+        since_ = comm.stats();
+    }
+
+    static constexpr const char* name() { return "feature"; }
+    int rank() const noexcept { return comm_->rank(); }
+    int ranks() const noexcept { return comm_->size(); }
+    std::size_t rows() const noexcept { return rows_.nodes(); }
+    column_slice columns(std::size_t width) const { return detail::column_slices(width, ranks())[std::size_t(rank())]; }
+    dropout_index row_ids() const noexcept { return {rows_.order.data(), 0, 0}; }
+    std::size_t loss_rows() const noexcept { return rows_.rows_of(rank()); }
+    const detail::row_blocks& row_layout() const noexcept { return rows_; }
+
+    void begin_layer(std::size_t l) {
+        layer_ = l;
+        if (figures_.size() <= l) figures_.resize(l + 1);
+    }
+
+    void forward(const_matrix_view<V> x, matrix_view<V> y) { aggregate(op_.forward(), x, y); }
+    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { aggregate(op_.backward(), dy, dx); }
+
+    template <class T>
+    void sum(std::span<T> values) {
+        timed([&] { comm_->all_reduce(values, comm::reduce_op::sum); });
+    }
+
+    // z (N x c_p(out)) = Σ_q h_q · W[slice_q(in), :], column slice p of the sum.
+    void dense_forward(const_matrix_view<V> h, const_matrix_view<V> w, matrix_view<V> z) {
+        const column_slice in = columns(w.rows());
+        const auto out_slices = detail::column_slices(w.cols(), ranks());
+        check_block(h, in, "dense_forward input");
+        const std::size_t n = rows();
+        last_out_ = w.cols();
+        const auto t0 = clock::now();
+        partial_.resize(n, w.cols());
+        if (in.count == 0) partial_.fill(V(0));
+        else B::gemm(transpose::no, transpose::no, V(1), h, w.row_block(in.begin, in.count), V(0), partial_.view());
+        // Column blocks, one per destination rank, each contiguous N x c_q.
+        pack_.resize(n * w.cols());
+        std::vector<std::size_t> counts(static_cast<std::size_t>(ranks()));
+        V* o = pack_.data();
+        for (int q = 0; q < ranks(); ++q) {
+            const auto& s = out_slices[std::size_t(q)];
+            for (std::size_t r = 0; r < n; ++r, o += s.count) std::copy_n(partial_.row(r) + s.begin, s.count, o);
+            counts[std::size_t(q)] = n * s.count;
+        }
+        compute_seconds_ += seconds(t0, clock::now());
+        require(z.contiguous() && z.rows() == n && z.cols() == out_slices[std::size_t(rank())].count,
+                "feature strategy (rank ", rank(), "): output block is ", z.rows(), "x", z.cols());
+        exchange([&] {
+            comm_->reduce_scatter_v(std::span<const V>(pack_), std::span<V>(z.data(), z.size()),
+                                    std::span<const std::size_t>(counts));
+        });
+    }
+
+    // dW[slice(in), :] = hᵀ·dZ and dh = dZ·W[slice(in), :]ᵀ, with dZ all-gathered.
+    void dense_backward(const_matrix_view<V> h, const_matrix_view<V> dz, const_matrix_view<V> w, matrix_view<V> dw,
+                        std::optional<matrix_view<V>> dh) {
+        const column_slice in = columns(w.rows());
+        const auto out_slices = detail::column_slices(w.cols(), ranks());
+        check_block(h, in, "dense_backward input");
+        const std::size_t n = rows();
+        std::vector<std::size_t> counts(static_cast<std::size_t>(ranks()));
+        for (int q = 0; q < ranks(); ++q) counts[std::size_t(q)] = n * out_slices[std::size_t(q)].count;
+        require(dz.contiguous() && dz.rows() == n && dz.cols() == out_slices[std::size_t(rank())].count,
+                "feature strategy (rank ", rank(), "): gradient block is ", dz.rows(), "x", dz.cols());
+        pack_.resize(n * w.cols());
+        exchange([&] {
+            comm_->all_gather_v(std::span<const V>(dz.data(), dz.size()), std::span<V>(pack_),
+                                std::span<const std::size_t>(counts));
+        });
+        const auto t0 = clock::now();
+        partial_.resize(n, w.cols());
+        const V* g = pack_.data();
+        for (int q = 0; q < ranks(); ++q) {
+            const auto& s = out_slices[std::size_t(q)];
+            for (std::size_t r = 0; r < n; ++r, g += s.count) std::copy_n(g, s.count, partial_.row(r) + s.begin);
+        }
+        if (in.count > 0) {
+            B::gemm(transpose::yes, transpose::no, V(1), h, partial_.cview(), V(0), dw.row_block(in.begin, in.count));
+            if (dh)
+                B::gemm(transpose::no, transpose::yes, V(1), partial_.cview(), w.row_block(in.begin, in.count), V(0),
+                        *dh);
+        }
+        compute_seconds_ += seconds(t0, clock::now());
+    }
+
+    // Each rank computed the rows of every weight gradient and the columns of every bias
+    // gradient in its slices: one all-gather of those shards completes every gradient.
+    template <class Param>
+    void reduce_gradients(std::span<Param* const> params) {
+        const int P = ranks();
+        if (P <= 1) return;
+        // Elements [begin, end) of parameter i that rank q computed.
+        auto shard = [&](const Param& p, int q) {
+            if (p.role == nn::parameter_role::bias) {
+                const auto s = detail::column_slices(p.value.cols(), P)[std::size_t(q)];
+                return std::pair{s.begin, s.begin + s.count};
+            }
+            const auto s = detail::column_slices(p.value.rows(), P)[std::size_t(q)];
+            return std::pair{s.begin * p.value.cols(), (s.begin + s.count) * p.value.cols()};
+        };
+        std::vector<std::size_t> counts(std::size_t(P), 0);
+        for (int q = 0; q < P; ++q)
+            for (const auto* p : params) {
+                const auto [b, e] = shard(*p, q);
+                counts[std::size_t(q)] += e - b;
+            }
+        std::vector<V> mine;
+        mine.reserve(counts[std::size_t(rank())]);
+        for (const auto* p : params) {
+            const auto [b, e] = shard(*p, rank());
+            mine.insert(mine.end(), p->grad.data() + b, p->grad.data() + e);
+        }
+        std::vector<V> all(std::accumulate(counts.begin(), counts.end(), std::size_t{0}));
+        timed([&] {
+            comm_->all_gather_v(std::span<const V>(mine), std::span<V>(all), std::span<const std::size_t>(counts));
+        });
+        const V* at = all.data();
+        for (int q = 0; q < P; ++q)
+            for (auto* p : params) {
+                const auto [b, e] = shard(*p, q);
+                std::copy_n(at, e - b, p->grad.data() + b);
+                at += e - b;
+            }
+    }
+
+    // Logits N x c_p(C) in the column layout -> this rank's rows x C.
+    const_matrix_view<V> to_rows(const_matrix_view<V> logits) {
+        const std::size_t C = logits_width(logits.cols());
+        const auto slices = detail::column_slices(C, ranks());
+        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        rows_logits_.resize(loss_rows(), C);
+        auto e = sw.start_to_rows(logits, slices, recv_);
+        e.wait();
+        sw.unpack_into_rows(recv_, slices, 0, rows_logits_.view());
+        record(e);
+        return rows_logits_.cview();
+    }
+    // The loss gradient (this rank's rows x C) -> the column layout.
+    matrix_view<V> from_rows(matrix_view<V> dlogits) {
+        const std::size_t C = dlogits.cols();
+        const auto slices = detail::column_slices(C, ranks());
+        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        cols_grad_.resize(rows(), slices[std::size_t(rank())].count);
+        auto e = sw.start_to_columns(const_matrix_view<V>(dlogits), 0, slices, send_, cols_grad_.view());
+        e.wait();
+        record(e);
+        return cols_grad_.view();
+    }
+
+    // This rank's inputs: every row of its feature columns (in positions), and the
+    // labels and split of its row block.
+    strategy_inputs<V> local_inputs(const dataset<V>& ds) const {
+        require(ds.features.rows() == rows_.nodes(), "feature strategy (rank ", rank(), "): dataset has ",
+                ds.features.rows(), " feature rows for ", rows_.nodes(), " nodes");
+        strategy_inputs<V> in;
+        const auto s = columns(ds.features.cols());
+        in.features = dense_matrix<V>(rows(), s.count);
+        for (std::size_t i = 0; i < rows(); ++i)
+            std::copy_n(ds.features.row(static_cast<std::size_t>(rows_.order[i])) + s.begin, s.count,
+                        in.features.row(i));
+        detail::row_layout_labels(ds, rows_, rank(), in);
+        return in;
+    }
+
+    strategy_report report() const {
+        strategy_report r;
+        r.strategy = name();
+        r.rank = rank();
+        r.owned_nodes = loss_rows();
+        r.local_nonzeros = op_.a.nnz();
+        r.traffic = detail::traffic_since(comm_->stats(), since_);
+        const auto t = r.traffic.total();
+        r.bytes_sent = t.bytes_sent;
+        r.bytes_received = t.bytes_received;
+        r.comm_seconds = comm_seconds_;
+        r.compute_seconds = compute_seconds_;
+        r.layers = figures_;
+        r.graph_bytes = op_.bytes() + rows_.bytes();
+        r.buffer_bytes = partial_.bytes() + rows_logits_.bytes() + cols_grad_.bytes() +
+                         (pack_.capacity() + recv_.capacity() + send_.capacity()) * sizeof(V);
+        return r;
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    static double seconds(clock::time_point a, clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    }
+    // The logits' full width: a slice alone does not tell it, so the strategy keeps the
+    // output width of the last dense update it ran (the last layer's).
+    std::size_t logits_width(std::size_t slice) const {
+        require(last_out_ > 0 && columns(last_out_).count == slice, "feature strategy (rank ", rank(),
+                "): logits block of width ", slice, " does not follow a dense update of this strategy");
+        return last_out_;
+    }
+
+    template <class Op>
+    void aggregate(const Op& a, const_matrix_view<V> x, matrix_view<V> y) {
+        require(x.rows() == rows() && y.rows() == rows() && x.cols() == y.cols(), "feature strategy (rank ", rank(),
+                "): blocks ", x.rows(), "x", x.cols(), " and ", y.rows(), "x", y.cols(), " for ", rows(), " rows");
+        const auto t0 = clock::now();
+        if (x.cols() > 0) B::aggregate(a, x, y);
+        compute_seconds_ += seconds(t0, clock::now());
+    }
+    void check_block(const_matrix_view<V> h, column_slice in, const char* what) const {
+        require(h.rows() == rows() && h.cols() == in.count, "feature strategy ", what, " (rank ", rank(), "): block is ",
+                h.rows(), "x", h.cols(), ", expected ", rows(), "x", in.count);
+    }
+    template <class F>
+    void timed(F&& f) {
+        const auto t0 = clock::now();
+        f();
+        comm_seconds_ += seconds(t0, clock::now());
+    }
+    // A blocking exchange of the dense update, counted in this layer's figures.
+    template <class F>
+    void exchange(F&& f) {
+        const auto t0 = clock::now();
+        f();
+        const double s = seconds(t0, clock::now());
+        comm_seconds_ += s;
+        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
+        auto& g = figures_[layer_];
+        ++g.exchanges;
+        g.in_flight_seconds += s;
+        g.blocked_seconds += s;
+    }
+    template <class E>
+    void record(const E& e) {
+        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
+        exchange_figures f;
+        e.add_to(f);
+        auto& g = figures_[layer_];
+        g.exchanges += f.exchanges;
+        g.in_flight_seconds += f.in_flight_seconds;
+        g.blocked_seconds += f.blocked_seconds;
+        comm_seconds_ += f.blocked_seconds;
+    }
+
+    Comm* comm_;
+    detail::row_blocks rows_;
+    ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
+    dense_matrix<V> partial_, rows_logits_, cols_grad_;
+    std::vector<V> pack_, recv_, send_;
+    std::size_t last_out_ = 0;
+    std::size_t layer_ = 0;
+    std::vector<exchange_figures> figures_;
+    comm::traffic since_;
+    double comm_seconds_ = 0, compute_seconds_ = 0;
+};
+
+}  // namespace mixgcn::parallel

@@ -1,0 +1,198 @@
+#pragma once
+// The `mixture` strategy: MixGCN's mixture of parallelism (Wan et al., 2025; NeutronTP,
+// Ai et al., 2024). Activations live in the row layout (rank p holds its row block, every
+// column), where the dense update H·W runs with the replicated W and the loss sees its
+// rows. The sparse product runs in the column layout: every rank holds the whole Â and
+// aggregates a slice of the columns, so the aggregation needs no halo and its work is
+// balanced by construction. An all-to-all switches the layouts before and after each
+// sparse product, forward and backward.
+//
+// Pipelined in column chunks: the width is cut into K chunks, each split over the ranks;
+// chunk k+1's switch into the column layout is in flight while chunk k is aggregated,
+// and chunk k's switch back while chunk k+1 is aggregated. Between row blocks of every
+// aggregation the in-flight exchanges are polled, so MPI progresses them (OpenMPI moves
+// non-blocking collectives only inside MPI calls).
+//
+// Volume per switch of a width-d matrix, rank p (n_q rows on rank q, c_q = its columns):
+//   sent = received = n_p·(d - c_p) + c_p·(N - n_p)   elements,
+// in total about N·d·(P-1)/P per switch whatever the graph's structure (docs/mixture.md).
+// Memory: the replicated Â (O(|E|)) and column blocks of N x d/P per chunk in flight.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/strategy.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/detail/layouts.hpp"
+#include "mixgcn/parallel/report.hpp"
+
+namespace mixgcn::parallel {
+
+template <class B, class V, comm::communicator Comm>
+class mixture {
+public:
+    using backend_type = B;
+    using value_type = V;
+    static_assert(backend::host_accessible<B>(),
+                  "parallel::mixture packs and switches layouts in host memory; a device backend needs the device "
+                  "kernels of issue 13 first");
+
+    // Collective: every rank passes the same operator (graph::gcn_normalize of the whole
+    // graph) and owner vector. `chunks` >= 1 column chunks pipeline each switch.
+    mixture(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner, int chunks = 1)
+        : comm_(&comm), rows_(owner, comm.size(), comm.rank()), chunks_(chunks) {
+        require(chunks >= 1, "mixture strategy (rank ", comm.rank(), "): chunks must be >= 1, got ", chunks);
+        require(owner.size() == static_cast<std::size_t>(op.a.rows), "mixture strategy (rank ", comm.rank(),
+                "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
+        op_ = detail::permute_operator(op, rows_);
+        since_ = comm.stats();
+    }
+
+    static constexpr const char* name() { return "mixture"; }
+    int rank() const noexcept { return comm_->rank(); }
+    int ranks() const noexcept { return comm_->size(); }
+    std::size_t rows() const noexcept { return rows_.rows_of(rank()); }
+    column_slice columns(std::size_t width) const noexcept { return {0, width}; }
+    dropout_index row_ids() const noexcept { return {rows_.ids_of(rank()), 0, 0}; }
+    int chunks() const noexcept { return chunks_; }
+    const detail::row_blocks& row_layout() const noexcept { return rows_; }
+
+    void begin_layer(std::size_t l) {
+        layer_ = l;
+        if (figures_.size() <= l) figures_.resize(l + 1);
+    }
+
+    void forward(const_matrix_view<V> x, matrix_view<V> y) { product(op_.forward(), x, y, "forward"); }
+    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { product(op_.backward(), dy, dx, "backward"); }
+
+    template <class T>
+    void sum(std::span<T> values) {
+        const auto t0 = clock::now();
+        comm_->all_reduce(values, comm::reduce_op::sum);
+        comm_seconds_ += seconds(t0, clock::now());
+    }
+
+    // This rank's inputs: its rows of the features (row layout), labels and split.
+    strategy_inputs<V> local_inputs(const dataset<V>& ds) const {
+        require(ds.features.rows() == rows_.nodes(), "mixture strategy (rank ", rank(), "): dataset has ",
+                ds.features.rows(), " feature rows for ", rows_.nodes(), " nodes");
+        strategy_inputs<V> in;
+        const std::size_t mine = rows();
+        in.features = dense_matrix<V>(mine, ds.features.cols());
+        for (std::size_t i = 0; i < mine; ++i)
+            std::copy_n(ds.features.row(static_cast<std::size_t>(rows_.ids_of(rank())[i])), ds.features.cols(),
+                        in.features.row(i));
+        detail::row_layout_labels(ds, rows_, rank(), in);
+        return in;
+    }
+
+    strategy_report report() const {
+        strategy_report r;
+        r.strategy = name();
+        r.rank = rank();
+        r.owned_nodes = rows();
+        r.local_nonzeros = op_.a.nnz();
+        r.traffic = detail::traffic_since(comm_->stats(), since_);
+        const auto t = r.traffic.total();
+        r.bytes_sent = t.bytes_sent;
+        r.bytes_received = t.bytes_received;
+        r.comm_seconds = comm_seconds_;
+        r.compute_seconds = compute_seconds_;
+        r.layers = figures_;
+        r.graph_bytes = op_.bytes() + rows_.bytes();
+        for (const auto& c : chunk_)
+            r.buffer_bytes += (c.in.capacity() + c.out.capacity() + c.pack.capacity() + c.recv.capacity()) * sizeof(V);
+        return r;
+    }
+
+private:
+    using clock = std::chrono::steady_clock;
+    static double seconds(clock::time_point a, clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    }
+    struct chunk_buffers {
+        std::vector<V> in, out, pack, recv;  // column blocks (N x c), row-side pack/receive
+    };
+
+    template <class Op>
+    void product(const Op& a, const_matrix_view<V> x, matrix_view<V> y, const char* what) {
+        const int P = ranks(), me = rank();
+        const std::size_t d = x.cols(), n = rows_.nodes();
+        require(x.rows() == rows() && y.rows() == rows() && y.cols() == d, "mixture strategy ", what, " (rank ", me,
+                "): blocks ", x.rows(), "x", d, " and ", y.rows(), "x", y.cols(), ", this rank owns ", rows(), " rows");
+        const auto t_start = clock::now();
+        // Chunks of the width (no more chunks than columns), each split over the ranks.
+        const std::size_t K = std::max<std::size_t>(1, std::min<std::size_t>(std::size_t(chunks_), d));
+        const auto bounds = detail::column_slices(d, int(K));
+        if (chunk_.size() < K) chunk_.resize(K);
+        std::vector<std::vector<column_slice>> slices(K);
+        for (std::size_t k = 0; k < K; ++k) slices[k] = detail::column_slices(bounds[k].count, P);
+        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        using exchange = decltype(sw.start_to_columns(x, 0, slices[0], chunk_[0].pack, matrix_view<V>()));
+        std::vector<exchange> to_cols(K), to_rows(K);
+        auto col_block = [&](std::vector<V>& buf, std::size_t k) {
+            const std::size_t c = slices[k][std::size_t(me)].count;
+            if (buf.size() < n * c) buf.resize(n * c);
+            return matrix_view<V>(buf.data(), n, c);
+        };
+        auto poll_all = [&] {
+            for (auto& e : to_cols) e.poll();
+            for (auto& e : to_rows) e.poll();
+        };
+        to_cols[0] = sw.start_to_columns(x, bounds[0].begin, slices[0], chunk_[0].pack, col_block(chunk_[0].in, 0));
+        for (std::size_t k = 0; k < K; ++k) {
+            to_cols[k].wait();
+            if (k + 1 < K)
+                to_cols[k + 1] = sw.start_to_columns(x, bounds[k + 1].begin, slices[k + 1], chunk_[k + 1].pack,
+                                                     col_block(chunk_[k + 1].in, k + 1));
+            const auto in = col_block(chunk_[k].in, k);
+            const auto out = col_block(chunk_[k].out, k);
+            aggregate_polling(a, const_matrix_view<V>(in), out, poll_all);
+            to_rows[k] = sw.start_to_rows(const_matrix_view<V>(out), slices[k], chunk_[k].recv);
+        }
+        for (std::size_t k = 0; k < K; ++k) {
+            to_rows[k].wait();
+            sw.unpack_into_rows(chunk_[k].recv, slices[k], bounds[k].begin, y);
+        }
+        exchange_figures f;
+        for (std::size_t k = 0; k < K; ++k) {
+            to_cols[k].add_to(f);
+            to_rows[k].add_to(f);
+        }
+        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
+        auto& g = figures_[layer_];
+        g.exchanges += f.exchanges;
+        g.in_flight_seconds += f.in_flight_seconds;
+        g.blocked_seconds += f.blocked_seconds;
+        comm_seconds_ += f.blocked_seconds;
+        compute_seconds_ += seconds(t_start, clock::now()) - f.blocked_seconds;
+    }
+
+    // Â·x over every position, in row blocks with the exchanges polled in between.
+    template <class Op, class Poll>
+    static void aggregate_polling(const Op& a, const_matrix_view<V> x, matrix_view<V> y, Poll&& poll) {
+        if (x.cols() == 0) return;
+        const index_t n = a.rows;
+        const index_t step = std::max<index_t>(1024, n / 8);
+        for (index_t first = 0; first < n; first += step) {
+            B::aggregate_rows(a, x, y, first, std::min<index_t>(n, first + step));
+            poll();
+        }
+    }
+
+    Comm* comm_;
+    detail::row_blocks rows_;
+    ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
+    int chunks_ = 1;
+    std::vector<chunk_buffers> chunk_;
+    std::size_t layer_ = 0;
+    std::vector<exchange_figures> figures_;
+    comm::traffic since_;
+    double comm_seconds_ = 0, compute_seconds_ = 0;
+};
+
+}  // namespace mixgcn::parallel
