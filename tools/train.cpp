@@ -6,9 +6,9 @@
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/reference/backend.hpp"
 #include "mixgcn/comm.hpp"
+#include "mixgcn/parallel/cost.hpp"
 #include "mixgcn/parallel/data.hpp"
-#include "mixgcn/parallel/graph.hpp"
-#include "mixgcn/parallel/single.hpp"
+#include "mixgcn/parallel/full_graph.hpp"
 #include "mixgcn/partition.hpp"
 #include "train_run.hpp"
 #ifdef MIXGCN_TRAIN_WITH_CUDA
@@ -62,13 +62,20 @@ model and training:
   --tf32                  cuda: TF32 tensor-core GEMMs (about 10 mantissa bits; default off)
   --threads T             OpenMP threads (default: all cores)
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
-  --strategy single|graph|data   single process; rows partitioned over ranks with ghost
-                          nodes; or Cluster-GCN batches per rank with gradients all-reduced
+  --strategy single|graph|feature|mixture|data
+                          single process; graph: rows partitioned over ranks with ghost
+                          nodes; feature: whole graph on every rank, feature columns
+                          split; mixture (MixGCN): aggregation column-split, dense update
+                          row-split, an all-to-all between; data: Cluster-GCN batches per
+                          rank with gradients all-reduced (docs/mixture.md)
+  --chunks K              mixture: column chunks pipelined per layout switch (default 1)
   --clusters N --clusters-per-batch K   data: clusters of the graph (40), per batch (10)
-  --partition block|random|spectral|metis   rows to ranks (graph) or nodes to clusters (data); default metis
+  --partition block|random|spectral|metis   rows to ranks (graph, and the row blocks of
+                          feature/mixture) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
-  --comm local|mpi|gloo   communicator (default: local for single, mpi for graph); Gloo
-                          ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE
+  --comm local|mpi|gloo   communicator (default: local for single, mpi otherwise); Gloo
+                          ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE, or
+                          rendezvous through MPI when started by mpirun
 checkpoints and output:
   --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs
   --resume FILE           continue from a checkpoint
@@ -100,74 +107,72 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
     return {owner.begin(), owner.end()};
 }
 
-// The host backends' strategies: the whole graph in this process, rows partitioned over
-// ranks with their halo (graph), or Cluster-GCN batches per rank (data).
+// The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come
+// from one factory (parallel::with_strategy): the whole operator, an owner vector and the
+// dataset in, the strategy and its inputs out. `data` trains Cluster-GCN batches per rank.
 template <class B, class V, class Comm>
 void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
-    const bool quiet = ctx.quiet;
-    const std::string& strategy_name = ctx.strategy_name;
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;
-    const auto mode = ctx.mode;
-    nn::gcn_model<B, V>& model = ctx.model;
-    nn::optimizer<B, V>& opt = ctx.opt;
-    const train::trainer_options& to = ctx.to;
-    const std::uint64_t seed = ctx.seed;
-    train::train_result& res = ctx.res;
-    train::memory_breakdown& mem = ctx.mem;
-    train_tool::rank_figures& mine = ctx.mine;
-    std::optional<graph::gcn_operator<index_t, V>> op;
-    std::optional<parallel::graph<B, V, Comm>> part;
-    dense_matrix<V> local_features;
-    std::vector<std::int32_t> local_labels;
-    train::local_data<V> data;
-    if (strategy_name == "single") {
-        op = graph::gcn_normalize<V>(adjacency, mode);
-        parallel::single<B, V> strategy(*op);
-        data = {ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train), ds.nodes_with(split_role::val),
-                ds.nodes_with(split_role::test)};
-        ctx.train_with(strategy, data);
-        mem.graph = op->bytes();
-        mem.features = ds.features.bytes();
-        mine.owned = double(ds.num_nodes());
-    } else if (strategy_name == "data") {
+    if (ctx.strategy_name == "data") {
         parallel::data_options dopt;
         dopt.clusters = a.number<int>("clusters", dopt.clusters);
         dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
-        dopt.seed = seed;
-        const int clusters = dopt.clusters;
-        require(clusters >= 1, "--clusters must be >= 1, got ", clusters);
-        const auto cluster_of = obtain_owners<V>(a, comm, adjacency, clusters);
+        dopt.seed = ctx.seed;
+        require(dopt.clusters >= 1, "--clusters must be >= 1, got ", dopt.clusters);
+        const auto cluster_of = obtain_owners<V>(a, comm, adjacency, dopt.clusters);
         parallel::data_report r;
-        if (!quiet)
+        if (!ctx.quiet)
             std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy data "
                         "(%d clusters, %d per batch) on %d rank(s)\n",
                         ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
-                        sizeof(V) == 4 ? "float" : "double", clusters, dopt.clusters_per_batch, comm.size());
-        res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, model, opt, to, &r);
-        mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
-        mem.features = ds.features.bytes();
-        mine = {double(r.bytes_sent), double(r.bytes_received), r.comm_seconds, r.compute_seconds, 0,
-                double(ds.num_nodes()), 0};
-    } else {
-        require(mode == graph::normalization_mode::fused, "--strategy graph applies the normalisation fused; drop "
-                "--normalization edge-weights");
-        const auto owner = obtain_owners<V>(a, comm, adjacency, comm.size());
-        part.emplace(comm, adjacency, owner);
-        local_features = part->local_rows(ds.features);
-        local_labels = part->local_values(ds.labels);
-        data = {local_features.cview(), local_labels.data(), part->local_rows_with(ds.split, split_role::train),
-                part->local_rows_with(ds.split, split_role::val), part->local_rows_with(ds.split, split_role::test)};
-        ds.features = dense_matrix<V>();  // the global copy goes before training starts
-        ctx.train_with(*part, data);
-        const auto r = part->report();
-        mem.graph = r.graph_bytes;
-        mem.features = local_features.bytes();
-        mem.communication = r.buffer_bytes;
-        mine = {double(r.bytes_sent), double(r.bytes_received), r.comm_seconds, r.compute_seconds, 0,
-                double(r.owned_nodes), double(r.halo_nodes)};
+                        sizeof(V) == 4 ? "float" : "double", dopt.clusters, dopt.clusters_per_batch, comm.size());
+        ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, ctx.to, &r);
+        ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
+        ctx.mem.features = ds.features.bytes();
+        ctx.mine.bytes_sent = double(r.bytes_sent);
+        ctx.mine.bytes_received = double(r.bytes_received);
+        ctx.mine.comm_seconds = r.comm_seconds;
+        ctx.mine.compute_seconds = r.compute_seconds;
+        ctx.mine.owned = double(ds.num_nodes());
+        return;
+    }
+    parallel::strategy_options so;
+    so.kind = parallel::parse_strategy_kind(ctx.strategy_name);
+    so.chunks = a.number<int>("chunks", 1);
+    if (so.chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(so.chunks));
+    const auto owner = so.kind == parallel::strategy_kind::single
+                           ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)
+                           : obtain_owners<V>(a, comm, adjacency, comm.size());
+    const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
+    parallel::strategy_report r;
+    parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
+        ctx.train_with(strategy, in.data());
+        r = strategy.report();
+        ctx.mem.features = in.bytes();
+    });
+    // The cost model's bytes for this run, beside the measured ones.
+    const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
+    const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,
+                                                   comm.rank(), int(ctx.res.history.size()), sizeof(V));
+    ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
+    ctx.mem.communication = r.buffer_bytes;
+    auto& f = ctx.mine;
+    f.bytes_sent = double(r.bytes_sent);
+    f.bytes_received = double(r.bytes_received);
+    f.predicted_sent = double(predicted.total().sent);
+    f.predicted_received = double(predicted.total().received);
+    f.comm_seconds = r.comm_seconds;
+    f.compute_seconds = r.compute_seconds;
+    f.owned = double(r.owned_nodes);
+    f.halo = double(r.halo_nodes);
+    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
+    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
+        f.layers[3 * l] = double(r.layers[l].exchanges);
+        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
+        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
     }
 }
 
@@ -236,7 +241,8 @@ int main(int argc, char** argv) {
                            "edge-factor", "graph-seed", "export-dataset", "feature-norm", "normalization", "layers",
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
-                           "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device"},
+                           "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
+                           "chunks"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

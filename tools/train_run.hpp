@@ -61,12 +61,19 @@ dataset<V> obtain_dataset(const cli::args& a) {
     return graph::generate_rmat_dataset<V>(o);
 }
 
-// Per-rank figures gathered to rank 0 for the JSON report.
+// Per-rank figures gathered to rank 0 for the JSON report: fixed fields, then three per
+// layer (exchanges, seconds in flight, seconds blocked) for the layout-switching strategies.
 struct rank_figures {
-    static constexpr std::size_t count = 7;
+    static constexpr std::size_t fixed = 9;
     double bytes_sent = 0, bytes_received = 0, comm_seconds = 0, compute_seconds = 0, peak_rss = 0, owned = 0, halo = 0;
-    std::array<double, count> pack() const {
-        return {bytes_sent, bytes_received, comm_seconds, compute_seconds, peak_rss, owned, halo};
+    double predicted_sent = -1, predicted_received = -1;  // -1: no prediction for this strategy
+    std::vector<double> layers;
+    std::vector<double> pack(std::size_t layer_count) const {
+        std::vector<double> v{bytes_sent, bytes_received, comm_seconds, compute_seconds, peak_rss, owned, halo,
+                              predicted_sent, predicted_received};
+        v.resize(fixed + 3 * layer_count, 0.0);
+        for (std::size_t i = 0; i < layers.size() && fixed + i < v.size(); ++i) v[fixed + i] = layers[i];
+        return v;
     }
 };
 
@@ -111,10 +118,13 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     const bool lead = comm.rank() == 0;
     const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
-    const std::string strategy_name = a.choice("strategy", "single", {"single", "graph", "data"});
+    const std::string strategy_name =
+        a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data"});
     if (strategy_name == "single" && comm.size() > 1)
         throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
-                               " were started (use --strategy graph)");
+                               " were started (use --strategy graph, feature, mixture or data)");
+    if (a.has("chunks") && strategy_name != "mixture")
+        throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     const auto t_load = std::chrono::steady_clock::now();
     dataset<V> ds = obtain_dataset<V>(a);
     ds.validate();
@@ -179,8 +189,10 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     mem.parameters_and_optimizer = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
     const auto peak = train::peak_rss_bytes();
     mine.peak_rss = double(peak);
-    const auto packed = mine.pack();
-    std::vector<double> everyone(rank_figures::count * static_cast<std::size_t>(comm.size()));
+    const std::size_t layer_count = static_cast<std::size_t>(mo.layers);
+    const auto packed = mine.pack(layer_count);
+    const std::size_t stride = packed.size();
+    std::vector<double> everyone(stride * static_cast<std::size_t>(comm.size()));
     comm.all_gather(std::span<const double>(packed), std::span<double>(everyone));
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
     if (!lead) return 0;
@@ -201,6 +213,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         if (!ctx.device.empty()) j.field("device", ctx.device);
         j.field("normalization", mode == graph::normalization_mode::fused ? "fused" : "edge-weights");
         j.field("strategy", strategy_name).field("comm", Comm::name()).field("ranks", comm.size());
+        if (strategy_name == "mixture") j.field("chunks", a.number<int>("chunks", 1));
         if (strategy_name != "single")
             j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
@@ -241,11 +254,25 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         j.end_object();
         j.key("ranks").begin_array();
         for (int r = 0; r < comm.size(); ++r) {
-            const double* f = everyone.data() + std::size_t(r) * rank_figures::count;
+            const double* f = everyone.data() + std::size_t(r) * stride;
             j.begin_object();
             j.field("rank", r).field("bytes_sent", std::uint64_t(f[0])).field("bytes_received", std::uint64_t(f[1]));
             j.field("comm_seconds", f[2]).field("compute_seconds", f[3]).field("peak_rss_bytes", std::uint64_t(f[4]));
             j.field("owned_nodes", std::uint64_t(f[5])).field("halo_nodes", std::uint64_t(f[6]));
+            if (f[7] >= 0)
+                j.field("predicted_bytes_sent", std::uint64_t(f[7])).field("predicted_bytes_received", std::uint64_t(f[8]));
+            if (strategy_name == "mixture" || strategy_name == "feature") {
+                j.key("layers").begin_array();
+                for (std::size_t l = 0; l < layer_count; ++l) {
+                    const double* g = f + rank_figures::fixed + 3 * l;
+                    const double hidden = g[1] > 0 ? std::max(0.0, 1.0 - g[2] / g[1]) : 0.0;
+                    j.begin_object();
+                    j.field("layer", l).field("exchanges", std::uint64_t(g[0])).field("exchange_seconds", g[1]);
+                    j.field("blocked_seconds", g[2]).field("hidden_fraction", hidden);
+                    j.end_object();
+                }
+                j.end_array();
+            }
             j.end_object();
         }
         j.end_array();
