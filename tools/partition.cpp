@@ -14,6 +14,7 @@
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/graph/stats.hpp"
 #include "mixgcn/io/dataset.hpp"
+#include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
 
 namespace {
@@ -21,7 +22,7 @@ namespace {
 constexpr const char* usage =
     "usage: mixgcn-partition (--data DIR | --generate sbm|rmat) --parts P\n"
     "                        [--method block|random|spectral|metis|all] [--out FILE] [--seed S]\n"
-    "                        [--imbalance E] [--per-rank]\n"
+    "                        [--imbalance E] [--per-rank] [--stats FILE]\n"
     "  --data DIR        dataset folder (see docs/datasets); only its graph is used\n"
     "  --generate sbm    power-law stochastic block model: --nodes N --avg-degree D --classes C\n"
     "                    --homophily H --graph-seed S\n"
@@ -30,7 +31,9 @@ constexpr const char* usage =
     "  --out FILE        owners, one per line; with --method all, FILE.<method> per method\n"
     "  --seed S          seed of random, spectral and metis (default 0)\n"
     "  --imbalance E     spectral's balance tolerance (default 0.03); metis: ufactor = 1000 E\n"
-    "  --per-rank        also print owned nodes, non-zeros and halo of every rank\n";
+    "  --per-rank        also print owned nodes, non-zeros and halo of every rank\n"
+    "  --stats FILE      rows and halo rows (received, sent) per rank for mixgcn-plan\n"
+    "                    --partition-stats; with --method all, FILE.<method> per method\n";
 
 struct result {
     std::string method;
@@ -78,7 +81,7 @@ int run_tool(int argc, char** argv) {
     namespace mp = mixgcn::partition;
     mixgcn::cli::args args(argc, argv,
                            {"data", "generate", "parts", "method", "out", "seed", "imbalance", "nodes", "avg-degree",
-                            "classes", "homophily", "scale", "edge-factor", "graph-seed"},
+                            "classes", "homophily", "scale", "edge-factor", "graph-seed", "stats"},
                            {"per-rank", "help"});
     if (args.has("help")) {
         std::cout << usage;
@@ -151,6 +154,15 @@ int run_tool(int argc, char** argv) {
                           << r.q.owned_nonzeros[static_cast<std::size_t>(p)] << ' '
                           << r.q.halo[static_cast<std::size_t>(p)] << '\n';
         }
+    if (args.has("stats")) {
+        const auto out = args.get("stats", "");
+        for (const auto& r : results) {
+            const auto path = method == "all" ? out + "." + r.method : out;
+            mixgcn::parallel::plan::write_partition_stats(
+                path, mixgcn::parallel::cost::layout_of(a, std::span<const int>(r.owner), parts), source + " " + r.method);
+            std::cout << "wrote " << path << '\n';
+        }
+    }
     if (args.has("out")) {
         const auto out = args.get("out", "");
         for (const auto& r : results) {

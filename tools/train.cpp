@@ -9,6 +9,7 @@
 #include "mixgcn/parallel/cost.hpp"
 #include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/full_graph.hpp"
+#include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
 #include "train_run.hpp"
 #ifdef MIXGCN_TRAIN_WITH_CUDA
@@ -62,8 +63,9 @@ model and training:
   --tf32                  cuda: TF32 tensor-core GEMMs (about 10 mantissa bits; default off)
   --threads T             OpenMP threads (default: all cores)
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
-  --strategy single|graph|feature|mixture|data
-                          single process; graph: rows partitioned over ranks with ghost
+  --strategy single|graph|feature|mixture|data|auto
+                          auto: the planner (mixgcn-plan) picks from this graph; single
+                          process; graph: rows partitioned over ranks with ghost
                           nodes; feature: whole graph on every rank, feature columns
                           split; mixture (MixGCN): aggregation column-split, dense update
                           row-split, an all-to-all between; data: Cluster-GCN batches per
@@ -116,6 +118,37 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
     Comm& comm = ctx.comm;
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;
+    // --strategy auto: the planner, fed this graph's statistics and the owners the flags
+    // give (exact halo), picks the full-graph strategy that moves the fewest bytes.
+    std::vector<int> owner;
+    if (ctx.strategy_name == "auto") {
+        if (comm.size() == 1) {
+            ctx.strategy_name = "single";
+        } else {
+            owner = obtain_owners<V>(a, comm, adjacency, comm.size());
+            const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
+            const auto& mo = ctx.model.options();
+            parallel::plan::problem pp;
+            pp.nodes = std::uint64_t(adjacency.rows);
+            pp.edges = adjacency.nnz();
+            pp.features = mo.in;
+            pp.hidden = mo.hidden;
+            pp.classes = mo.classes;
+            pp.layers = mo.layers;
+            pp.ranks = comm.size();
+            pp.value_bytes = sizeof(V);
+            pp.dropout = mo.dropout;
+            pp.eval_cache = mo.cache_input_aggregation;
+            pp.chunks = a.number<int>("chunks", 1);
+            pp.rows.assign(layout.rows.begin(), layout.rows.end());
+            pp.halo_recv.assign(layout.halo_recv.begin(), layout.halo_recv.end());
+            pp.halo_send.assign(layout.halo_send.begin(), layout.halo_send.end());
+            const auto plan = parallel::plan::make_plan(pp);
+            ctx.strategy_name = plan.recommended == "data" || plan.recommended == "none" ? "mixture" : plan.recommended;
+            if (!ctx.quiet)
+                std::printf("--strategy auto: %s (the planner: %s)\n", ctx.strategy_name.c_str(), plan.reason.c_str());
+        }
+    }
     if (ctx.strategy_name == "data") {
         parallel::data_options dopt;
         dopt.clusters = a.number<int>("clusters", dopt.clusters);
@@ -143,9 +176,9 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
     so.kind = parallel::parse_strategy_kind(ctx.strategy_name);
     so.chunks = a.number<int>("chunks", 1);
     if (so.chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(so.chunks));
-    const auto owner = so.kind == parallel::strategy_kind::single
-                           ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)
-                           : obtain_owners<V>(a, comm, adjacency, comm.size());
+    if (owner.empty())
+        owner = so.kind == parallel::strategy_kind::single ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)
+                                                            : obtain_owners<V>(a, comm, adjacency, comm.size());
     const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
     parallel::strategy_report r;
     parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {

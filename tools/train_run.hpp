@@ -119,11 +119,11 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
     const std::string strategy_name =
-        a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data"});
+        a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data", "auto"});
     if (strategy_name == "single" && comm.size() > 1)
         throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
                                " were started (use --strategy graph, feature, mixture or data)");
-    if (a.has("chunks") && strategy_name != "mixture")
+    if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     const auto t_load = std::chrono::steady_clock::now();
     dataset<V> ds = obtain_dataset<V>(a);
@@ -180,6 +180,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
 
     run_context<B, V, Comm> ctx{a, comm, quiet, strategy_name, ds, adjacency, mode, model, opt, to, seed, {}, {}, {}, {}, 0};
     train_strategy(ctx);
+    const std::string& ran = ctx.strategy_name;  // what --strategy auto resolved to
     auto& res = ctx.res;
     auto& mem = ctx.mem;
     auto& mine = ctx.mine;
@@ -212,9 +213,10 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         j.field("backend", B::name()).field("precision", sizeof(V) == 4 ? "float" : "double");
         if (!ctx.device.empty()) j.field("device", ctx.device);
         j.field("normalization", mode == graph::normalization_mode::fused ? "fused" : "edge-weights");
-        j.field("strategy", strategy_name).field("comm", Comm::name()).field("ranks", comm.size());
-        if (strategy_name == "mixture") j.field("chunks", a.number<int>("chunks", 1));
-        if (strategy_name != "single")
+        j.field("strategy", ran).field("comm", Comm::name()).field("ranks", comm.size());
+        if (strategy_name == "auto") j.field("strategy_requested", "auto");
+        if (ran == "mixture") j.field("chunks", a.number<int>("chunks", 1));
+        if (ran != "single")
             j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
         j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
@@ -261,7 +263,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
             j.field("owned_nodes", std::uint64_t(f[5])).field("halo_nodes", std::uint64_t(f[6]));
             if (f[7] >= 0)
                 j.field("predicted_bytes_sent", std::uint64_t(f[7])).field("predicted_bytes_received", std::uint64_t(f[8]));
-            if (strategy_name == "mixture" || strategy_name == "feature") {
+            if (ran == "mixture" || ran == "feature") {
                 j.key("layers").begin_array();
                 for (std::size_t l = 0; l < layer_count; ++l) {
                     const double* g = f + rank_figures::fixed + 3 * l;

@@ -19,6 +19,7 @@
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/cost.hpp"
 #include "mixgcn/parallel/full_graph.hpp"
+#include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
 
 using namespace mixgcn;
@@ -235,6 +236,72 @@ TEST_CASE("full-graph strategies: bytes per rank and collective equal the cost m
                 }
             }
         }
+    });
+}
+
+TEST_CASE("planner: bytes per epoch exact and memory per rank within 15 % of the measured runs") {
+    with_comm([](auto& comm) {
+        using V = float;
+        using Comm = std::remove_reference_t<decltype(comm)>;
+        graph::sbm_options so;
+        so.nodes = 4000;
+        so.avg_degree = 10;
+        so.classes = 6;
+        so.features = 48;
+        so.model = graph::feature_model::gaussian;
+        so.seed = 8;
+        problem<V> p;
+        p.ds = graph::generate_sbm<V>(so);
+        p.adjacency = graph::build_adjacency<index_t, V>(p.ds.edges);
+        p.op = graph::gcn_normalize<V>(p.adjacency);
+        const auto owner = owners(comm, partition::block{}, p.adjacency);
+        const auto L = parallel::cost::layout_of(p.adjacency, std::span<const int>(owner), comm.size());
+        for (const std::size_t hidden : {std::size_t(32), std::size_t(64)}) {
+            nn::model_options mo;
+            mo.in = so.features;
+            mo.classes = std::size_t(so.classes);
+            mo.hidden = hidden;
+            parallel::plan::problem pp;
+            pp.nodes = std::uint64_t(p.adjacency.rows);
+            pp.edges = p.adjacency.nnz();
+            pp.features = mo.in;
+            pp.hidden = hidden;
+            pp.classes = mo.classes;
+            pp.ranks = comm.size();
+            for (int q = 0; q < comm.size(); ++q) {
+                pp.rows.push_back(L.rows[std::size_t(q)]);
+                pp.halo_recv.push_back(L.halo_recv[std::size_t(q)]);
+                pp.halo_send.push_back(L.halo_send[std::size_t(q)]);
+            }
+            const auto plan = parallel::plan::make_plan(pp);
+            for (const auto& e : plan.strategies) {
+                if (!e.full_graph) continue;
+                const auto kind = parallel::parse_strategy_kind(e.strategy);
+                CAPTURE(e.strategy);
+                CAPTURE(hidden);
+                std::vector<std::vector<V>> w;
+                parallel::strategy_report r2, r3;
+                nn::model_options m = mo;
+                run(comm, p, owner, {kind, 1}, m, w, &r2, 2);
+                run(comm, p, owner, {kind, 1}, m, w, &r3, 3);
+                std::vector<double> mine{double(r3.bytes_sent - r2.bytes_sent), double(r3.total_bytes())};
+                std::vector<double> all(mine.size() * std::size_t(comm.size()));
+                comm.all_gather(std::span<const double>(mine), std::span<double>(all));
+                double busiest = 0, peak = 0;
+                for (int q = 0; q < comm.size(); ++q) {
+                    busiest = std::max(busiest, all[2 * std::size_t(q)]);
+                    peak = std::max(peak, all[2 * std::size_t(q) + 1]);
+                }
+                CHECK(busiest == e.bytes_per_epoch);
+                const double error = std::abs(e.mem.total() - peak) / peak;
+                CHECK(error < 0.15);
+                if (comm.rank() == 0)
+                    MESSAGE(e.strategy, " hidden=", hidden, " ranks=", comm.size(), ": planned ", e.mem.total(),
+                            " bytes, accounted ", peak, " (", 100 * error, " %); bytes/epoch ", e.bytes_per_epoch,
+                            " measured ", busiest);
+            }
+        }
+        (void)sizeof(Comm);
     });
 }
 

@@ -85,16 +85,16 @@ public:
         const std::size_t n = rows();
         last_out_ = w.cols();
         const auto t0 = clock::now();
-        partial_.resize(n, w.cols());
-        if (in.count == 0) partial_.fill(V(0));
-        else B::gemm(transpose::no, transpose::no, V(1), h, w.row_block(in.begin, in.count), V(0), partial_.view());
+        const auto partial = partial_block(n, w.cols());
+        if (in.count == 0) std::fill_n(partial.data(), partial.size(), V(0));
+        else B::gemm(transpose::no, transpose::no, V(1), h, w.row_block(in.begin, in.count), V(0), partial);
         // Column blocks, one per destination rank, each contiguous N x c_q.
         pack_.resize(n * w.cols());
         std::vector<std::size_t> counts(static_cast<std::size_t>(ranks()));
         V* o = pack_.data();
         for (int q = 0; q < ranks(); ++q) {
             const auto& s = out_slices[std::size_t(q)];
-            for (std::size_t r = 0; r < n; ++r, o += s.count) std::copy_n(partial_.row(r) + s.begin, s.count, o);
+            for (std::size_t r = 0; r < n; ++r, o += s.count) std::copy_n(partial.row(r) + s.begin, s.count, o);
             counts[std::size_t(q)] = n * s.count;
         }
         compute_seconds_ += seconds(t0, clock::now());
@@ -123,17 +123,18 @@ public:
                                 std::span<const std::size_t>(counts));
         });
         const auto t0 = clock::now();
-        partial_.resize(n, w.cols());
+        const auto full = partial_block(n, w.cols());  // dZ, every column
         const V* g = pack_.data();
         for (int q = 0; q < ranks(); ++q) {
             const auto& s = out_slices[std::size_t(q)];
-            for (std::size_t r = 0; r < n; ++r, g += s.count) std::copy_n(g, s.count, partial_.row(r) + s.begin);
+            for (std::size_t r = 0; r < n; ++r, g += s.count) std::copy_n(g, s.count, full.row(r) + s.begin);
         }
         if (in.count > 0) {
-            B::gemm(transpose::yes, transpose::no, V(1), h, partial_.cview(), V(0), dw.row_block(in.begin, in.count));
+            B::gemm(transpose::yes, transpose::no, V(1), h, const_matrix_view<V>(full), V(0),
+                    dw.row_block(in.begin, in.count));
             if (dh)
-                B::gemm(transpose::no, transpose::yes, V(1), partial_.cview(), w.row_block(in.begin, in.count), V(0),
-                        *dh);
+                B::gemm(transpose::no, transpose::yes, V(1), const_matrix_view<V>(full), w.row_block(in.begin, in.count),
+                        V(0), *dh);
         }
         compute_seconds_ += seconds(t0, clock::now());
     }
@@ -231,8 +232,8 @@ public:
         r.compute_seconds = compute_seconds_;
         r.layers = figures_;
         r.graph_bytes = op_.bytes() + rows_.bytes();
-        r.buffer_bytes = partial_.bytes() + rows_logits_.bytes() + cols_grad_.bytes() +
-                         (pack_.capacity() + recv_.capacity() + send_.capacity()) * sizeof(V);
+        r.buffer_bytes = rows_logits_.bytes() + cols_grad_.bytes() +
+                         (partial_.capacity() + pack_.capacity() + recv_.capacity() + send_.capacity()) * sizeof(V);
         return r;
     }
 
@@ -256,6 +257,11 @@ private:
         const auto t0 = clock::now();
         if (x.cols() > 0) B::aggregate(a, x, y);
         compute_seconds_ += seconds(t0, clock::now());
+    }
+    // The N x width partial product (or gathered dZ), kept at its widest size.
+    matrix_view<V> partial_block(std::size_t n, std::size_t width) {
+        if (partial_.size() < n * width) partial_.resize(n * width);
+        return {partial_.data(), n, width};
     }
     void check_block(const_matrix_view<V> h, column_slice in, const char* what) const {
         require(h.rows() == rows() && h.cols() == in.count, "feature strategy ", what, " (rank ", rank(), "): block is ",
@@ -295,8 +301,8 @@ private:
     Comm* comm_;
     detail::row_blocks rows_;
     ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
-    dense_matrix<V> partial_, rows_logits_, cols_grad_;
-    std::vector<V> pack_, recv_, send_;
+    dense_matrix<V> rows_logits_, cols_grad_;
+    std::vector<V> partial_, pack_, recv_, send_;
     std::size_t last_out_ = 0;
     std::size_t layer_ = 0;
     std::vector<exchange_figures> figures_;
