@@ -133,7 +133,7 @@ TEST_CASE("one step's gradients equal a one-process run of the union batch (floa
     nn::model_options mo;
     mo.in = ds.features.cols();
     mo.classes = std::size_t(ds.num_classes);
-    mo.dropout = 0;  // masks depend on the rank's seed; the reference has one process
+    mo.dropout = 0.5;  // masks are keyed by global node ids: the reference draws the same ones
     nn::gcn_model<backend::host, double> model(mo);
     model.initialize(9);
     nn::optimizer<backend::host, double> opt(nn::optimizer_options{});
@@ -175,7 +175,10 @@ TEST_CASE("one step's gradients equal a one-process run of the union batch (floa
     REQUIRE(!train_rows.empty());
     nn::gcn_model<backend::reference, double> ref(mo);
     ref.initialize(9);
-    parallel::single<backend::reference, double> s(ref_op);
+    // The reference's rows are named by their global ids, as the ranks' batches name theirs.
+    comm::local solo;
+    double unused_seconds = 0;
+    parallel::data_batch_strategy<backend::reference, double, comm::local> s(solo, ref_op, all.data(), unused_seconds);
     ref.forward(s, x.cview(), true, 0);
     const double ref_loss = ref.backward(s, labels.data(), train_rows, train_rows.size()) / double(train_rows.size());
     CHECK(*loss == doctest::Approx(ref_loss).epsilon(1e-12));

@@ -7,8 +7,8 @@
 // boundary rows), then the ghosts grouped by owning rank, so the rows received from
 // rank q land contiguously in the extended matrix without a copy.
 //   forward:  send the own rows others need, receive the ghost rows (all-to-all-v),
-//             aggregating the interior rows while the exchange is in flight, then the
-//             boundary rows.
+//             aggregating the interior rows while the exchange is in flight (polled
+//             between row blocks so MPI moves it), then the boundary rows.
 //   backward: aggregate with the transposed local operator into own + ghost rows, send
 //             the ghost-row gradients back to their owners, who add them in rank order
 //             (deterministic).
@@ -180,7 +180,13 @@ public:
         const auto t1 = clock::now();
         auto pending = comm_->start_all_to_all_v(std::span<const V>(send_), scounts, ghost_rows, rcounts);
         const auto t2 = clock::now();
-        B::aggregate_rows(view(), const_matrix_view<V>(ext), y, index_t{0}, interior_);
+        // Interior rows in blocks, polling the exchange in between: OpenMPI progresses a
+        // non-blocking collective only inside MPI calls.
+        const index_t step = std::max<index_t>(1024, interior_ / 8);
+        for (index_t first = 0; first < interior_; first += step) {
+            B::aggregate_rows(view(), const_matrix_view<V>(ext), y, first, std::min<index_t>(interior_, first + step));
+            (void)pending.progress();
+        }
         const auto t3 = clock::now();
         pending.wait();
         const auto t4 = clock::now();
