@@ -1,8 +1,7 @@
 // The `graph` strategy against the single-process trainer, with real processes (mpirun,
 // or Gloo ranks started separately): same loss per epoch and same final weights, for
 // every partitioner, in double (1e-9) and float (1e-4); halo bytes exactly as predicted.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
+#include "session.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -28,22 +27,8 @@ constexpr std::size_t features_width = 16;
 constexpr std::uint64_t model_seed = 5;
 
 template <class V>
-struct problem {
-    dataset<V> ds;
-    storage::csr<index_t, V> adjacency;
-    graph::gcn_operator<index_t, V> op;
-    problem() {
-        graph::sbm_options o;
-        o.nodes = 3000;
-        o.avg_degree = 8;
-        o.classes = 4;
-        o.features = features_width;
-        o.model = graph::feature_model::gaussian;
-        o.seed = 11;
-        ds = graph::generate_sbm<V>(o);
-        adjacency = graph::build_adjacency<index_t, V>(ds.edges);
-        op = graph::gcn_normalize<V>(adjacency);
-    }
+struct problem : test_session::problem<V> {
+    problem() : test_session::problem<V>(test_session::sbm(3000, 8, features_width, 4, 11)) {}
 };
 
 struct model_case {
@@ -115,16 +100,7 @@ train::train_result graph_run_weights(Comm& comm, const problem<V>& p, const std
 }
 
 // Owners computed on rank 0 and broadcast, as the CLI does.
-template <class Comm, class Part, class V>
-std::vector<int> owners(Comm& comm, const Part& part, const storage::csr<index_t, V>& adjacency) {
-    std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
-    if (comm.rank() == 0) {
-        const auto o = part.partition(adjacency, comm.size());
-        std::copy(o.begin(), o.end(), owner.begin());
-    }
-    comm.broadcast(std::span<std::int32_t>(owner), 0);
-    return {owner.begin(), owner.end()};
-}
+using test_session::owners;
 
 double worst_loss_difference(const train::train_result& got, const train::train_result& ref) {
     REQUIRE(got.history.size() == ref.history.size());
@@ -203,26 +179,7 @@ void check_equivalence(Comm& comm, double tol, std::initializer_list<std::size_t
     for_each_partitioner(check_with);
 }
 
-// One communicator per process for the whole run (a Gloo rendezvous cannot be repeated
-// on the same store), created in main after MPI starts and destroyed before it ends.
-#ifdef MIXGCN_HAS_MPI
-std::unique_ptr<comm::mpi> mpi_comm;
-#endif
-#ifdef MIXGCN_HAS_GLOO
-std::unique_ptr<comm::gloo> gloo_comm;
-#endif
-std::unique_ptr<comm::local> local_comm;
-
-template <class F>
-void with_comm(F&& f) {
-#ifdef MIXGCN_HAS_MPI
-    if (mpi_comm) return f(*mpi_comm);
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (gloo_comm) return f(*gloo_comm);
-#endif
-    f(*local_comm);
-}
+using test_session::with_comm;
 
 }  // namespace
 
@@ -284,27 +241,4 @@ TEST_CASE("graph strategy: a bad owner vector is refused with the rank and the v
     });
 }
 
-int main(int argc, char** argv) {
-    std::string kind = "mpi";
-    if (const char* k = std::getenv("MIXGCN_TEST_COMM")) kind = k;
-#ifdef MIXGCN_HAS_MPI
-    std::unique_ptr<comm::mpi::environment> env;
-    if (kind == "mpi") {
-        env = std::make_unique<comm::mpi::environment>(argc, argv);
-        mpi_comm = std::make_unique<comm::mpi>();
-    }
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (kind == "gloo") gloo_comm = std::make_unique<comm::gloo>();
-#endif
-    local_comm = std::make_unique<comm::local>();
-    doctest::Context ctx(argc, argv);
-    const int rc = ctx.run();
-#ifdef MIXGCN_HAS_MPI
-    mpi_comm.reset();
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    gloo_comm.reset();
-#endif
-    return rc;
-}
+int main(int argc, char** argv) { return test_session::main(argc, argv); }

@@ -4,8 +4,7 @@
 // (double 1e-9, float 1e-4 relative), 2- and 3-layer models in both product orders, a
 // layer narrower than the rank count, contiguous (block) and scattered (random) rows.
 // And the bytes every rank moved, by collective, equal the cost model exactly.
-#define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
+#include "session.hpp"
 
 #include <cmath>
 #include <cstdlib>
@@ -31,22 +30,8 @@ constexpr std::uint64_t model_seed = 7;
 constexpr int epochs = 8;
 
 template <class V>
-struct problem {
-    dataset<V> ds;
-    storage::csr<index_t, V> adjacency;
-    graph::gcn_operator<index_t, V> op;
-    problem() {
-        graph::sbm_options o;
-        o.nodes = 500;
-        o.avg_degree = 6;
-        o.classes = 4;
-        o.features = features_width;
-        o.model = graph::feature_model::gaussian;
-        o.seed = 3;
-        ds = graph::generate_sbm<V>(o);
-        adjacency = graph::build_adjacency<index_t, V>(ds.edges);
-        op = graph::gcn_normalize<V>(adjacency);
-    }
+struct problem : test_session::problem<V> {
+    problem() : test_session::problem<V>(test_session::sbm(500, 6, features_width, 4, 3)) {}
 };
 
 struct model_case {
@@ -91,7 +76,7 @@ std::vector<std::vector<V>> weights_of(nn::gcn_model<backend::host, V>& m) {
 
 // One run of strategy `o` on `comm` (single on a local communicator for the reference).
 template <class V, class Comm>
-train::train_result run(Comm& comm, const problem<V>& p, const std::vector<int>& owner,
+train::train_result run(Comm& comm, const test_session::problem<V>& p, const std::vector<int>& owner,
                         const parallel::strategy_options& o, const nn::model_options& mo,
                         std::vector<std::vector<V>>& weights, parallel::strategy_report* rep = nullptr,
                         int n_epochs = epochs) {
@@ -105,16 +90,7 @@ train::train_result run(Comm& comm, const problem<V>& p, const std::vector<int>&
     return res;
 }
 
-template <class Comm, class Part, class V>
-std::vector<int> owners(Comm& comm, const Part& part, const storage::csr<index_t, V>& adjacency) {
-    std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
-    if (comm.rank() == 0) {
-        const auto o = part.partition(adjacency, comm.size());
-        std::copy(o.begin(), o.end(), owner.begin());
-    }
-    comm.broadcast(std::span<std::int32_t>(owner), 0);
-    return {owner.begin(), owner.end()};
-}
+using test_session::owners;
 
 const parallel::strategy_options strategies[] = {
     {parallel::strategy_kind::graph, 1},
@@ -166,24 +142,7 @@ void check_equivalence(Comm& comm, double tol, std::initializer_list<std::size_t
     check_with(partition::random{});
 }
 
-#ifdef MIXGCN_HAS_MPI
-std::unique_ptr<comm::mpi> mpi_comm;
-#endif
-#ifdef MIXGCN_HAS_GLOO
-std::unique_ptr<comm::gloo> gloo_comm;
-#endif
-std::unique_ptr<comm::local> local_comm;
-
-template <class F>
-void with_comm(F&& f) {
-#ifdef MIXGCN_HAS_MPI
-    if (mpi_comm) return f(*mpi_comm);
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (gloo_comm) return f(*gloo_comm);
-#endif
-    f(*local_comm);
-}
+using test_session::with_comm;
 
 }  // namespace
 
@@ -243,17 +202,8 @@ TEST_CASE("planner: bytes per epoch exact and memory per rank within 15 % of the
     with_comm([](auto& comm) {
         using V = float;
         using Comm = std::remove_reference_t<decltype(comm)>;
-        graph::sbm_options so;
-        so.nodes = 4000;
-        so.avg_degree = 10;
-        so.classes = 6;
-        so.features = 48;
-        so.model = graph::feature_model::gaussian;
-        so.seed = 8;
-        problem<V> p;
-        p.ds = graph::generate_sbm<V>(so);
-        p.adjacency = graph::build_adjacency<index_t, V>(p.ds.edges);
-        p.op = graph::gcn_normalize<V>(p.adjacency);
+        const auto so = test_session::sbm(4000, 10, 48, 6, 8);
+        const test_session::problem<V> p(so);
         const auto owner = owners(comm, partition::block{}, p.adjacency);
         const auto L = parallel::cost::layout_of(p.adjacency, std::span<const int>(owner), comm.size());
         for (const std::size_t hidden : {std::size_t(32), std::size_t(64)}) {
@@ -324,27 +274,4 @@ TEST_CASE("mixture and feature strategies: bad setup is refused with the rank an
     });
 }
 
-int main(int argc, char** argv) {
-    std::string kind = "mpi";
-    if (const char* k = std::getenv("MIXGCN_TEST_COMM")) kind = k;
-#ifdef MIXGCN_HAS_MPI
-    std::unique_ptr<comm::mpi::environment> env;
-    if (kind == "mpi") {
-        env = std::make_unique<comm::mpi::environment>(argc, argv);
-        mpi_comm = std::make_unique<comm::mpi>();
-    }
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    if (kind == "gloo") gloo_comm = std::make_unique<comm::gloo>();
-#endif
-    local_comm = std::make_unique<comm::local>();
-    doctest::Context ctx(argc, argv);
-    const int rc = ctx.run();
-#ifdef MIXGCN_HAS_MPI
-    mpi_comm.reset();
-#endif
-#ifdef MIXGCN_HAS_GLOO
-    gloo_comm.reset();
-#endif
-    return rc;
-}
+int main(int argc, char** argv) { return test_session::main(argc, argv); }

@@ -31,13 +31,19 @@
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/parameter.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
+#include "mixgcn/parallel/detail/replicated_operator.hpp"
 #include "mixgcn/parallel/report.hpp"
 
 namespace mixgcn::parallel {
 
 template <class B, class V, comm::communicator Comm>
-class feature {
+class feature : public detail::replicated_operator<V, Comm> {
+    using base = detail::replicated_operator<V, Comm>;
+    using typename base::clock;
+    using base::comm_, base::rows_, base::op_, base::comm_seconds_, base::compute_seconds_, base::seconds;
+
 public:
+    using base::rank, base::ranks, base::sum, base::begin_layer, base::row_layout;
     using backend_type = B;
     using value_type = V;
     static_assert(backend::host_accessible<B>(),
@@ -48,34 +54,16 @@ public:
     // which rows each rank's loss sees (the row layout); the columns come from
     // partition::feature_columns.
     feature(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner)
-        : comm_(&comm), rows_(owner, comm.size(), comm.rank()) {
-        require(owner.size() == static_cast<std::size_t>(op.a.rows), "feature strategy (rank ", comm.rank(),
-                "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
-        op_ = detail::permute_operator(op, rows_);
-        since_ = comm.stats();
-    }
+        : base(comm, op, owner, "feature") {}
 
     static constexpr const char* name() { return "feature"; }
-    int rank() const noexcept { return comm_->rank(); }
-    int ranks() const noexcept { return comm_->size(); }
     std::size_t rows() const noexcept { return rows_.nodes(); }
     column_slice columns(std::size_t width) const { return detail::column_slices(width, ranks())[std::size_t(rank())]; }
     dropout_index row_ids() const noexcept { return {rows_.order.data(), 0, 0}; }
     std::size_t loss_rows() const noexcept { return rows_.rows_of(rank()); }
-    const detail::row_blocks& row_layout() const noexcept { return rows_; }
-
-    void begin_layer(std::size_t l) {
-        layer_ = l;
-        if (figures_.size() <= l) figures_.resize(l + 1);
-    }
 
     void forward(const_matrix_view<V> x, matrix_view<V> y) { aggregate(op_.forward(), x, y); }
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { aggregate(op_.backward(), dy, dx); }
-
-    template <class T>
-    void sum(std::span<T> values) {
-        timed([&] { comm_->all_reduce(values, comm::reduce_op::sum); });
-    }
 
     // z (N x c_p(out)) = Σ_q h_q · W[slice_q(in), :], column slice p of the sum.
     void dense_forward(const_matrix_view<V> h, const_matrix_view<V> w, matrix_view<V> z) {
@@ -219,29 +207,13 @@ public:
     }
 
     strategy_report report() const {
-        strategy_report r;
-        r.strategy = name();
-        r.rank = rank();
-        r.owned_nodes = loss_rows();
-        r.local_nonzeros = op_.a.nnz();
-        r.traffic = detail::traffic_since(comm_->stats(), since_);
-        const auto t = r.traffic.total();
-        r.bytes_sent = t.bytes_sent;
-        r.bytes_received = t.bytes_received;
-        r.comm_seconds = comm_seconds_;
-        r.compute_seconds = compute_seconds_;
-        r.layers = figures_;
-        r.graph_bytes = op_.bytes() + rows_.bytes();
+        auto r = this->base_report(name(), loss_rows());
         r.buffer_bytes = rows_logits_.bytes() + cols_grad_.bytes() +
                          (partial_.capacity() + pack_.capacity() + recv_.capacity() + send_.capacity()) * sizeof(V);
         return r;
     }
 
 private:
-    using clock = std::chrono::steady_clock;
-    static double seconds(clock::time_point a, clock::time_point b) {
-        return std::chrono::duration<double>(b - a).count();
-    }
     // The logits' full width: a slice alone does not tell it, so the strategy keeps the
     // output width of the last dense update it ran (the last layer's).
     std::size_t logits_width(std::size_t slice) const {
@@ -279,35 +251,18 @@ private:
         const auto t0 = clock::now();
         f();
         const double s = seconds(t0, clock::now());
-        comm_seconds_ += s;
-        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
-        auto& g = figures_[layer_];
-        ++g.exchanges;
-        g.in_flight_seconds += s;
-        g.blocked_seconds += s;
+        this->add_exchange({1, s, s});
     }
     template <class E>
     void record(const E& e) {
-        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
         exchange_figures f;
         e.add_to(f);
-        auto& g = figures_[layer_];
-        g.exchanges += f.exchanges;
-        g.in_flight_seconds += f.in_flight_seconds;
-        g.blocked_seconds += f.blocked_seconds;
-        comm_seconds_ += f.blocked_seconds;
+        this->add_exchange(f);
     }
 
-    Comm* comm_;
-    detail::row_blocks rows_;
-    ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
     dense_matrix<V> rows_logits_, cols_grad_;
     std::vector<V> partial_, pack_, recv_, send_;
     std::size_t last_out_ = 0;
-    std::size_t layer_ = 0;
-    std::vector<exchange_figures> figures_;
-    comm::traffic since_;
-    double comm_seconds_ = 0, compute_seconds_ = 0;
 };
 
 }  // namespace mixgcn::parallel

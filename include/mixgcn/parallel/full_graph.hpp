@@ -93,12 +93,7 @@ train::train_result train_full_graph(Comm& comm, const dataset<V>& ds,
         static_assert(parallel_strategy<S>, "every full-graph strategy must satisfy parallel_strategy");
         const auto data = in.data();
         auto res = train::trainer<B, V, S>(s, model, opt, data, to).run();
-        if (out) {
-            *out = s.report();
-            out->feature_bytes = in.bytes();
-            out->activation_bytes = model.activation_bytes();
-            out->parameter_bytes = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
-        }
+        detail::finish_report(out, s, in, model);
         return res;
     });
 }

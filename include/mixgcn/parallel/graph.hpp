@@ -426,12 +426,7 @@ train::train_result train_graph_parallel(Comm& comm, const dataset<V>& ds, const
     nn::optimizer<B, V> opt(oo);
     const auto data = in.data();
     auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
-    if (out) {
-        *out = g.report();
-        out->feature_bytes = in.bytes();
-        out->activation_bytes = model.activation_bytes();
-        out->parameter_bytes = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
-    }
+    detail::finish_report(out, g, in, model);
     return res;
 }
 

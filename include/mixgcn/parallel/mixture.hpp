@@ -28,13 +28,19 @@
 #include "mixgcn/core/strategy.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
+#include "mixgcn/parallel/detail/replicated_operator.hpp"
 #include "mixgcn/parallel/report.hpp"
 
 namespace mixgcn::parallel {
 
 template <class B, class V, comm::communicator Comm>
-class mixture {
+class mixture : public detail::replicated_operator<V, Comm> {
+    using base = detail::replicated_operator<V, Comm>;
+    using typename base::clock;
+    using base::comm_, base::rows_, base::op_, base::compute_seconds_, base::seconds;
+
 public:
+    using base::rank, base::ranks, base::sum, base::begin_layer, base::row_layout;
     using backend_type = B;
     using value_type = V;
     static_assert(backend::host_accessible<B>(),
@@ -44,37 +50,18 @@ public:
     // Collective: every rank passes the same operator (graph::gcn_normalize of the whole
     // graph) and owner vector. `chunks` >= 1 column chunks pipeline each switch.
     mixture(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner, int chunks = 1)
-        : comm_(&comm), rows_(owner, comm.size(), comm.rank()), chunks_(chunks) {
+        : base(comm, op, owner, "mixture"), chunks_(chunks) {
         require(chunks >= 1, "mixture strategy (rank ", comm.rank(), "): chunks must be >= 1, got ", chunks);
-        require(owner.size() == static_cast<std::size_t>(op.a.rows), "mixture strategy (rank ", comm.rank(),
-                "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
-        op_ = detail::permute_operator(op, rows_);
-        since_ = comm.stats();
     }
 
     static constexpr const char* name() { return "mixture"; }
-    int rank() const noexcept { return comm_->rank(); }
-    int ranks() const noexcept { return comm_->size(); }
     std::size_t rows() const noexcept { return rows_.rows_of(rank()); }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
     dropout_index row_ids() const noexcept { return {rows_.ids_of(rank()), 0, 0}; }
     int chunks() const noexcept { return chunks_; }
-    const detail::row_blocks& row_layout() const noexcept { return rows_; }
-
-    void begin_layer(std::size_t l) {
-        layer_ = l;
-        if (figures_.size() <= l) figures_.resize(l + 1);
-    }
 
     void forward(const_matrix_view<V> x, matrix_view<V> y) { product(op_.forward(), x, y, "forward"); }
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { product(op_.backward(), dy, dx, "backward"); }
-
-    template <class T>
-    void sum(std::span<T> values) {
-        const auto t0 = clock::now();
-        comm_->all_reduce(values, comm::reduce_op::sum);
-        comm_seconds_ += seconds(t0, clock::now());
-    }
 
     // This rank's inputs: its rows of the features (row layout), labels and split.
     strategy_inputs<V> local_inputs(const dataset<V>& ds) const {
@@ -91,29 +78,13 @@ public:
     }
 
     strategy_report report() const {
-        strategy_report r;
-        r.strategy = name();
-        r.rank = rank();
-        r.owned_nodes = rows();
-        r.local_nonzeros = op_.a.nnz();
-        r.traffic = detail::traffic_since(comm_->stats(), since_);
-        const auto t = r.traffic.total();
-        r.bytes_sent = t.bytes_sent;
-        r.bytes_received = t.bytes_received;
-        r.comm_seconds = comm_seconds_;
-        r.compute_seconds = compute_seconds_;
-        r.layers = figures_;
-        r.graph_bytes = op_.bytes() + rows_.bytes();
+        auto r = this->base_report(name(), rows());
         for (const auto& c : chunk_)
             r.buffer_bytes += (c.in.capacity() + c.out.capacity() + c.pack.capacity() + c.recv.capacity()) * sizeof(V);
         return r;
     }
 
 private:
-    using clock = std::chrono::steady_clock;
-    static double seconds(clock::time_point a, clock::time_point b) {
-        return std::chrono::duration<double>(b - a).count();
-    }
     struct chunk_buffers {
         std::vector<V> in, out, pack, recv;  // column blocks (N x c), row-side pack/receive
     };
@@ -163,12 +134,7 @@ private:
             to_cols[k].add_to(f);
             to_rows[k].add_to(f);
         }
-        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
-        auto& g = figures_[layer_];
-        g.exchanges += f.exchanges;
-        g.in_flight_seconds += f.in_flight_seconds;
-        g.blocked_seconds += f.blocked_seconds;
-        comm_seconds_ += f.blocked_seconds;
+        this->add_exchange(f);
         compute_seconds_ += seconds(t_start, clock::now()) - f.blocked_seconds;
     }
 
@@ -184,15 +150,8 @@ private:
         }
     }
 
-    Comm* comm_;
-    detail::row_blocks rows_;
-    ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
     int chunks_ = 1;
     std::vector<chunk_buffers> chunk_;
-    std::size_t layer_ = 0;
-    std::vector<exchange_figures> figures_;
-    comm::traffic since_;
-    double comm_seconds_ = 0, compute_seconds_ = 0;
 };
 
 }  // namespace mixgcn::parallel

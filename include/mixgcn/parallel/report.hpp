@@ -78,5 +78,16 @@ inline comm::traffic traffic_since(const comm::traffic& now, const comm::traffic
     return out;
 }
 
+// The report of a finished run: the strategy's figures plus the memory of the inputs and
+// of the model it drove (parameters: value, gradient and two optimizer moments).
+template <class S, class Inputs, class Model>
+void finish_report(strategy_report* out, const S& strategy, const Inputs& in, Model& model) {
+    if (!out) return;
+    *out = strategy.report();
+    out->feature_bytes = in.bytes();
+    out->activation_bytes = model.activation_bytes();
+    out->parameter_bytes = model.parameter_count() * sizeof(typename S::value_type) * 4;
+}
+
 }  // namespace detail
 }  // namespace mixgcn::parallel

@@ -1,0 +1,91 @@
+#pragma once
+// The part feature and mixture share as strategies: the communicator, the row layout from
+// the owner vector, the whole Â renumbered to positions (replicated on every rank), the
+// per-layer exchange figures, timing, metric sums and the common fields of the report.
+#include <chrono>
+#include <cstddef>
+#include <span>
+#include <vector>
+
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/detail/layouts.hpp"
+#include "mixgcn/parallel/report.hpp"
+
+namespace mixgcn::parallel::detail {
+
+template <class V, comm::communicator Comm>
+class replicated_operator {
+public:
+    int rank() const noexcept { return comm_->rank(); }
+    int ranks() const noexcept { return comm_->size(); }
+    const row_blocks& row_layout() const noexcept { return rows_; }
+
+    void begin_layer(std::size_t l) {
+        layer_ = l;
+        if (figures_.size() <= l) figures_.resize(l + 1);
+    }
+
+    template <class T>
+    void sum(std::span<T> values) {
+        const auto t0 = clock::now();
+        comm_->all_reduce(values, comm::reduce_op::sum);
+        comm_seconds_ += seconds(t0, clock::now());
+    }
+
+protected:
+    using clock = std::chrono::steady_clock;
+    static double seconds(clock::time_point a, clock::time_point b) {
+        return std::chrono::duration<double>(b - a).count();
+    }
+
+    // Collective only in that every rank must pass the same operator and owners; `who`
+    // names the strategy in errors.
+    replicated_operator(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner,
+                        const char* who)
+        : comm_(&comm), rows_(owner, comm.size(), comm.rank()) {
+        require(owner.size() == static_cast<std::size_t>(op.a.rows), who, " strategy (rank ", comm.rank(),
+                "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
+        op_ = permute_operator(op, rows_);
+        since_ = comm.stats();
+    }
+
+    // An exchange of the current layer: its time in flight and blocked.
+    void add_exchange(const exchange_figures& f) {
+        if (figures_.size() <= layer_) figures_.resize(layer_ + 1);
+        auto& g = figures_[layer_];
+        g.exchanges += f.exchanges;
+        g.in_flight_seconds += f.in_flight_seconds;
+        g.blocked_seconds += f.blocked_seconds;
+        comm_seconds_ += f.blocked_seconds;
+    }
+
+    // The report's fields both strategies fill alike; the caller adds its buffers.
+    strategy_report base_report(const char* name, std::size_t owned_rows) const {
+        strategy_report r;
+        r.strategy = name;
+        r.rank = rank();
+        r.owned_nodes = owned_rows;
+        r.local_nonzeros = op_.a.nnz();
+        r.traffic = traffic_since(comm_->stats(), since_);
+        const auto t = r.traffic.total();
+        r.bytes_sent = t.bytes_sent;
+        r.bytes_received = t.bytes_received;
+        r.comm_seconds = comm_seconds_;
+        r.compute_seconds = compute_seconds_;
+        r.layers = figures_;
+        r.graph_bytes = op_.bytes() + rows_.bytes();
+        return r;
+    }
+
+    Comm* comm_;
+    row_blocks rows_;
+    ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
+    std::size_t layer_ = 0;
+    std::vector<exchange_figures> figures_;
+    comm::traffic since_;
+    double comm_seconds_ = 0, compute_seconds_ = 0;
+};
+
+}  // namespace mixgcn::parallel::detail
