@@ -26,3 +26,9 @@ fi
 if ! command -v conan >/dev/null 2>&1; then
   python3 -m pip install -q "conan>=2,<3" 2>/dev/null || echo "install-deps: conan not installed (the Conan package test will be skipped)"
 fi
+# The Python package's build and test tools (python/, docs/python.md), when pip is
+# usable; optional: without them python/ is skipped and the python_tests ctest skips.
+if ! python3 -c "import nanobind, numpy, pytest, scikit_build_core" >/dev/null 2>&1; then
+  python3 -m pip install -q nanobind numpy pytest scikit-build-core 2>/dev/null ||
+    echo "install-deps: nanobind/numpy/pytest/scikit-build-core not installed (the Python module and its tests will be skipped)"
+fi

@@ -1,0 +1,264 @@
+"""Tests of the Python package `mixgcn` (docs/python.md).
+
+Run by ctest (python_tests, with PYTHONPATH at the built package and MIXGCN_TRAIN_BIN at
+mixgcn-train), or by hand:
+    PYTHONPATH=build/python MIXGCN_TRAIN_BIN=build/tools/mixgcn-train python3 -m pytest -q python/tests
+"""
+
+import json
+import os
+import pathlib
+import subprocess
+
+import numpy as np
+import pytest
+
+import mixgcn
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+
+
+def random_csr(rows, cols, density, rng, index_dtype=np.int64):
+    """A random CSR matrix (indptr, indices int32, values float64) and its dense twin."""
+    dense = np.where(rng.random((rows, cols)) < density, rng.standard_normal((rows, cols)), 0.0)
+    indptr = [0]
+    indices = []
+    values = []
+    for r in range(rows):
+        cs = np.nonzero(dense[r])[0]
+        indices.extend(cs.tolist())
+        values.extend(dense[r, cs].tolist())
+        indptr.append(len(indices))
+    return (np.asarray(indptr, dtype=index_dtype), np.asarray(indices, dtype=np.int32),
+            np.asarray(values, dtype=np.float64), dense)
+
+
+# ---- aggregate --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("index_dtype", [np.int32, np.int64])
+@pytest.mark.parametrize("width", [1, 7, 16, 130])  # generic tail, an instantiated width, wider
+def test_aggregate_matches_dense_reference(dtype, index_dtype, width):
+    rng = np.random.default_rng(width)
+    indptr, indices, values, dense = random_csr(37, 29, 0.2, rng, index_dtype)
+    x = rng.standard_normal((29, width)).astype(dtype)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    # Weighted.
+    y = mixgcn.aggregate(indptr, indices, x, values.astype(dtype))
+    assert y.dtype == dtype and y.shape == (37, width)
+    np.testing.assert_allclose(y, dense @ x.astype(np.float64), rtol=tol, atol=tol)
+    # Pattern only: every stored entry counts 1.
+    y1 = mixgcn.aggregate(indptr, indices, x)
+    np.testing.assert_allclose(y1, (dense != 0).astype(np.float64) @ x.astype(np.float64), rtol=tol, atol=tol)
+
+
+def test_aggregate_empty_rows_and_readonly_input():
+    indptr = np.array([0, 0, 2, 2], dtype=np.int64)
+    indices = np.array([0, 2], dtype=np.int32)
+    x = np.arange(6, dtype=np.float64).reshape(3, 2)
+    x.setflags(write=False)
+    y = mixgcn.aggregate(indptr, indices, x)
+    np.testing.assert_array_equal(y, [[0, 0], [4, 6], [0, 0]])
+
+
+def test_aggregate_rejects_bad_arguments():
+    indptr, indices, values, _ = random_csr(5, 5, 0.5, np.random.default_rng(0))
+    x = np.ones((5, 4))
+    with pytest.raises(TypeError, match="'x'"):
+        mixgcn.aggregate(indptr, indices, x.astype(np.int64))
+    with pytest.raises(TypeError, match="'x'"):
+        mixgcn.aggregate(indptr, indices, [[1.0] * 4] * 5)
+    with pytest.raises(ValueError, match="'x'"):
+        mixgcn.aggregate(indptr, indices, np.ones(5))
+    with pytest.raises(ValueError, match="'x'.*C-contiguous"):
+        mixgcn.aggregate(indptr, indices, np.ones((4, 5)).T)
+    with pytest.raises(ValueError, match="'x'.*C-contiguous"):
+        mixgcn.aggregate(indptr, indices, np.ones((5, 8))[:, ::2])
+    with pytest.raises(TypeError, match="'indices'"):
+        mixgcn.aggregate(indptr, indices.astype(np.int64), x)
+    with pytest.raises(TypeError, match="'indptr'"):
+        mixgcn.aggregate(indptr.astype(np.float64), indices, x)
+    with pytest.raises(ValueError, match="'indptr'"):
+        mixgcn.aggregate(indptr[:-1], indices, x)
+    with pytest.raises(ValueError, match="'indices'"):
+        mixgcn.aggregate(indptr, np.full_like(indices, 5), x)
+    with pytest.raises(ValueError, match="'indices'"):
+        mixgcn.aggregate(indptr, indices, np.ones((3, 4)))  # column ids beyond x's rows
+    with pytest.raises(TypeError, match="'values'"):
+        mixgcn.aggregate(indptr, indices, x, values.astype(np.float32))
+    with pytest.raises(ValueError, match="'values'"):
+        mixgcn.aggregate(indptr, indices, x, values[:-1])
+
+
+# ---- datasets ---------------------------------------------------------------------------
+
+def test_generate_sbm_shapes_and_dtypes():
+    d = mixgcn.generate_sbm(nodes=2000, avg_degree=6, classes=5, features=24, seed=3)
+    n = 2000
+    assert d["edge_index"].dtype == np.int64 and d["edge_index"].shape[0] == 2
+    assert d["edge_index"].flags.c_contiguous
+    assert 0 < d["edge_index"].shape[1] <= n * 6 // 2
+    assert (d["train_mask"].sum(), d["val_mask"].sum(), d["test_mask"].sum()) == (100, 500, 1000)
+    assert d["edge_index"].min() >= 0 and d["edge_index"].max() < n
+    assert d["x"].shape == (n, 24) and d["x"].dtype == np.float32
+    assert d["y"].shape == (n,) and d["y"].dtype == np.int64
+    assert set(np.unique(d["y"])) == set(range(5)) and d["num_classes"] == 5
+    masks = [d[k] for k in ("train_mask", "val_mask", "test_mask")]
+    for m in masks:
+        assert m.shape == (n,) and m.dtype == np.bool_ and m.any()
+    assert not (masks[0] & masks[1]).any() and not (masks[0] & masks[2]).any() and not (masks[1] & masks[2]).any()
+    # Deterministic in the seed, and float64 on request.
+    again = mixgcn.generate_sbm(nodes=2000, avg_degree=6, classes=5, features=24, seed=3, dtype="float64")
+    assert again["x"].dtype == np.float64
+    np.testing.assert_array_equal(again["edge_index"], d["edge_index"])
+    np.testing.assert_array_equal(again["x"], d["x"].astype(np.float64))
+    with pytest.raises(ValueError, match="'dtype'"):
+        mixgcn.generate_sbm(nodes=50, dtype="int8")
+    small = mixgcn.generate_sbm(nodes=100, classes=2, train_per_class=5, val=20, test=30)
+    assert (small["train_mask"].sum(), small["val_mask"].sum(), small["test_mask"].sum()) == (10, 20, 30)
+
+
+def test_load_dataset_missing_folder_raises(tmp_path):
+    with pytest.raises(OSError):
+        mixgcn.load_dataset(tmp_path / "nothing-here")
+
+
+def datasets_dir():
+    return pathlib.Path(os.environ.get("MIXGCN_DATASETS_DIR", REPO.parent / "shared" / "datasets"))
+
+
+def test_cora_loads_and_trains():
+    cora = datasets_dir() / "cora"
+    if not cora.is_dir():
+        pytest.skip(f"no Cora at {cora} (set MIXGCN_DATASETS_DIR)")
+    d = mixgcn.load_dataset(cora)
+    assert d["x"].shape == (2708, 1433)
+    assert d["num_classes"] == 7
+    assert (d["train_mask"].sum(), d["val_mask"].sum(), d["test_mask"].sum()) == (140, 500, 1000)
+    r = mixgcn.train(d["edge_index"], d["x"], d["y"], d["train_mask"], d["val_mask"], d["test_mask"], epochs=100)
+    assert len(r["history"]) == 100
+    assert r["test_accuracy"] > 0.75  # Kipf & Welling report 0.815
+    assert r["logits"].shape == (2708, 7)
+
+
+# ---- train ------------------------------------------------------------------------------
+
+N = 2000  # Planetoid split: 20 per class, 500 validation, 1000 test nodes
+
+
+def small_graph(dtype="float64"):
+    return mixgcn.generate_sbm(nodes=N, avg_degree=8, classes=4, features=32, seed=7, dtype=dtype)
+
+
+def train_args(d):
+    return d["edge_index"], d["x"], d["y"], d["train_mask"], d["val_mask"], d["test_mask"]
+
+
+def test_train_result_and_logits():
+    d = small_graph()
+    r = mixgcn.train(*train_args(d), epochs=30, precision="double")
+    assert [h["epoch"] for h in r["history"]] == list(range(1, 31))
+    assert set(r["history"][0]) >= {"epoch", "loss", "train_acc", "val_acc"}
+    assert r["history"][-1]["loss"] < r["history"][0]["loss"]
+    best = r["history"][r["best_val_epoch"] - 1]
+    assert best["val_acc"] == r["best_val_acc"] == max(h["val_acc"] for h in r["history"])
+    logits = r["logits"]
+    assert logits.shape == (N, 4) and logits.dtype == np.float64
+    # The logits are the restored best model's: its validation accuracy is the best one.
+    val = d["val_mask"]
+    acc = float((logits[val].argmax(1) == d["y"][val]).mean())
+    assert acc == pytest.approx(r["best_val_acc"], abs=1e-12)
+    test = d["test_mask"]
+    assert float((logits[test].argmax(1) == d["y"][test]).mean()) == pytest.approx(r["test_accuracy"], abs=1e-12)
+    # Same seed, same run; float32 precision gives float32 logits.
+    again = mixgcn.train(*train_args(d), epochs=30, precision="double")
+    assert [h["loss"] for h in again["history"]] == [h["loss"] for h in r["history"]]
+    f = mixgcn.train(*train_args(d), epochs=3)
+    assert f["logits"].dtype == np.float32
+
+
+def test_train_equals_cli():
+    binary = os.environ.get("MIXGCN_TRAIN_BIN")
+    if not binary or not os.path.exists(binary):
+        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out = pathlib.Path(tmp) / "run.json"
+        subprocess.run([binary, "--generate", "sbm", "--nodes", str(N), "--avg-degree", "8", "--classes", "4",
+                        "--features", "32", "--graph-seed", "7", "--epochs", "40", "--precision", "double",
+                        "--seed", "11", "--lr", "0.02", "--hidden", "12", "--quiet", "--json", str(out)],
+                       check=True, stdout=subprocess.DEVNULL)
+        cli = json.loads(out.read_text())
+    d = small_graph("float64")
+    r = mixgcn.train(*train_args(d), epochs=40, precision="double", seed=11, lr=0.02, hidden=12)
+    assert len(r["history"]) == len(cli["epochs"]) == 40
+    for mine, theirs in zip(r["history"], cli["epochs"]):
+        assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-6, abs=0)
+        assert mine["train_acc"] == pytest.approx(theirs["train_acc"], abs=1e-12)
+        assert mine["val_acc"] == pytest.approx(theirs["val_acc"], abs=1e-12)
+    assert r["best_val_epoch"] == cli["best_val_epoch"]
+    assert r["test_accuracy"] == pytest.approx(cli["test_accuracy"], abs=1e-12)
+
+
+def test_train_rejects_bad_arguments():
+    d = small_graph()
+    ei, x, y, tr, va, te = train_args(d)
+    with pytest.raises(TypeError, match="'edge_index'"):
+        mixgcn.train(ei.astype(np.float64), x, y, tr, va, te, epochs=1)
+    with pytest.raises(ValueError, match="'edge_index'"):
+        mixgcn.train(ei.T.copy(), x, y, tr, va, te, epochs=1)
+    with pytest.raises(ValueError, match="'edge_index'"):
+        mixgcn.train(ei.T.copy().T, x, y, tr, va, te, epochs=1)  # (2, E) but column-major
+    bad = ei.copy()
+    bad[1, 3] = N
+    with pytest.raises(ValueError, match="'edge_index'"):
+        mixgcn.train(bad, x, y, tr, va, te, epochs=1)
+    with pytest.raises(TypeError, match="'x'"):
+        mixgcn.train(ei, x.astype(np.int32), y, tr, va, te, epochs=1)
+    with pytest.raises(ValueError, match="'x'"):
+        mixgcn.train(ei, np.asfortranarray(x), y, tr, va, te, epochs=1)
+    with pytest.raises(TypeError, match="'y'"):
+        mixgcn.train(ei, x, y.astype(np.float32), tr, va, te, epochs=1)
+    with pytest.raises(ValueError, match="'y'"):
+        mixgcn.train(ei, x, y[:-1], tr, va, te, epochs=1)
+    with pytest.raises(TypeError, match="'train_mask'"):
+        mixgcn.train(ei, x, y, tr.astype(np.int8), va, te, epochs=1)
+    with pytest.raises(ValueError, match="'val_mask'"):
+        mixgcn.train(ei, x, y, tr, va[:10], te, epochs=1)
+    with pytest.raises(ValueError, match="'test_mask'"):
+        mixgcn.train(ei, x, y, tr, va, tr, epochs=1)  # overlaps train_mask
+    with pytest.raises(TypeError, match="'test_mask'"):
+        mixgcn.train(ei, x, y, tr, va, None, epochs=1)
+    with pytest.raises(ValueError, match="'precision'"):
+        mixgcn.train(ei, x, y, tr, va, te, epochs=1, precision="half")
+    with pytest.raises(ValueError, match="'dropout'"):
+        mixgcn.train(ei, x, y, tr, va, te, epochs=1, dropout=1.5)
+
+
+# ---- partition --------------------------------------------------------------------------
+
+def csr_of(edge_index, n):
+    """Symmetric, duplicate-free CSR (int64 indptr, int32 indices) of an edge list."""
+    u, v = edge_index
+    keep = u != v
+    pairs = np.unique(np.concatenate([np.stack([u[keep], v[keep]], 1), np.stack([v[keep], u[keep]], 1)]), axis=0)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(indptr, pairs[:, 0] + 1, 1)
+    return np.cumsum(indptr), pairs[:, 1].astype(np.int32)
+
+
+@pytest.mark.parametrize("method", ["block", "random", "metis"])
+def test_partition(method):
+    if method == "metis" and not mixgcn.has_metis:
+        pytest.skip("mixgcn was built without METIS")
+    d = small_graph()
+    indptr, indices = csr_of(d["edge_index"], N)
+    owner = mixgcn.partition(indptr, indices, 4, method=method)
+    assert owner.shape == (N,) and owner.dtype == np.int32
+    assert set(np.unique(owner)) == {0, 1, 2, 3}
+    if method == "block":  # contiguous row blocks
+        assert (np.diff(owner) >= 0).all()
+    with pytest.raises(ValueError, match="'parts'"):
+        mixgcn.partition(indptr, indices, 0, method=method)
+    with pytest.raises(ValueError, match="'method'"):
+        mixgcn.partition(indptr, indices, 2, method="spectral-ish")
