@@ -95,7 +95,8 @@ void dense_backward(S& s, const_matrix_view<V> h, const_matrix_view<V> dz, const
 }
 
 // Gradients summed over ranks. Default: every parameter is replicated, and one
-// all-reduce over a bucket holding all of them replaces one collective per tensor.
+// all-reduce over a bucket holding all of them replaces one collective per tensor. The
+// bucket is host memory: a strategy over device memory with several ranks overrides this.
 template <class S, class Param>
 void reduce_gradients(S& s, std::span<Param* const> params) {
     if constexpr (requires { s.reduce_gradients(params); }) {
