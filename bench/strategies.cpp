@@ -370,9 +370,9 @@ int run(Comm& comm, const options& o) {
         return true;
     };
     auto hidden = [&](const row& r) {  // over all ranks and layers
-        double in_flight = 0, blocked = 0;
-        for (int p = 0; p < P; ++p) in_flight += r.at(p, f_in_flight), blocked += r.at(p, f_blocked);
-        return in_flight > 0 ? std::max(0.0, 1.0 - blocked / in_flight) : -1.0;
+        parallel::exchange_figures all;
+        for (int p = 0; p < P; ++p) all.in_flight_seconds += r.at(p, f_in_flight), all.blocked_seconds += r.at(p, f_blocked);
+        return all.in_flight_seconds > 0 ? all.hidden_fraction() : -1.0;
     };
     // Cores online on the machine (not the rank's affinity mask: mpirun binds each rank).
     const int cores = int(::sysconf(_SC_NPROCESSORS_ONLN));
@@ -448,8 +448,8 @@ int run(Comm& comm, const options& o) {
                 j.begin_object();
                 j.field("rank", p);
                 for (std::size_t f = 0; f < f_op_sent; ++f) j.field(names[f], r.at(p, f));
-                const double in_flight = r.at(p, f_in_flight);
-                j.field("hidden_fraction", in_flight > 0 ? std::max(0.0, 1.0 - r.at(p, f_blocked) / in_flight) : 0.0);
+                const parallel::exchange_figures mine{0, r.at(p, f_in_flight), r.at(p, f_blocked)};
+                j.field("hidden_fraction", mine.hidden_fraction());
                 j.key("traffic").begin_object();
                 for (std::size_t k = 0; k < n_ops; ++k) {
                     if (r.at(p, f_op_sent + k) + r.at(p, f_op_received + k) + r.at(p, f_pred_op_sent + k) +

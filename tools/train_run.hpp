@@ -25,6 +25,7 @@
 #include "mixgcn/io.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/parallel/report.hpp"
 #include "mixgcn/train/json_writer.hpp"
 #include "mixgcn/train/memory.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -267,10 +268,10 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
                 j.key("layers").begin_array();
                 for (std::size_t l = 0; l < layer_count; ++l) {
                     const double* g = f + rank_figures::fixed + 3 * l;
-                    const double hidden = g[1] > 0 ? std::max(0.0, 1.0 - g[2] / g[1]) : 0.0;
+                    const parallel::exchange_figures e{std::uint64_t(g[0]), g[1], g[2]};
                     j.begin_object();
-                    j.field("layer", l).field("exchanges", std::uint64_t(g[0])).field("exchange_seconds", g[1]);
-                    j.field("blocked_seconds", g[2]).field("hidden_fraction", hidden);
+                    j.field("layer", l).field("exchanges", e.exchanges).field("exchange_seconds", e.in_flight_seconds);
+                    j.field("blocked_seconds", e.blocked_seconds).field("hidden_fraction", e.hidden_fraction());
                     j.end_object();
                 }
                 j.end_array();

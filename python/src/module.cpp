@@ -259,6 +259,21 @@ nb::dict dataset_dict(dataset<V>&& ds) {
     return d;
 }
 
+// The dataset `make.template operator()<V>()` builds, with V the value type `dtype`
+// names, built without the GIL and returned as a dict.
+template <class Make>
+nb::dict loaded_dataset(const std::string& dtype, Make&& make) {
+    auto build = [&]<class V>() {
+        dataset<V> ds;
+        {
+            nb::gil_scoped_release release;
+            ds = make.template operator()<V>();
+        }
+        return dataset_dict(std::move(ds));
+    };
+    return wants_double(dtype, "dtype") ? build.template operator()<double>() : build.template operator()<float>();
+}
+
 nb::dict py_generate_sbm(std::int64_t nodes, double avg_degree, std::int32_t classes, double homophily,
                       std::int64_t features, std::uint64_t seed, std::int64_t train_per_class, std::int64_t val,
                       std::int64_t test, const std::string& dtype) {
@@ -272,37 +287,11 @@ nb::dict py_generate_sbm(std::int64_t nodes, double avg_degree, std::int32_t cla
     o.homophily = homophily;
     o.features = features;
     o.seed = seed;
-    if (wants_double(dtype, "dtype")) {
-        dataset<double> ds;
-        {
-            nb::gil_scoped_release release;
-            ds = graph::generate_sbm<double>(o);
-        }
-        return dataset_dict(std::move(ds));
-    }
-    dataset<float> ds;
-    {
-        nb::gil_scoped_release release;
-        ds = graph::generate_sbm<float>(o);
-    }
-    return dataset_dict(std::move(ds));
+    return loaded_dataset(dtype, [&]<class V>() { return graph::generate_sbm<V>(o); });
 }
 
 nb::dict py_load_dataset(const std::filesystem::path& path, const std::string& dtype) {
-    if (wants_double(dtype, "dtype")) {
-        dataset<double> ds;
-        {
-            nb::gil_scoped_release release;
-            ds = io::load_dataset<double>(path);
-        }
-        return dataset_dict(std::move(ds));
-    }
-    dataset<float> ds;
-    {
-        nb::gil_scoped_release release;
-        ds = io::load_dataset<float>(path);
-    }
-    return dataset_dict(std::move(ds));
+    return loaded_dataset(dtype, [&]<class V>() { return io::load_dataset<V>(path); });
 }
 
 // ---- train -----------------------------------------------------------------------------
