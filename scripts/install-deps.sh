@@ -8,6 +8,7 @@ packages=(
   libopenmpi-dev openmpi-bin
   libgloo-dev libmetis-dev libspectra-dev
   libtrilinos-kokkos-dev
+  clang libclang-rt-14-dev libomp-dev  # ASan/UBSan and libFuzzer stages of .ci/run
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -28,7 +29,8 @@ if ! command -v conan >/dev/null 2>&1; then
 fi
 # The Python package's build and test tools (python/, docs/python.md), when pip is
 # usable; optional: without them python/ is skipped and the python_tests ctest skips.
-if ! python3 -c "import nanobind, numpy, pytest, scikit_build_core" >/dev/null 2>&1; then
-  python3 -m pip install -q nanobind numpy pytest scikit-build-core 2>/dev/null ||
-    echo "install-deps: nanobind/numpy/pytest/scikit-build-core not installed (the Python module and its tests will be skipped)"
+# matplotlib draws mixgcn-plot's pictures (its test is skipped without it).
+if ! python3 -c "import nanobind, numpy, pytest, scikit_build_core, matplotlib" >/dev/null 2>&1; then
+  python3 -m pip install -q nanobind numpy pytest scikit-build-core matplotlib 2>/dev/null ||
+    echo "install-deps: nanobind/numpy/pytest/scikit-build-core/matplotlib not installed (the Python module and its tests will be skipped)"
 fi

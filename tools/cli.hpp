@@ -2,11 +2,13 @@
 // Flag parsing shared by the command-line tools: `--name value` or `--name=value`,
 // typed conversion with a one-line error naming the flag and the bad value.
 #include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
@@ -62,6 +64,9 @@ public:
         const auto r = std::from_chars(s.data(), s.data() + s.size(), v);
         if (r.ec != std::errc{} || r.ptr != s.data() + s.size())
             throw usage_error("flag --" + name + ": '" + s + "' is not a valid number");
+        // from_chars accepts "nan" and "inf", which no flag means: training would go NaN.
+        if constexpr (std::is_floating_point_v<T>)
+            if (!std::isfinite(v)) throw usage_error("flag --" + name + ": '" + s + "' is not a finite number");
         return v;
     }
     std::string choice(const std::string& name, const std::string& fallback, const std::vector<std::string>& options) const {

@@ -1,5 +1,8 @@
 // mixgcn-train: trains a GCN on a dataset folder or a generated graph and reports
 // per-epoch metrics, the test accuracy at the best validation epoch, time and memory.
+#include <cstdlib>
+#include <functional>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -11,6 +14,7 @@
 #include "mixgcn/parallel/full_graph.hpp"
 #include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
+#include "memory_check.hpp"
 #include "train_run.hpp"
 #ifdef MIXGCN_TRAIN_WITH_CUDA
 #include "train_cuda.hpp"
@@ -78,10 +82,18 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
   --comm local|mpi|gloo   communicator (default: local for single, mpi otherwise); Gloo
                           ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE, or
                           rendezvous through MPI when started by mpirun
+  --comm-timeout S        gloo: seconds any one operation may wait for a peer (default:
+                          MIXGCN_GLOO_TIMEOUT, else 60 s until the first epoch ends, then
+                          max(60 s, 10 x that epoch's time))
 checkpoints and output:
-  --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs
-  --resume FILE           continue from a checkpoint
+  --checkpoint FILE --checkpoint-every K   write a checkpoint every K epochs (rank 0
+                          writes one file; distributed ranks must all see it to resume)
+  --resume FILE           continue from a checkpoint (bit for bit the uninterrupted run;
+                          --strategy data only on the rank count that wrote it)
   --json FILE             write config, dataset stats, per-epoch metrics, timing, memory
+  --memory-limit SIZE|off per-rank memory the run may use (e.g. 8G; default: this host's
+                          available memory shared by its ranks, or the GPU's free memory):
+                          a run the planner predicts above it stops before allocating
   --quiet                 print only the final summary
   --help
 )";
@@ -90,6 +102,26 @@ struct config {
     cli::args* a;
     std::string data, generate, backend, precision;
 };
+
+// What run_on_ranks adds to every epoch (the Gloo timeout derived from the first epoch).
+struct tool_hooks {
+    std::function<void(const train::epoch_metrics&)> on_epoch;
+};
+
+// The trainer options of the run plus this tool's additions: the identity a checkpoint
+// must match to be resumed (the data strategy's schedule depends on the rank count and
+// the clusters; full-graph checkpoints resume on any rank count) and the hooks.
+inline train::trainer_options tool_options(const train::trainer_options& base, const tool_hooks& hooks,
+                                           std::map<std::string, std::string> identity) {
+    train::trainer_options to = base;
+    to.checkpoint_identity = std::move(identity);
+    if (hooks.on_epoch)
+        to.on_epoch = [prev = base.on_epoch, h = hooks.on_epoch](const train::epoch_metrics& m) {
+            if (prev) prev(m);
+            h(m);
+        };
+    return to;
+}
 
 template <class V, class Comm>
 std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
@@ -113,7 +145,7 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
 // from one factory (parallel::with_strategy): the whole operator, an owner vector and the
 // dataset in, the strategy and its inputs out. `data` trains Cluster-GCN batches per rank.
 template <class B, class V, class Comm>
-void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
+void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
     dataset<V>& ds = ctx.ds;
@@ -127,23 +159,9 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
         } else {
             owner = obtain_owners<V>(a, comm, adjacency, comm.size());
             const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
-            const auto& mo = ctx.model.options();
-            parallel::plan::problem pp;
-            pp.nodes = std::uint64_t(adjacency.rows);
-            pp.edges = adjacency.nnz();
-            pp.features = mo.in;
-            pp.hidden = mo.hidden;
-            pp.classes = mo.classes;
-            pp.layers = mo.layers;
-            pp.ranks = comm.size();
-            pp.value_bytes = sizeof(V);
-            pp.dropout = mo.dropout;
-            pp.eval_cache = mo.cache_input_aggregation;
-            pp.chunks = a.number<int>("chunks", 1);
-            pp.rows.assign(layout.rows.begin(), layout.rows.end());
-            pp.halo_recv.assign(layout.halo_recv.begin(), layout.halo_recv.end());
-            pp.halo_send.assign(layout.halo_send.begin(), layout.halo_send.end());
-            const auto plan = parallel::plan::make_plan(pp);
+            const auto plan = parallel::plan::make_plan(parallel::plan::problem_for(
+                std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(), comm.size(), sizeof(V),
+                a.number<int>("chunks", 1), &layout));
             ctx.strategy_name = plan.recommended == "data" || plan.recommended == "none" ? "mixture" : plan.recommended;
             if (!ctx.quiet)
                 std::printf("--strategy auto: %s (the planner: %s)\n", ctx.strategy_name.c_str(), plan.reason.c_str());
@@ -156,13 +174,28 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
         dopt.seed = ctx.seed;
         require(dopt.clusters >= 1, "--clusters must be >= 1, got ", dopt.clusters);
         const auto cluster_of = obtain_owners<V>(a, comm, adjacency, dopt.clusters);
+        {
+            auto p = parallel::plan::problem_for(std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(),
+                                                 comm.size(), sizeof(V));
+            p.clusters = dopt.clusters;
+            p.clusters_per_batch = dopt.clusters_per_batch;
+            // The dataset's features are loaded already; the strategy's are counted on top.
+            train_tool::check_host_memory(a, comm, p, "data", double(ds.features.bytes()));
+        }
         parallel::data_report r;
         if (!ctx.quiet)
             std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy data "
                         "(%d clusters, %d per batch) on %d rank(s)\n",
                         ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
                         sizeof(V) == 4 ? "float" : "double", dopt.clusters, dopt.clusters_per_batch, comm.size());
-        ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, ctx.to, &r);
+        const auto to = tool_options(
+            ctx.to, hooks,
+            {{"strategy_family", "data"},
+             {"ranks", std::to_string(comm.size())},
+             {"clusters", std::to_string(dopt.clusters)},
+             {"clusters_per_batch", std::to_string(dopt.clusters_per_batch)},
+             {"partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis")}});
+        ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, to, &r);
         ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
         ctx.mem.features = ds.features.bytes();
         ctx.mine.bytes_sent = double(r.bytes_sent);
@@ -179,17 +212,34 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx) {
     if (owner.empty())
         owner = so.kind == parallel::strategy_kind::single ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)
                                                             : obtain_owners<V>(a, comm, adjacency, comm.size());
+    const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
+    {
+        const auto p = parallel::plan::problem_for(std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(),
+                                                   comm.size(), sizeof(V), so.chunks, &layout);
+        // single trains on the loaded features and labels in place.
+        const double borrowed = so.kind == parallel::strategy_kind::single
+                                    ? double(ds.features.bytes() + ds.labels.size() * sizeof(std::int32_t))
+                                    : 0.0;
+        train_tool::check_host_memory(a, comm, p, ctx.strategy_name, borrowed);
+    }
     const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
     parallel::strategy_report r;
+    const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
+    // ctx with the options above: the same training call, the tool's options.
+    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
+                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
+                                               ctx.seed,  {},       {},        {},                ctx.device,
+                                               ctx.device_peak_bytes};
     parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
-        ctx.train_with(strategy, in.data());
+        inner.train_with(strategy, in.data());
+        ctx.res = std::move(inner.res);
         r = strategy.report();
         ctx.mem.features = in.bytes();
     });
     // The cost model's bytes for this run, beside the measured ones.
-    const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
     const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,
-                                                   comm.rank(), int(ctx.res.history.size()), sizeof(V));
+                                                   comm.rank(), int(ctx.res.history.size()) - ctx.res.resumed_from_epoch,
+                                                   sizeof(V));  // the epochs this run trained (not the resumed ones)
     ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
     ctx.mem.communication = r.buffer_bytes;
     auto& f = ctx.mine;
@@ -215,25 +265,58 @@ template <class B, class V>
 int run_on_ranks(const cli::args& a, int& argc, char**& argv) {
     const bool distributed = a.get("strategy", "single") != "single";
     const auto kind = a.choice("comm", distributed ? "mpi" : "local", {"local", "mpi", "gloo"});
+    if (a.has("comm-timeout") && kind != "gloo")
+        throw cli::usage_error("flag --comm-timeout applies to --comm gloo, not " + kind +
+                               (kind == "mpi" ? " (MPI has no operation timeout; mpirun ends the job when a rank dies)" : ""));
     if (kind == "mpi") {
 #ifdef MIXGCN_HAS_MPI
         comm::mpi::environment env(argc, argv);
         comm::mpi c;
-        return comm::run_guarded(c, [&] { return train_tool::run<B, V>(a, c, train_on_host<B, V, decltype(c)>); });
+        return comm::run_guarded(c, [&] {
+            return train_tool::run<B, V>(a, c, [](auto& ctx) { train_on_host<B, V, comm::mpi>(ctx, {}); });
+        });
 #else
         throw cli::usage_error("flag --comm: mpi was not found when mixgcn-train was built (MIXGCN_WITH_MPI)");
 #endif
     }
     if (kind == "gloo") {
 #ifdef MIXGCN_HAS_GLOO
-        comm::gloo c;
-        return comm::run_guarded(c, [&] { return train_tool::run<B, V>(a, c, train_on_host<B, V, decltype(c)>); });
+        // The timeout bounds every operation: --comm-timeout, else MIXGCN_GLOO_TIMEOUT (read
+        // by comm::gloo), else 60 s until the first epoch has been timed, then 10 x that
+        // epoch (at least 60 s), so long epochs at scale do not fail on a fixed default.
+        comm::gloo_options go;
+        if (a.has("comm-timeout")) {
+            const double seconds = a.number<double>("comm-timeout", 60);
+            if (!(seconds >= 0.001 && seconds <= 1e7))
+                throw cli::usage_error("flag --comm-timeout: must be between 0.001 and 1e7 seconds, got " + a.get("comm-timeout", ""));
+            go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+        }
+        const bool derive = !a.has("comm-timeout") && !comm::detail::env_or_null("MIXGCN_GLOO_TIMEOUT");
+        comm::gloo c(go);
+        tool_hooks hooks;
+        if (derive)
+            hooks.on_epoch = [&c, &a, timed = false](const train::epoch_metrics& m) mutable {
+                if (timed) return;
+                timed = true;
+                const double seconds = std::max(60.0, 10.0 * m.seconds);
+                c.set_timeout(std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0)));
+                if (c.rank() == 0 && !a.has("quiet"))
+                    std::printf("comm timeout: %.1f s from now on (10 x epoch %d's %.3f s, at least 60 s; "
+                                "--comm-timeout or MIXGCN_GLOO_TIMEOUT fix it)\n",
+                                double(c.timeout().count()) / 1000.0, m.epoch, m.seconds);
+            };
+        else if (c.rank() == 0 && !a.has("quiet"))
+            std::printf("comm timeout: %.1f s (%s)\n", double(c.timeout().count()) / 1000.0,
+                        a.has("comm-timeout") ? "--comm-timeout" : "MIXGCN_GLOO_TIMEOUT");
+        return comm::run_guarded(c, [&] {
+            return train_tool::run<B, V>(a, c, [&](auto& ctx) { train_on_host<B, V, comm::gloo>(ctx, hooks); });
+        });
 #else
         throw cli::usage_error("flag --comm: gloo was not found when mixgcn-train was built (MIXGCN_WITH_GLOO)");
 #endif
     }
     comm::local c;
-    return train_tool::run<B, V>(a, c, train_on_host<B, V, comm::local>);
+    return train_tool::run<B, V>(a, c, [](auto& ctx) { train_on_host<B, V, comm::local>(ctx, {}); });
 }
 
 // The table of instantiated configurations: run-time flags pick a compile-time pipeline.
@@ -247,7 +330,14 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
         if (a.get("comm", "local") != "local")
             throw cli::usage_error("--backend cuda runs in one process (--comm local); the graph and data "
                                    "strategies run on the host backends");
-        return train_tool::run_cuda(a, sizeof(V) == 8);
+        return train_tool::run_cuda(a, sizeof(V) == 8,
+                                    [&a](std::uint64_t nodes, std::uint64_t nnz, const nn::model_options& mo,
+                                         std::size_t value_bytes, double free_bytes, const std::string& gpu) {
+                                        const auto p = parallel::plan::problem_for(nodes, nnz, mo, 1, value_bytes);
+                                        train_tool::check_memory(a, p, "single", free_bytes,
+                                                                 "free memory of the GPU (" + gpu +
+                                                                     "); --memory-limit SIZE or off overrides");
+                                    });
 #else
         throw cli::usage_error("flag --backend: cuda was not built into mixgcn-train (MIXGCN_WITH_CUDA off or nvcc "
                                "not found)");
@@ -275,7 +365,7 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
-                           "chunks"},
+                           "chunks", "comm-timeout", "memory-limit"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

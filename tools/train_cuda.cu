@@ -20,10 +20,14 @@ namespace {
 using cuda_backend = ::mixgcn::backend::cuda;
 
 template <class V>
-void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx) {
+void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
     if (ctx.strategy_name != "single")
         throw cli::usage_error("--backend cuda trains with --strategy single on one GPU; --strategy " +
                                ctx.strategy_name + " runs on the host backends");
+    std::size_t free_bytes = 0, total_bytes = 0;
+    MIXGCN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), double(free_bytes),
+          ctx.device);
     const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
     const auto dop = gpu::to_device(op);
     const auto features = gpu::to_device(ctx.ds.features);
@@ -45,7 +49,7 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx) {
 }
 
 template <class V>
-int run_with(const cli::args& a) {
+int run_with(const cli::args& a, const gpu_memory_check& check) {
     const int device = a.number<int>("device", 0);
     const int visible = gpu::device_count();
     if (visible == 0) throw error("--backend cuda: no CUDA device is visible (driver or GPU missing)");
@@ -61,7 +65,7 @@ int run_with(const cli::args& a) {
     comm::local c;
     const int rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
         rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
-        train_on_gpu<V>(rc_ctx);
+        train_on_gpu<V>(rc_ctx, check);
     });
     ctx.synchronize();
     return rc;
@@ -69,8 +73,8 @@ int run_with(const cli::args& a) {
 
 }  // namespace
 
-int run_cuda(const cli::args& a, bool double_precision) {
-    return double_precision ? run_with<double>(a) : run_with<float>(a);
+int run_cuda(const cli::args& a, bool double_precision, const gpu_memory_check& check) {
+    return double_precision ? run_with<double>(a, check) : run_with<float>(a, check);
 }
 
 }  // namespace mixgcn::train_tool

@@ -563,6 +563,14 @@ NB_MODULE(_mixgcn, m) {
     m.def("partition", &partition_graph, "indptr"_a.none(), "indices"_a.none(), "parts"_a, "method"_a = "metis", "seed"_a = 42,
           "Assigns each of the CSR graph's rows to one of `parts` parts (metis, block or random); returns the "
           "owner of every row (int32).");
+    // Tests only: the address the module sees for an array argument, to check that an
+    // array (NumPy, or a PyTorch/CuPy tensor through DLPack) arrives without a copy.
+    m.def(
+        "_data_address",
+        [](nb::handle a, std::size_t ndim) {
+            return reinterpret_cast<std::uintptr_t>(host_array(a, "a", ndim).data());
+        },
+        "a"_a.none(), "ndim"_a);
     m.attr("has_metis") =
 #ifdef MIXGCN_HAS_METIS
         true;

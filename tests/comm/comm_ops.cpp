@@ -332,6 +332,45 @@ TEST_CASE("all_to_all_v, non-blocking, completed by polling progress()") {
     on_world([](auto& c) { for_each_type([&](auto t) { check_progress<decltype(t)>(c); }); });
 }
 
+// An exchange records its traffic when it completes, possibly after its communicator was
+// moved: the counters must follow the communicator, not stay at its old address.
+template <class T, class C>
+void check_pending_survives_move(C& c) {
+    const int r = c.rank(), p = c.size();
+    INFO("rank " << r << " type size " << sizeof(T));
+    std::vector<size_t> sc(static_cast<size_t>(p)), rc(static_cast<size_t>(p));
+    for (int q = 0; q < p; ++q) {
+        sc[static_cast<size_t>(q)] = count(r, q, 2) * 10;
+        rc[static_cast<size_t>(q)] = count(q, r, 2) * 10;
+    }
+    std::vector<T> send;
+    for (int q = 0; q < p; ++q)
+        for (size_t i = 0; i < sc[static_cast<size_t>(q)]; ++i) send.push_back(value<T>(r, q, i, 2));
+    std::vector<T> recv(comm::detail::sum(rc), T{99});
+    c.reset_stats();
+    auto h = c.start_all_to_all_v(std::span<const T>(send), sc, std::span<T>(recv), rc);
+    C moved(std::move(c));
+    h.wait();
+    const auto expect = comm::volume::all_to_all_v(r, sc, rc, sizeof(T));
+    CHECK(moved.stats()["all_to_all_v"].calls == 1);
+    CHECK(moved.stats()["all_to_all_v"].bytes_received == expect.received);
+    CHECK(moved.stats()["all_to_all_v"].bytes_sent == expect.sent);
+    c = std::move(moved);  // the world gets its communicator back
+    CHECK(c.stats()["all_to_all_v"].bytes_received == expect.received);
+    const auto rd = comm::detail::displacements(rc);
+    for (int q = 0; q < p; ++q)
+        for (size_t i = 0; i < rc[static_cast<size_t>(q)]; ++i)
+            CHECK(recv[rd[static_cast<size_t>(q)] + i] == value<T>(q, r, i, 2));
+}
+
+TEST_CASE("an exchange completing after its communicator moved records into the moved-to counters") {
+    on_world([](auto& c) {
+        using C = std::remove_reference_t<decltype(c)>;
+        if constexpr (std::is_move_constructible_v<C> && std::is_move_assignable_v<C>)
+            for_each_type([&](auto t) { check_pending_survives_move<decltype(t)>(c); });
+    });
+}
+
 TEST_CASE("all_gather and all_gather_v") {
     on_world([](auto& c) { for_each_type([&](auto t) { check_gathers<decltype(t)>(c); }); });
 }

@@ -11,10 +11,18 @@ function(step)
 endfunction()
 set(common -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release -DMIXGCN_WITH_CUDA=OFF)
 if(MODE STREQUAL "find_package")
-  step(${CMAKE_COMMAND} -S ${SOURCE} -B ${WORK}/mixgcn-build ${common} -DMIXGCN_BUILD_TESTS=OFF
-       -DMIXGCN_BUILD_TOOLS=OFF -DMIXGCN_BUILD_EXAMPLES=OFF -DMIXGCN_BUILD_BENCH=OFF
-       -DCMAKE_INSTALL_PREFIX=${WORK}/prefix)
+  # The project's defaults (tools, tests, Python module configured) and nothing built:
+  # the install must still succeed, with the headers and the package, and no tool.
+  step(${CMAKE_COMMAND} -S ${SOURCE} -B ${WORK}/mixgcn-build ${common} -DCMAKE_INSTALL_PREFIX=${WORK}/prefix)
   step(${CMAKE_COMMAND} --install ${WORK}/mixgcn-build)
+  foreach(f include/mixgcn/mixgcn.hpp share/cmake/mixgcn/mixgcnConfig.cmake)
+    if(NOT EXISTS ${WORK}/prefix/${f})
+      message(FATAL_ERROR "install of an unbuilt tree: ${f} is missing")
+    endif()
+  endforeach()
+  if(EXISTS ${WORK}/prefix/bin/mixgcn-train)
+    message(FATAL_ERROR "install of an unbuilt tree installed a tool it did not build")
+  endif()
   step(${CMAKE_COMMAND} -S ${SOURCE}/tests/consumers/app -B ${WORK}/app ${common} -DCONSUME_VIA=find_package
        -DCMAKE_PREFIX_PATH=${WORK}/prefix)
 else()

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <numeric>
 
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/reference/backend.hpp"
@@ -113,6 +114,56 @@ TEST_CASE("Cora with 2 ranks, METIS clusters: test accuracy >= 78%, parameters r
     nn::gcn_model<backend::host, float> model(mo);
     const auto res = train_cora_like(comm, ds, o, 150, model);
     CHECK(res.test_acc >= 0.78);
+    check_replicated(comm, model);
+}
+
+TEST_CASE("the cluster schedule visits every cluster exactly once per epoch, whatever P and q") {
+    for (int clusters : {1, 5, 7, 12, 40})
+        for (int q : {1, 2, 3, 10})
+            for (int P : {1, 2, 3, 4}) {
+                if (q > clusters) continue;
+                parallel::cluster_schedule schedule(clusters, q, P, 11);
+                for (int epoch = 1; epoch <= 2; ++epoch) {
+                    std::vector<int> visits(static_cast<std::size_t>(clusters), 0);
+                    for (int step = 0; step < schedule.steps(); ++step)
+                        for (int r = 0; r < P; ++r)
+                            for (int c : schedule.clusters(epoch, step, r)) ++visits[static_cast<std::size_t>(c)];
+                    INFO("clusters ", clusters, " q ", q, " P ", P, " epoch ", epoch);
+                    CHECK(std::count(visits.begin(), visits.end(), 1) == clusters);
+                }
+            }
+    // Asked for more steps than one pass needs, the groups repeat in order.
+    parallel::cluster_schedule cyclic(5, 1, 2, 11, 4);
+    std::vector<int> visits(5, 0);
+    for (int step = 0; step < 4; ++step)
+        for (int r = 0; r < 2; ++r)
+            for (int c : cyclic.clusters(1, step, r)) ++visits[static_cast<std::size_t>(c)];
+    CHECK(std::accumulate(visits.begin(), visits.end(), 0) == 8);
+    CHECK(*std::min_element(visits.begin(), visits.end()) == 1);
+}
+
+TEST_CASE("with clusters not a multiple of P, an epoch's batches still cover every node once") {
+    auto& comm = *the_comm;
+    const auto ds = graph::generate_sbm<double>(small_sbm(600, 21));
+    parallel::data_options o;
+    o.clusters = 5;  // 5 groups over 2 ranks: the last step leaves one rank without a group
+    o.clusters_per_batch = 1;
+    o.method = parallel::cluster_method::block;
+    nn::model_options mo;
+    mo.in = ds.features.cols();
+    mo.classes = std::size_t(ds.num_classes);
+    nn::gcn_model<backend::host, double> model(mo);
+    const auto adjacency = graph::build_adjacency<index_t, double>(ds.edges);
+    const auto clusters = parallel::cluster_assignment<double>(comm, adjacency, o);
+    model.initialize(3);
+    nn::optimizer<backend::host, double> opt(nn::optimizer_options{});
+    train::trainer_options to;
+    to.epochs = 3;
+    parallel::data_report rep;
+    parallel::train_clusters(comm, ds, adjacency, clusters, o, model, opt, to, &rep);
+    std::vector<double> rows{double(rep.batch_nodes)};
+    comm.all_reduce(std::span<double>(rows));
+    CHECK(rows[0] == doctest::Approx(3.0 * double(adjacency.rows)));
     check_replicated(comm, model);
 }
 

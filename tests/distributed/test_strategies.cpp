@@ -176,12 +176,18 @@ TEST_CASE("full-graph strategies: bytes per rank and collective equal the cost m
                     parallel::strategy_report rep;
                     run(comm, p, owner, o, mo, w, &rep, 3);
                     const auto pred = parallel::cost::predict(o, shape, L, comm.rank(), 3, sizeof(V));
-                    for (const auto& [name, b] : pred.ops) {
+                    // Named references, not structured bindings: CAPTURE's lambda cannot
+                    // capture a binding before clang 16 (the sanitizer builds use clang 14).
+                    for (const auto& op : pred.ops) {
+                        const auto& name = op.first;
+                        const auto& b = op.second;
                         CAPTURE(name);
                         CHECK(rep.traffic[name].bytes_sent == b.sent);
                         CHECK(rep.traffic[name].bytes_received == b.received);
                     }
-                    for (const auto& [name, counters] : rep.traffic.ops) {
+                    for (const auto& op : rep.traffic.ops) {
+                        const auto& name = op.first;
+                        const auto& counters = op.second;
                         CAPTURE(name);
                         if (counters.bytes_sent + counters.bytes_received > 0) CHECK(pred.ops.count(name) == 1);
                     }

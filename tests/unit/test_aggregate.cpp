@@ -198,7 +198,10 @@ TEST_CASE_TEMPLATE("host aggregate_rows writes exactly the requested row range",
     for (std::size_t d : {std::size_t(64), std::size_t(7)}) {
         dense_matrix<V> x(std::size_t(a.cols), d);
         fill_random(x.view(), 43);
-        for (auto [first, last] : ranges) {
+        for (const auto& range : ranges) {
+            // Named locals, not a structured binding: CAPTURE's lambda cannot capture a
+            // binding before clang 16, and the sanitizer builds use clang 14.
+            const index_t first = range.first, last = range.second;
             CAPTURE(d);
             CAPTURE(first);
             CAPTURE(last);

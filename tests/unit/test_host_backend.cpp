@@ -214,6 +214,10 @@ TEST_CASE_TEMPLATE("host softmax cross-entropy and accuracy equal the reference"
     const index_t bad_row[] = {index_t(rows)};
     CHECK_THROWS_AS(host::softmax_cross_entropy(logits.cview(), labels.data(), bad_row, 1, gh.view(), scale),
                     invalid_argument);
+    // A row listed twice would count twice and two threads would write its gradient row.
+    const index_t twice[] = {1, 3, 1};
+    CHECK_THROWS_WITH_AS(host::softmax_cross_entropy(logits.cview(), labels.data(), twice, 3, gh.view(), scale),
+                         doctest::Contains("row 1 (entry 2) is listed twice"), invalid_argument);
 }
 
 TEST_CASE("host softmax cross-entropy gradient equals central finite differences") {

@@ -177,3 +177,103 @@ TEST_CASE("patience stops early after the given number of epochs without improve
     CHECK(res.stopped_early);
     CHECK(int(res.history.size()) == res.best_val_epoch + 5);
 }
+
+namespace {
+
+// Logits of `model` on x through s with a model that caches nothing, same weights.
+template <class B, class V, class S>
+dense_matrix<V> uncached_logits(nn::gcn_model<B, V>& model, S& s, const_matrix_view<V> x) {
+    auto mo = model.options();
+    mo.cache_input_aggregation = false;
+    nn::gcn_model<B, V> fresh(mo);
+    const auto from = model.parameters();
+    const auto to = fresh.parameters();
+    for (std::size_t k = 0; k < from.size(); ++k)
+        std::copy_n(from[k]->value.data(), from[k]->size(), to[k]->value.data());
+    const auto y = fresh.forward(s, x, false, 0);
+    dense_matrix<V> out(y.rows(), y.cols());
+    for (std::size_t i = 0; i < y.rows(); ++i) std::copy_n(y.row(i), y.cols(), out.view().row(i));
+    return out;
+}
+
+// A model whose first layer aggregates before it transforms (in 24 < hidden 64), the
+// order in which Â·X is cached.
+struct wide_state {
+    nn::gcn_model<backend::host, float> model;
+    nn::optimizer<backend::host, float> opt;
+    wide_state() : model(options()), opt(nn::optimizer_options{}) { model.initialize(7); }
+    static nn::model_options options() {
+        auto mo = run_state<backend::host, float>::options();
+        mo.hidden = 64;
+        return mo;
+    }
+};
+
+template <class V>
+void check_equal(const_matrix_view<V> a, const_matrix_view<V> b) {
+    REQUIRE(a.rows() == b.rows());
+    REQUIRE(a.cols() == b.cols());
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < a.rows(); ++i)
+        for (std::size_t j = 0; j < a.cols(); ++j) differ += a(i, j) != b(i, j);
+    CHECK(differ == 0);
+}
+
+}  // namespace
+
+TEST_CASE("the evaluation cache of Â·X follows the operator, not only the input's address") {
+    using B = backend::host;
+    fixture<float> f;
+    // Same node count and features, another graph: a different Â over the same buffer.
+    graph::sbm_options o;
+    o.nodes = 600;
+    o.seed = 99;
+    o.avg_degree = 3;
+    const auto g = graph::generate_sbm<float>(o);
+    const auto op2 = graph::gcn_normalize<float>(graph::build_adjacency<index_t, float>(g.edges));
+    wide_state r;
+    parallel::single<B, float> s1(f.op), s2(op2);
+    r.model.forward(s1, f.local.features, false, 0);  // caches Â₁·X
+    const auto y2 = r.model.forward(s2, f.local.features, false, 0);
+    check_equal<float>(y2, uncached_logits(r.model, s2, f.local.features).cview());
+    // Another strategy over the first operator computes the same products: still cached.
+    parallel::single<B, float> s1_again(f.op);
+    CHECK(seam::product_identity(s1_again) == seam::product_identity(s1));
+    CHECK(seam::product_identity(s1) != seam::product_identity(s2));
+    const auto y1 = r.model.forward(s1_again, f.local.features, false, 0);
+    check_equal<float>(y1, uncached_logits(r.model, s1, f.local.features).cview());
+}
+
+TEST_CASE("a new trainer does not reuse an earlier run's cached Â·X of a buffer whose values changed") {
+    using B = backend::host;
+    fixture<float> f;
+    wide_state r;
+    train::trainer_options to;
+    to.epochs = 2;
+    parallel::single<B, float> s(f.op);
+    train::trainer(s, r.model, r.opt, f.local, to).run();  // evaluations cache Â·X
+    // New values where the old features were, as a new dataset allocated at the same
+    // address would have.
+    for (std::size_t k = 0; k < f.ds.features.size(); ++k) f.ds.features.data()[k] *= -0.5f;
+    to.epochs = 0;
+    train::trainer(s, r.model, r.opt, f.local, to);
+    const auto y = r.model.forward(s, f.local.features, false, 0);
+    check_equal<float>(y, uncached_logits(r.model, s, f.local.features).cview());
+}
+
+TEST_CASE("a trainer refuses a row listed twice or outside the strategy's rows") {
+    using B = backend::host;
+    fixture<float> f;
+    run_state<B, float> r;
+    train::trainer_options to;
+    to.epochs = 1;
+    parallel::single<B, float> s(f.op);
+    auto twice = f.local;
+    twice.train.push_back(twice.train.front());
+    CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, twice, to), doctest::Contains("training rows: row"),
+                         invalid_argument);
+    auto outside = f.local;
+    outside.test.push_back(index_t(f.ds.num_nodes()));
+    CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, outside, to), doctest::Contains("test rows: row"),
+                         invalid_argument);
+}

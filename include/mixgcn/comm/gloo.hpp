@@ -24,19 +24,26 @@
 #include <gloo/rendezvous/context.h>
 #include <gloo/rendezvous/file_store.h>
 #include <gloo/transport/tcp/device.h>
+#include <gloo/transport/pair.h>
 #include <gloo/transport/unbound_buffer.h>
 #include <gloo/types.h>
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <memory>
 #include <span>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -94,6 +101,62 @@ inline void start_mpi_for_gloo() {
 }
 #endif
 
+// Who the peers are, learnt right after the rendezvous, so that a failed operation can
+// say which rank was lost: Gloo's own message names only a socket address ("Connection
+// closed by peer [127.0.0.1]:40123", "Read error [...]: Connection reset by peer").
+struct gloo_peer_table {
+    std::string host;                    // this rank's host name
+    std::vector<std::string> hosts;      // hosts[q]: rank q's host name
+    std::vector<long> pids;              // pids[q]: rank q's process id
+    std::vector<std::string> addresses;  // addresses[q]: rank q's end of our pair, as it saw it
+};
+
+// True when process `pid` of this host has ended (gone, or a zombie not yet reaped).
+inline bool process_ended(long pid) {
+    if (pid <= 0) return false;
+    if (::kill(static_cast<pid_t>(pid), 0) != 0) return errno == ESRCH;
+    std::ifstream f("/proc/" + std::to_string(pid) + "/stat");  // "pid (name) STATE ..."
+    std::string line;
+    std::getline(f, line);
+    const auto paren = line.rfind(')');
+    return paren != std::string::npos && paren + 2 < line.size() && (line[paren + 2] == 'Z' || line[paren + 2] == 'X');
+}
+
+// Appends which rank was lost to Gloo's message. A peer on this host whose process has
+// ended is named for certain (a socket closes a moment before its process is reaped,
+// so this waits up to a second for that); otherwise the rank whose pair address the
+// message shows (Gloo reports a pair by one of its addresses, which is usually, not
+// always, the one the peer saw). Neither: the message as Gloo wrote it.
+inline std::string name_lost_peer(std::string what, const gloo_peer_table& t) {
+    const bool connection_failure = what.find("by peer") != std::string::npos ||
+                                    what.find("Connection") != std::string::npos ||
+                                    what.find("Read error") != std::string::npos ||
+                                    what.find("Write error") != std::string::npos;
+    if (!connection_failure || t.pids.empty()) return what;
+    std::string gone;
+    int count = 0;
+    for (int attempt = 0; attempt < 20 && count == 0; ++attempt) {
+        if (attempt) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        for (std::size_t q = 0; q < t.pids.size(); ++q)
+            if (!t.hosts[q].empty() && t.hosts[q] == t.host && process_ended(t.pids[q])) {
+                gone += (count++ ? ", " : "") + std::to_string(q);
+            }
+    }
+    if (count == 1) return what + " (lost rank " + gone + ": its process on this host has ended)";
+    if (count > 1) return what + " (lost ranks " + gone + ": their processes on this host have ended)";
+    for (std::size_t q = 0; q < t.addresses.size(); ++q) {
+        const auto& a = t.addresses[q];
+        if (a.empty()) continue;
+        for (auto at = what.find(a); at != std::string::npos; at = what.find(a, at + 1)) {
+            const auto end = at + a.size();
+            if (end < what.size() && what[end] >= '0' && what[end] <= '9') continue;  // a longer port
+            return what + " (lost rank " + std::to_string(q) + ": the connection to it failed, host " + t.hosts[q] +
+                   ", pid " + std::to_string(t.pids[q]) + ")";
+        }
+    }
+    return what + " (a peer's connection failed; no rank on this host has ended)";
+}
+
 // One transfer of a pairwise exchange: `bytes` at `offset` to or from `peer`.
 struct transfer {
     int peer;
@@ -141,11 +204,10 @@ public:
                 sends_ = std::exchange(o.sends_, 0);
                 recvs_ = std::exchange(o.recvs_, 0);
                 timeout_ = o.timeout_;
-                stats_ = std::exchange(o.stats_, nullptr);
                 op_ = o.op_;
-                bytes_ = o.bytes_;
-                seconds_ = o.seconds_;
+                account_ = std::move(o.account_);
                 rank_ = o.rank_;
+                peers_ = std::move(o.peers_);
             }
             return *this;
         }
@@ -156,13 +218,13 @@ public:
         // Never blocks; see above for why it does not complete the exchange.
         bool progress() {
             if (!done()) return false;
-            if (stats_) record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
+            record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
             return true;
         }
 
         void wait() {
             if (done()) {
-                if (stats_) record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
+                record(true, std::chrono::steady_clock::now());  // nothing was posted (one rank)
                 return;
             }
             const auto t0 = std::chrono::steady_clock::now();
@@ -170,7 +232,8 @@ public:
                 complete();
             } catch (const std::exception& e) {
                 record(false, t0);
-                throw comm_error(rank_, std::string(op_) + " failed: " + e.what());
+                throw comm_error(rank_, std::string(op_) + " failed: " +
+                                            (peers_ ? detail::name_lost_peer(e.what(), *peers_) : std::string(e.what())));
             }
             record(true, t0);
         }
@@ -186,26 +249,39 @@ public:
                 if (!in_->waitSend(timeout_)) throw comm_error(rank_, "send aborted");
         }
         void record(bool ok, std::chrono::steady_clock::time_point t0) {
-            if (!stats_) return;
-            const double s = seconds_ + std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-            stats_->record(op_, ok ? bytes_.sent : 0, ok ? bytes_.received : 0, s);
-            stats_ = nullptr;
+            account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+            account_.record(ok);
         }
+        // Waits for an unfinished exchange, except while an exception unwinds the stack:
+        // then the job is failing, and waiting could deadlock until the timeout on peers
+        // that failed too (each stuck in the same wait), so the exchange is abandoned.
         void finish_quietly() noexcept {
+            if (std::uncaught_exceptions() > 0) {
+                abandon();
+                return;
+            }
             try {
                 if (!done()) complete();
             } catch (...) {  // destructor: the error was the caller's to collect with wait()
             }
         }
+        // Drops the posted operations without waiting: destroying Gloo's unbound buffers
+        // detaches them from the pairs, which then write into them no more.
+        void abandon() noexcept {
+            sends_ = 0;
+            recvs_ = 0;
+            in_.reset();
+            out_.reset();
+        }
 
         std::unique_ptr<::gloo::transport::UnboundBuffer> in_, out_;
         int sends_ = 0, recvs_ = 0;
         std::chrono::milliseconds timeout_{0};
-        traffic* stats_ = nullptr;
-        const char* op_ = "all_to_all_v";
-        volume::bytes bytes_{};
-        double seconds_ = 0.0;
+        const char* op_ = "all_to_all_v";  // for error messages
+        pending_record account_;
         int rank_ = -1;
+        // The communicator's, for error messages; shared, so it outlives a move of it.
+        std::shared_ptr<const detail::gloo_peer_table> peers_;
     };
 
     // Fills what `o` leaves unset from the environment (see options).
@@ -276,6 +352,16 @@ public:
     int rank() const noexcept { return rank_; }
     int size() const noexcept { return size_; }
     std::chrono::milliseconds timeout() const noexcept { return timeout_; }
+
+    // Changes the timeout of every later operation (exchanges already posted keep theirs).
+    // Gloo takes a timeout per operation, and comm::gloo passes this one to each, so it
+    // applies to a live context; the pairs' own timeout is fixed at connection time but
+    // only bounds connecting. mixgcn-train derives it from the first epoch (docs/faults.md).
+    void set_timeout(std::chrono::milliseconds t) {
+        require(t.count() > 0, "comm::gloo rank ", rank_, ": timeout must be positive, got ", t.count(), " ms");
+        timeout_ = t;
+        if (ctx_) ctx_->setTimeout(t);
+    }
     const std::shared_ptr<::gloo::Context>& native() const noexcept { return ctx_; }
 
     template <element T>
@@ -328,8 +414,8 @@ public:
             recvs.push_back({q, rd[i] * sizeof(T), recv_counts[i] * sizeof(T)});
         }
         pending p = post("all_to_all_v", std::as_bytes(send), sends, std::as_writable_bytes(recv), recvs);
-        p.bytes_ = volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T));
-        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.account_ = pending_record(stats_.share(), "all_to_all_v",
+                                    volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T)), since(t0));
         return p;
     }
 
@@ -425,7 +511,7 @@ public:
         r.done();
     }
 
-    const traffic& stats() const noexcept { return stats_; }
+    const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 
     // Gloo has no job-wide abort: leave at once with `code`; the peers see the closed
@@ -488,6 +574,49 @@ private:
             ctx->connectFullMesh(store, dev);
             ctx_ = std::move(ctx);
         });
+        learn_peer_addresses(store);
+    }
+
+    // Every rank publishes its host name, process id and the local address of its pair
+    // to each peer (detail::gloo_peer_table), through the rendezvous store.
+    void learn_peer_addresses(::gloo::rendezvous::Store& store) {
+        const auto n = static_cast<std::size_t>(size_);
+        auto& table = *peers_;
+        table = {};
+        if (size_ == 1) return;
+        char host[256] = {};
+        if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+        table.host = host;
+        table.hosts.assign(n, std::string());
+        table.pids.assign(n, 0);
+        table.addresses.assign(n, std::string());
+        guarded("rendezvous (peer table)", [&] {
+            std::string mine = table.host + '\n' + std::to_string(static_cast<long>(::getpid())) + '\n';
+            for (int q = 0; q < size_; ++q) {
+                if (q != rank_) mine += ctx_->getPair(q)->address().str();
+                mine += '\n';
+            }
+            auto key = [](int q) { return "mixgcn_peer_table_" + std::to_string(q); };
+            store.set(key(rank_), std::vector<char>(mine.begin(), mine.end()));
+            std::vector<std::string> keys;
+            for (int q = 0; q < size_; ++q)
+                if (q != rank_) keys.push_back(key(q));
+            store.wait(keys, timeout_);
+            for (int q = 0; q < size_; ++q) {
+                if (q == rank_) continue;
+                const auto v = store.get(key(q));
+                std::vector<std::string> lines(1);
+                for (const char c : v) {
+                    if (c == '\n') lines.emplace_back();
+                    else lines.back() += c;
+                }
+                const auto i = static_cast<std::size_t>(q);
+                if (lines.size() < 2 + n) throw comm_error(rank_, "rank " + std::to_string(q) + " published a malformed peer table");
+                table.hosts[i] = lines[0];
+                table.pids[i] = std::strtol(lines[1].c_str(), nullptr, 10);
+                table.addresses[i] = lines[2 + static_cast<std::size_t>(rank_)];
+            }
+        });
     }
 
     // Gloo reports failures as its own exception types; callers get comm_error.
@@ -498,7 +627,8 @@ private:
         } catch (const mixgcn::error&) {
             throw;
         } catch (const std::exception& e) {
-            throw comm_error(rank_, op + " failed: " + e.what());
+            throw comm_error(rank_, op + " failed: " +
+                                        (peers_ ? detail::name_lost_peer(e.what(), *peers_) : std::string(e.what())));
         }
     }
 
@@ -509,6 +639,10 @@ private:
     }
 
     std::uint32_t next_tag() noexcept { return tag_++; }
+
+    static double since(std::chrono::steady_clock::time_point t0) noexcept {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
 
     // Gloo wants a real address even for an empty buffer.
     template <class T>
@@ -523,21 +657,29 @@ private:
         pending p;
         p.op_ = op;
         p.rank_ = rank_;
+        p.peers_ = peers_;
         p.timeout_ = timeout_;
-        p.stats_ = &stats_;
         const std::uint64_t slot = ::gloo::Slot::build(detail::gloo_exchange_prefix, next_tag());
-        guarded(op, [&] {
-            p.in_ = ctx_->createUnboundBuffer(non_null(const_cast<std::byte*>(in.data())), in.size());
-            p.out_ = ctx_->createUnboundBuffer(non_null(out.data()), out.size());
-            for (const auto& t : recvs) {
-                p.out_->recv(t.peer, slot, t.offset, t.bytes);
-                ++p.recvs_;
-            }
-            for (const auto& t : sends) {
-                p.in_->send(t.peer, slot, t.offset, t.bytes);
-                ++p.sends_;
-            }
-        });
+        try {
+            guarded(op, [&] {
+                p.in_ = ctx_->createUnboundBuffer(non_null(const_cast<std::byte*>(in.data())), in.size());
+                p.out_ = ctx_->createUnboundBuffer(non_null(out.data()), out.size());
+                for (const auto& t : recvs) {
+                    p.out_->recv(t.peer, slot, t.offset, t.bytes);
+                    ++p.recvs_;
+                }
+                for (const auto& t : sends) {
+                    p.in_->send(t.peer, slot, t.offset, t.bytes);
+                    ++p.sends_;
+                }
+            });
+        } catch (...) {
+            // Posting failed part-way (a pair already broken by a lost rank): the posted
+            // receives must not be waited for, since the peers they wait on fail the same
+            // way before sending (they used to wait here for the whole timeout, each).
+            p.abandon();
+            throw;
+        }
         return p;
     }
 
@@ -554,8 +696,7 @@ private:
             recvs.push_back({q, d[i] * sizeof(T), counts[i] * sizeof(T)});
         }
         pending p = post(op, std::as_bytes(send), sends, std::as_writable_bytes(recv), recvs);
-        p.bytes_ = volume::all_gather_v(rank_, size_, counts, sizeof(T));
-        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.account_ = pending_record(stats_.share(), op, volume::all_gather_v(rank_, size_, counts, sizeof(T)), since(t0));
         p.wait();
     }
 
@@ -579,9 +720,8 @@ private:
             recvs.push_back({q, i * n * sizeof(T), n * sizeof(T)});
         }
         pending p = post(op, std::as_bytes(send), sends, std::as_writable_bytes(std::span<T>(staging)), recvs);
-        p.op_ = "reduce_scatter";
-        p.bytes_ = volume::reduce_scatter_v(rank_, size_, counts, sizeof(T));
-        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.account_ = pending_record(stats_.share(), "reduce_scatter", volume::reduce_scatter_v(rank_, size_, counts, sizeof(T)),
+                                    since(t0));
         p.wait();
         std::fill(recv.begin(), recv.end(), T{});
         for (std::size_t q = 0; q < static_cast<std::size_t>(size_); ++q)
@@ -594,7 +734,9 @@ private:
     std::chrono::milliseconds timeout_{60000};
     std::uint32_t tag_ = 0;
     std::uint64_t scratch_ = 0;
-    traffic stats_;
+    // Who the peers are, for naming a lost rank in errors (shared with pending exchanges).
+    std::shared_ptr<detail::gloo_peer_table> peers_ = std::make_shared<detail::gloo_peer_table>();
+    traffic_store stats_;
 };
 
 static_assert(communicator<gloo>,

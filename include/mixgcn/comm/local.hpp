@@ -129,7 +129,7 @@ public:
         throw invalid_argument("rank 0: recv: comm::local has no other rank to receive from");
     }
 
-    const traffic& stats() const noexcept { return stats_; }
+    const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 
     [[noreturn]] void abort(int code) noexcept { std::_Exit(code); }
@@ -143,7 +143,7 @@ private:
         std::copy(send.begin(), send.end(), recv.begin());
     }
 
-    traffic stats_;
+    traffic_store stats_;
 };
 
 static_assert(communicator<local>,

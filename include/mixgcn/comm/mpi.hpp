@@ -141,9 +141,7 @@ public:
                 finish_quietly();
                 req_ = std::exchange(o.req_, MPI_REQUEST_NULL);
                 arrays_ = std::move(o.arrays_);
-                stats_ = std::exchange(o.stats_, nullptr);
-                bytes_ = o.bytes_;
-                seconds_ = o.seconds_;
+                account_ = std::move(o.account_);
                 rank_ = o.rank_;
             }
             return *this;
@@ -157,7 +155,7 @@ public:
             const auto t0 = std::chrono::steady_clock::now();
             const int rc = MPI_Wait(&req_, MPI_STATUS_IGNORE);
             req_ = MPI_REQUEST_NULL;
-            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             finish(rc, "MPI_Wait");
         }
 
@@ -168,7 +166,7 @@ public:
             const auto t0 = std::chrono::steady_clock::now();
             int flag = 0;
             const int rc = MPI_Test(&req_, &flag, MPI_STATUS_IGNORE);
-            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             if (rc == MPI_SUCCESS && !flag) return false;
             req_ = MPI_REQUEST_NULL;  // completed (MPI_Test freed it) or failed: nothing left to wait for
             finish(rc, "MPI_Test");
@@ -179,12 +177,9 @@ public:
         friend class mpi;
         // Records the completed (or failed) exchange, exactly once.
         void finish(int rc, const char* call) {
-            traffic* t = std::exchange(stats_, nullptr);
-            if (rc != MPI_SUCCESS) {
-                if (t) t->record("all_to_all_v", 0, 0, seconds_);
+            account_.record(rc == MPI_SUCCESS);
+            if (rc != MPI_SUCCESS)
                 throw comm_error(rank_, std::string(call) + "(all_to_all_v) failed: " + detail::mpi_error_text(rc));
-            }
-            if (t) t->record("all_to_all_v", bytes_.sent, bytes_.received, seconds_);
         }
         void finish_quietly() noexcept {
             if (req_ != MPI_REQUEST_NULL && detail::mpi_running()) MPI_Wait(&req_, MPI_STATUS_IGNORE);
@@ -192,9 +187,7 @@ public:
         }
         MPI_Request req_ = MPI_REQUEST_NULL;
         std::vector<int> arrays_;  // send counts | send displs | recv counts | recv displs
-        traffic* stats_ = nullptr;
-        volume::bytes bytes_{};
-        double seconds_ = 0.0;
+        pending_record account_;
         int rank_ = -1;
     };
 
@@ -287,10 +280,10 @@ public:
         check(MPI_Ialltoallv(send.data(), a, a + p_, detail::mpi_datatype<T>(), recv.data(), a + 2 * p_, a + 3 * p_,
                              detail::mpi_datatype<T>(), comm_, &p.req_),
               "MPI_Ialltoallv");
-        p.stats_ = &stats_;
-        p.bytes_ = volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T));
         p.rank_ = rank_;
-        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.account_ = pending_record(stats_.share(), "all_to_all_v",
+                                    volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T)),
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         return p;
     }
 
@@ -400,7 +393,7 @@ public:
         r.done();
     }
 
-    const traffic& stats() const noexcept { return stats_; }
+    const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 
     // Ends every rank of the job: mpirun sees the code and kills the rest.
@@ -438,7 +431,7 @@ private:
     MPI_Op u8_sum_ = MPI_OP_NULL;
     int rank_ = 0;
     int size_ = 1;
-    traffic stats_;
+    traffic_store stats_;
 };
 
 static_assert(communicator<mpi>,

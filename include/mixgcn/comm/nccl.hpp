@@ -76,9 +76,7 @@ public:
             if (this != &o) {
                 finish_quietly();
                 event_ = std::exchange(o.event_, nullptr);
-                stats_ = std::exchange(o.stats_, nullptr);
-                bytes_ = o.bytes_;
-                seconds_ = o.seconds_;
+                account_ = std::move(o.account_);
                 rank_ = o.rank_;
             }
             return *this;
@@ -90,7 +88,7 @@ public:
             if (!event_) return;
             const auto t0 = std::chrono::steady_clock::now();
             const cudaError_t rc = cudaEventSynchronize(event_);
-            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             finish(rc, "cudaEventSynchronize");
         }
 
@@ -99,7 +97,7 @@ public:
             if (!event_) return true;
             const auto t0 = std::chrono::steady_clock::now();
             const cudaError_t rc = cudaEventQuery(event_);
-            seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+            account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
             if (rc == cudaErrorNotReady) {
                 (void)cudaGetLastError();  // "not ready" is not an error; keep it out of the next check
                 return false;
@@ -113,12 +111,9 @@ public:
         // Releases the event and records the completed (or failed) exchange, exactly once.
         void finish(cudaError_t rc, const char* call) {
             (void)cudaEventDestroy(std::exchange(event_, nullptr));
-            traffic* t = std::exchange(stats_, nullptr);
-            if (rc != cudaSuccess) {
-                if (t) t->record("all_to_all_v", 0, 0, seconds_);
+            account_.record(rc == cudaSuccess);
+            if (rc != cudaSuccess)
                 throw comm_error(rank_, std::string("all_to_all_v: ") + call + " failed: " + cudaGetErrorString(rc));
-            }
-            if (t) t->record("all_to_all_v", bytes_.sent, bytes_.received, seconds_);
         }
         void finish_quietly() noexcept {
             if (event_) {
@@ -128,9 +123,7 @@ public:
             event_ = nullptr;
         }
         cudaEvent_t event_ = nullptr;
-        traffic* stats_ = nullptr;
-        volume::bytes bytes_{};
-        double seconds_ = 0.0;
+        pending_record account_;
         int rank_ = -1;
     };
 
@@ -233,7 +226,7 @@ public:
     int device() const noexcept { return device_; }
     ncclComm_t native() const noexcept { return comm_; }
     cudaStream_t stream() const noexcept { return stream_; }
-    const traffic& stats() const noexcept { return stats_; }
+    const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 
     template <element T>
@@ -291,9 +284,9 @@ public:
         pending p;
         cuda_check(cudaEventCreateWithFlags(&p.event_, cudaEventDisableTiming), "cudaEventCreate");
         cuda_check(cudaEventRecord(p.event_, stream_), "cudaEventRecord");
-        p.stats_ = &stats_;
-        p.bytes_ = volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T));
-        p.seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        p.account_ = pending_record(stats_.share(), "all_to_all_v",
+                                    volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T)),
+                                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         p.rank_ = rank_;
         return p;
     }
@@ -479,7 +472,7 @@ private:
     cudaEvent_t inputs_ready_ = nullptr;  // recorded on producer_ before each operation
     std::int32_t* scratch_ = nullptr;
     int rank_ = 0, size_ = 1, device_ = 0;
-    traffic stats_;
+    traffic_store stats_;
 };
 
 static_assert(communicator<nccl>, "comm::nccl must satisfy mixgcn::comm::communicator.");

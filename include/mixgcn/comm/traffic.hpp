@@ -10,9 +10,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace mixgcn::comm {
 
@@ -121,11 +123,56 @@ inline bytes all_reduce(int rank, int size, std::size_t n, std::size_t elem) {
 
 }  // namespace volume
 
+// The counters a communicator records into. They live on the heap and are shared with
+// the exchanges the communicator starts, so an exchange that completes after its
+// communicator was moved (or destroyed) still records into live counters.
+class traffic_store {
+public:
+    traffic_store() : p_(std::make_shared<traffic>()) {}
+    std::shared_ptr<traffic> share() {
+        if (!p_) p_ = std::make_shared<traffic>();  // a moved-from communicator
+        return p_;
+    }
+    traffic& operator*() { return *share(); }
+    const traffic& view() const noexcept {
+        static const traffic none;
+        return p_ ? *p_ : none;
+    }
+    void clear() noexcept {
+        if (p_) p_->clear();
+    }
+
+private:
+    std::shared_ptr<traffic> p_;
+};
+
+// What an exchange in flight records when it completes: the operation, its volume and
+// the seconds blocked so far (in start, progress and wait). Records exactly once; a
+// default-constructed or moved-from one records nothing.
+class pending_record {
+public:
+    pending_record() = default;
+    pending_record(std::shared_ptr<traffic> to, const char* op, volume::bytes b, double seconds)
+        : to_(std::move(to)), op_(op), b_(b), seconds_(seconds) {}
+    void add_seconds(double s) noexcept { seconds_ += s; }
+    // `ok`: the data arrived (bytes count); otherwise only the seconds do.
+    void record(bool ok) {
+        if (const auto t = std::exchange(to_, nullptr)) t->record(op_, ok ? b_.sent : 0, ok ? b_.received : 0, seconds_);
+    }
+
+private:
+    std::shared_ptr<traffic> to_;
+    const char* op_ = "";
+    volume::bytes b_{};
+    double seconds_ = 0.0;
+};
+
 // Measures the seconds of one call and records it on destruction, so an operation that
 // throws is still counted (its bytes are not: they did not arrive).
 class scoped_record {
 public:
     scoped_record(traffic& t, std::string_view op, volume::bytes b) : t_(t), op_(op), b_(b) {}
+    scoped_record(traffic_store& t, std::string_view op, volume::bytes b) : scoped_record(*t, op, b) {}
     scoped_record(const scoped_record&) = delete;
     scoped_record& operator=(const scoped_record&) = delete;
     void done() noexcept { ok_ = true; }

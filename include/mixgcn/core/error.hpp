@@ -63,6 +63,13 @@ private:
     int rank_;
 };
 
+// A run that cannot fit: what it would need exceeds the memory it may use. Raised before
+// the large allocations, with the predicted figures and what would fit.
+class memory_error : public error {
+public:
+    using error::error;
+};
+
 namespace detail {
 template <class... Parts>
 std::string concat(const Parts&... parts) {

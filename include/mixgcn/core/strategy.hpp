@@ -20,11 +20,13 @@
 //   reduce_gradients(params)           default: one bucketed all-reduce per step
 //   to_rows(logits) / from_rows(dlogits)   logits in row layout for the loss
 //   begin_layer(l)                     which layer the next calls belong to (figures)
+//   product_identity()                 what a cache of forward()'s results may key on
 //
 // Kernels know no ranks and layers know no communicators: only the strategy does.
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <span>
 #include <vector>
@@ -132,6 +134,15 @@ template <class S, class V>
 matrix_view<V> from_rows(S& s, matrix_view<V> dlogits) {
     if constexpr (requires { s.from_rows(dlogits); }) return s.from_rows(dlogits);
     else return dlogits;
+}
+
+// Equal for two strategies whose forward() gives the same result on the same input
+// (the same operator in the same layout), and never reused for another; 0 when the
+// strategy does not say, and then nothing keyed on it is cached.
+template <class S>
+std::uint64_t product_identity(const S& s) {
+    if constexpr (requires { { s.product_identity() } -> std::convertible_to<std::uint64_t>; }) return s.product_identity();
+    else return 0;
 }
 
 // Rows of the row layout the loss sees (== rows() unless the strategy redistributes).

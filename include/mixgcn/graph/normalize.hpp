@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/identity.hpp"
 #include "mixgcn/storage/convert.hpp"
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
@@ -23,6 +24,9 @@ struct gcn_operator {
     std::vector<Value> row_scale;   // fused: D^-1/2 of rows; empty with edge weights
     std::vector<Value> col_scale;   // fused: D^-1/2 of columns
     bool symmetric = true;
+    // What caches of Â·X key on (nn::layer_options::cache_eval_aggregation): an operator
+    // changed in place keeps its identity, so call the model's invalidate_cache() then.
+    object_identity identity;
 
     storage::sparse_view<Index, Value> forward() const {
         return storage::view_of(a, row_scale.empty() ? nullptr : row_scale.data(),

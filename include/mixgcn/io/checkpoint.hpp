@@ -3,9 +3,13 @@
 // in a self-checking binary file written atomically (temp file, fsync, rename), so a
 // crash mid-write leaves the previous checkpoint intact. Layout: docs/data-formats.md.
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -234,16 +238,24 @@ inline checkpoint decode_checkpoint(const std::string& file, std::string_view d)
             a.name = sec.str("array name");
             const auto ndim = sec.le<std::uint32_t>("array rank");
             for (std::uint32_t i = 0; i < ndim; ++i) a.shape.push_back(sec.le<std::uint64_t>("array dimension"));
+            // The shape is checked against the bytes the file really holds before anything
+            // is allocated: a header declaring a 1 TB tensor in a small file is an io_error.
             const std::uint64_t bytes_left = len - sec.pos();
+            auto shape_fail = [&](const std::string& what) {
+                r.fail(base + sec.pos(), tag, "array '" + a.name + "' " + what + " but its section holds " +
+                                                  std::to_string(bytes_left) + " bytes of value data (the file is " +
+                                                  std::to_string(d.size()) + " bytes)");
+            };
             std::uint64_t n = 1;
             for (auto dim : a.shape) {
-                if (dim != 0 && n > bytes_left / dim) sec_fail("array shape larger than its section");
+                if (dim != 0 && n > bytes_left / dim) shape_fail("declares a shape of more values than the file holds");
                 n *= dim;
             }
-            if (n * sizeof(double) != bytes_left) sec_fail("array shape does not match its section length");
+            if (n * sizeof(double) != bytes_left)
+                shape_fail("declares " + std::to_string(n) + " values (" + std::to_string(n * sizeof(double)) + " bytes)");
             a.values.resize(static_cast<std::size_t>(n));
             const auto raw = sec.take(static_cast<std::size_t>(n * sizeof(double)), "array values");
-            std::memcpy(a.values.data(), raw.data(), raw.size());
+            if (!raw.empty()) std::memcpy(a.values.data(), raw.data(), raw.size());  // data() may be null when empty
             ck.arrays.push_back(std::move(a));
         } else {
             r.fail(at, tag, "unknown checkpoint section");
@@ -309,10 +321,29 @@ inline std::filesystem::path temp_path_for(const std::filesystem::path& target) 
 }
 }  // namespace detail
 
+// Test hook for the fault tests (docs/faults.md): MIXGCN_DEBUG_CHECKPOINT_STOP=POINT[:N]
+// kills this process with SIGKILL at POINT of its N-th checkpoint write (default 1st):
+// `mid-write` (half the temp file written), `after-write` (temp file written, fsynced and
+// closed, not renamed), `after-rename` (renamed, directory not yet fsynced). Unset: nothing.
+inline void checkpoint_debug_stop(const char* point, int write_number) {
+    const char* env = std::getenv("MIXGCN_DEBUG_CHECKPOINT_STOP");
+    if (!env || !*env) return;
+    const std::string_view spec(env);
+    const auto colon = spec.find(':');
+    const int n = colon == std::string_view::npos ? 1 : std::atoi(std::string(spec.substr(colon + 1)).c_str());
+    if (spec.substr(0, colon) != point || n != write_number) return;
+    std::fprintf(stderr, "mixgcn: debug: SIGKILL at checkpoint write %d, %s (MIXGCN_DEBUG_CHECKPOINT_STOP)\n",
+                 write_number, point);
+    std::fflush(stderr);
+    std::raise(SIGKILL);
+}
+
 // Writes `ck` to `<path>.tmp.<pid>`, flushes it to disk and renames it over `path`.
 // On any failure the temp file is removed, `path` is untouched, and io_error names the
 // file that failed.
 inline void write_checkpoint(const std::filesystem::path& path, const checkpoint& ck) {
+    static std::atomic<int> writes{0};  // for checkpoint_debug_stop
+    const int write_number = ++writes;
     const std::string image = encode_checkpoint(ck);
     const auto tmp = detail::temp_path_for(path);
     const std::string tmp_name = tmp.string();
@@ -324,14 +355,18 @@ inline void write_checkpoint(const std::filesystem::path& path, const checkpoint
     if (fd.get() < 0) sys_fail("cannot create the temporary checkpoint file");
     detail::temp_file_guard guard(tmp);
     std::size_t done = 0;
+    const std::size_t half = image.size() / 2;  // written in two parts, so mid-write is a point
     while (done < image.size()) {
-        const auto n = ::write(fd.get(), image.data() + done, image.size() - done);
+        if (done >= half) checkpoint_debug_stop("mid-write", write_number);
+        const std::size_t chunk = done < half ? half - done : image.size() - done;
+        const auto n = ::write(fd.get(), image.data() + done, chunk);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) sys_fail("writing the temporary checkpoint file failed");
         done += static_cast<std::size_t>(n);
     }
     if (::fsync(fd.get()) != 0) sys_fail("fsync of the temporary checkpoint file failed");
     if (!fd.close()) sys_fail("closing the temporary checkpoint file failed");
+    checkpoint_debug_stop("after-write", write_number);
 #else
     detail::temp_file_guard guard(tmp);
     {
@@ -345,6 +380,7 @@ inline void write_checkpoint(const std::filesystem::path& path, const checkpoint
     if (ec) throw io_error(path.string(), 0, "", "cannot rename " + tmp_name + " over it: " + ec.message());
     guard.disarm();
 #ifdef MIXGCN_IO_POSIX
+    checkpoint_debug_stop("after-rename", write_number);
     // Make the rename itself durable; best effort, the data is already safe.
     auto dir = path.parent_path();
     if (dir.empty()) dir = ".";

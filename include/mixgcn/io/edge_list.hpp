@@ -106,7 +106,7 @@ graph::edge_list<Index> read_edge_list_mtx(const std::filesystem::path& path, st
                 r.fail(r.text(), "node count does not fit the index type");
             g.num_nodes = static_cast<Index>(h.rows);
             symmetric = h.symmetry == mm_symmetry::symmetric;
-            g.edges.reserve(static_cast<std::size_t>(h.nnz) * (symmetric ? 2 : 1));
+            g.edges.reserve(static_cast<std::size_t>(h.max_entries) * (symmetric ? 2 : 1));
         },
         [&](const text_reader&, std::uint64_t i, std::uint64_t j, double) {
             g.edges.emplace_back(static_cast<Index>(i), static_cast<Index>(j));

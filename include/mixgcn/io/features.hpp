@@ -70,7 +70,14 @@ dense_matrix<Value> read_features_mtx(const std::filesystem::path& path) {
     parse_matrix_market(
         path.string(), data,
         [&](const text_reader& r, const mm_header& h) {
-            detail::checked_area(h.rows, h.cols, [&](const std::string& why) { r.fail(r.text(), why); });
+            const auto area = detail::checked_area(h.rows, h.cols, [&](const std::string& why) { r.fail(r.text(), why); });
+            // Entries not listed are zeros the file does not hold: cap what it may declare.
+            const std::uint64_t bytes = std::uint64_t(area) * sizeof(Value), limit = declared_size_limit();
+            if (bytes > limit)
+                r.fail(r.text(), "a dense " + std::to_string(h.rows) + " x " + std::to_string(h.cols) +
+                                     " feature matrix needs " + std::to_string(bytes) + " bytes, more than the " +
+                                     std::to_string(limit) +
+                                     " this machine allows (physical memory or MIXGCN_MAX_DECLARED_BYTES)");
             m = dense_matrix<Value>(static_cast<std::size_t>(h.rows), static_cast<std::size_t>(h.cols));
             symmetric = h.symmetry == mm_symmetry::symmetric;
         },

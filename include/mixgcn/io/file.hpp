@@ -4,12 +4,18 @@
 // naming the file instead of leaving a silently short file behind.
 #include <cerrno>
 #include <charconv>
+#include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <system_error>
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 
 #include "mixgcn/core/error.hpp"
 
@@ -30,6 +36,25 @@ inline std::string read_file(const std::filesystem::path& path) {
     in.read(data.data(), size);
     if (in.gcount() != size) throw io_error(name, in.gcount(), "", "read failed before the end of the file", true);
     return data;
+}
+
+// The most bytes a reader allocates for an array whose size a file declares without
+// holding that many bytes (the dense matrix of a sparse .mtx): physical memory, so a
+// lying header is an io_error instead of std::bad_alloc or the OOM killer.
+// MIXGCN_MAX_DECLARED_BYTES lowers it (the fuzz targets stay under libFuzzer's limit).
+inline std::uint64_t declared_size_limit() noexcept {
+    if (const char* env = std::getenv("MIXGCN_MAX_DECLARED_BYTES")) {
+        std::uint64_t v = 0;
+        const auto* end = env + std::strlen(env);
+        if (const auto r = std::from_chars(env, end, v); r.ec == std::errc{} && r.ptr == end) return v;
+    }
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+    const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page > 0 &&
+        static_cast<std::uint64_t>(pages) <= std::numeric_limits<std::uint64_t>::max() / static_cast<std::uint64_t>(page))
+        return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page);
+#endif
+    return std::numeric_limits<std::uint64_t>::max();
 }
 
 // A file opened for writing; write() and close() throw io_error on failure. RAII: the

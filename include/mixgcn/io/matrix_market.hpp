@@ -18,6 +18,9 @@ enum class mm_symmetry { general, symmetric };
 
 struct mm_header {
     std::uint64_t rows = 0, cols = 0, nnz = 0;
+    // The most entries the bytes after the size line can hold; readers reserve by this,
+    // never by `nnz`, which a hostile file sets at will.
+    std::uint64_t max_entries = 0;
     mm_field field = mm_field::pattern;
     mm_symmetry symmetry = mm_symmetry::general;
 };
@@ -66,6 +69,14 @@ mm_header parse_matrix_market(const std::string& file, std::string_view data, On
     h.nnz = r.parse_int<std::uint64_t>(r.tokens()[2], "entry count");
     if (h.symmetry == mm_symmetry::symmetric && h.rows != h.cols)
         r.fail(r.text(), "a symmetric matrix must be square");
+    // An entry line takes at least "i j" (or "i j v") and a newline, the last one maybe
+    // without it. A count above one entry per byte is refused at once; one that is merely
+    // too large is reported, with the line where the entries end, after the last entry.
+    const std::uint64_t rest = r.remaining();
+    if (h.nnz > rest)
+        r.fail(r.tokens()[2], "the size line declares " + std::to_string(h.nnz) + " entries but only " +
+                                  std::to_string(rest) + " bytes follow");
+    h.max_entries = std::min(h.nnz, (rest + 1) / (h.field == mm_field::pattern ? 4 : 6));
     on_header(r, h);
 
     const std::size_t columns = h.field == mm_field::pattern ? 2 : 3;

@@ -54,6 +54,8 @@ public:
 
     const std::string& file() const noexcept { return file_; }
     std::int64_t line() const noexcept { return line_; }
+    // Bytes of the data not yet consumed (after the current line).
+    std::size_t remaining() const noexcept { return data_.size() - pos_; }
     std::string_view text() const noexcept { return text_; }
     const std::vector<std::string_view>& tokens() const noexcept { return tokens_; }
 

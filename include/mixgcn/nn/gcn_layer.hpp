@@ -30,7 +30,9 @@ struct layer_options {
     bool decay_bias = false;    // L2 on the bias too
     product_order order = product_order::automatic;
     // Evaluation passes reuse Â·X when the input is the same constant matrix as before
-    // (the features, for the first layer): one sparse pass per epoch instead of two.
+    // (the features, for the first layer) and the strategy the same operator in the same
+    // layout: one sparse pass per epoch instead of two. A trainer forgets the cache when
+    // it starts; a caller that changes the input in place calls invalidate_cache().
     bool cache_eval_aggregation = false;
 };
 
@@ -100,11 +102,12 @@ public:
             mid_.resize(n, out.count);
             seam::dense_forward(strategy, h_, w, mid_.view());
             strategy.forward(mid_.cview(), out_.view());
-        } else if (!training && opt_.cache_eval_aggregation) {
-            if (cached_input_ != h.data() || eval_mid_.rows() != n || eval_mid_.cols() != in.count) {
+        } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
+            const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};
+            if (!(cached_ == key)) {
                 eval_mid_.resize(n, in.count);
                 strategy.forward(h_, eval_mid_.view());
-                cached_input_ = h.data();
+                cached_ = key;
             }
             seam::dense_forward(strategy, eval_mid_.cview(), w, out_.view());
         } else {
@@ -144,10 +147,10 @@ public:
 
     const_matrix_view<V> output() const noexcept { return out_.cview(); }
 
-    // Bytes held between forward and backward (the activations this layer caches).
-    // Forgets the cached Â·X (call when the input matrix changed in place).
-    void invalidate_cache() noexcept { cached_input_ = nullptr; }
+    // Forgets the cached Â·X (call when the input matrix or the operator changed in place).
+    void invalidate_cache() noexcept { cached_ = {}; }
 
+    // Bytes held between forward and backward (the activations this layer caches).
     std::size_t activation_bytes() const noexcept {
         return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() + mask_.size();
     }
@@ -166,8 +169,17 @@ private:
     matrix mid_;       // T = H·W  or  ÂH
     matrix out_;       // activated output
     matrix grad_mid_;  // dT  or  dZ·Wᵀ
-    matrix eval_mid_;  // cached Â·X of a constant input (evaluation only)
-    const V* cached_input_ = nullptr;
+    // What eval_mid_, the cached Â·X of a constant input (evaluation only), was computed
+    // from: the strategy's operator and layout (seam::product_identity, never reused,
+    // unlike an address) and the input block.
+    struct eval_key {
+        std::uint64_t product = 0;  // 0: nothing cached
+        const V* data = nullptr;
+        std::size_t rows = 0, cols = 0, stride = 0;
+        bool operator==(const eval_key&) const = default;
+    };
+    matrix eval_mid_;
+    eval_key cached_;
 };
 
 }  // namespace mixgcn::nn

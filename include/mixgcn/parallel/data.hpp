@@ -6,7 +6,8 @@
 //    partitioner (METIS keeps communities together). Each epoch the cluster ids are shuffled
 //    with a generator seeded by (seed, epoch) only, so every rank computes the same order
 //    without talking; consecutive groups of `clusters_per_batch` clusters are the batches and
-//    step s of rank r takes group s·P + r. An epoch visits every cluster once. A batch is the
+//    step s of rank r takes group s·P + r (cluster_schedule). An epoch visits every cluster
+//    once: in its last step a rank with no group left trains on an empty batch. A batch is the
 //    subgraph induced by its clusters' nodes (edges between the chosen clusters kept),
 //    normalised on its own: D_b^-1/2 (A_b + I) D_b^-1/2.
 //  * Independent graphs: a list of disjoint node-classification graphs; graph g belongs to
@@ -53,7 +54,55 @@ struct data_options {
     int clusters_per_batch = 10;     // q: clusters joined into one batch
     cluster_method method = cluster_method::metis;
     std::uint64_t seed = 1;          // cluster shuffle (and the random partitioner)
-    int steps_per_epoch = 0;         // 0: ceil(batches / ranks), every cluster once per epoch
+    int steps_per_epoch = 0;         // 0: ceil(batches / ranks), every cluster once per epoch;
+                                     // more: the groups are visited cyclically
+};
+
+// Which clusters rank r trains on in step s of epoch e (1-based): group s·P + r of the
+// epoch's shuffled cluster order, a group being q consecutive entries of the order. With
+// the default number of steps, ceil(groups / P), groups past the last are empty, so an
+// epoch visits every cluster exactly once over all ranks and steps; when more steps are
+// asked for, the groups repeat cyclically.
+class cluster_schedule {
+public:
+    cluster_schedule(int clusters, int per_batch, int ranks, std::uint64_t seed, int steps_per_epoch = 0)
+        : clusters_(clusters), q_(per_batch), ranks_(ranks), seed_(seed), groups_((clusters + per_batch - 1) / per_batch),
+          cyclic_(steps_per_epoch > 0), steps_(steps_per_epoch > 0 ? steps_per_epoch : (groups_ + ranks - 1) / ranks),
+          order_(static_cast<std::size_t>(clusters)) {
+        require(clusters >= 1, "data strategy: clusters is ", clusters);
+        require(per_batch >= 1 && per_batch <= clusters, "data strategy: clusters_per_batch is ", per_batch,
+                ", expected 1..", clusters);
+        require(ranks >= 1, "data strategy: ", ranks, " ranks");
+        require(steps_per_epoch >= 0, "data strategy: steps_per_epoch is ", steps_per_epoch);
+    }
+    int steps() const noexcept { return steps_; }
+    int groups() const noexcept { return groups_; }
+
+    // The clusters of (epoch, step, rank), in the epoch's order; empty past the last group.
+    std::span<const int> clusters(int epoch, int step, int rank) {
+        if (epoch_ != epoch) {  // the same permutation on every rank, from (seed, epoch) only
+            std::iota(order_.begin(), order_.end(), 0);
+            rng g = rng::derive(seed_, 0xC105u + std::uint64_t(epoch));
+            for (std::size_t i = order_.size(); i > 1; --i) std::swap(order_[i - 1], order_[g.below(i)]);
+            epoch_ = epoch;
+        }
+        int group = step * ranks_ + rank;
+        if (group >= groups_) {
+            if (!cyclic_) return {};
+            group %= groups_;
+        }
+        const int first = group * q_, last = std::min(clusters_, first + q_);
+        return std::span<const int>(order_).subspan(static_cast<std::size_t>(first), static_cast<std::size_t>(last - first));
+    }
+
+private:
+    int clusters_, q_, ranks_;
+    std::uint64_t seed_;
+    int groups_;
+    bool cyclic_;
+    int steps_;
+    std::vector<int> order_;
+    int epoch_ = 0;
 };
 
 // One rank's figures for a run.
@@ -145,34 +194,18 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
     const int P = comm.size();
     require(cluster_of.size() == static_cast<std::size_t>(adjacency.rows), "data strategy: ", cluster_of.size(),
             " cluster ids for ", adjacency.rows, " nodes");
-    require(o.clusters >= 1, "data strategy: clusters is ", o.clusters);
-    require(o.clusters_per_batch >= 1 && o.clusters_per_batch <= o.clusters, "data strategy: clusters_per_batch is ",
-            o.clusters_per_batch, ", expected 1..", o.clusters);
-    require(o.steps_per_epoch >= 0, "data strategy: steps_per_epoch is ", o.steps_per_epoch);
+    cluster_schedule schedule(o.clusters, o.clusters_per_batch, P, o.seed, o.steps_per_epoch);
     std::vector<std::vector<index_t>> members(static_cast<std::size_t>(o.clusters));
     for (std::size_t v = 0; v < cluster_of.size(); ++v) {
         require(cluster_of[v] >= 0 && cluster_of[v] < o.clusters, "data strategy: node ", v, " has cluster ",
                 cluster_of[v], " outside [0, ", o.clusters, ")");
         members[static_cast<std::size_t>(cluster_of[v])].push_back(index_t(v));
     }
-    const int q = o.clusters_per_batch;
-    const int groups = (o.clusters + q - 1) / q;
-    const int steps = o.steps_per_epoch > 0 ? o.steps_per_epoch : (groups + P - 1) / P;
-
-    std::vector<int> order(static_cast<std::size_t>(o.clusters));
-    int order_epoch = 0;
     std::vector<index_t> scratch;
     auto batch_for = [&](int epoch, int step) {
-        if (order_epoch != epoch) {  // the same permutation on every rank
-            std::iota(order.begin(), order.end(), 0);
-            rng g = rng::derive(o.seed, 0xC105u + std::uint64_t(epoch));
-            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
-            order_epoch = epoch;
-        }
-        const int group = (step * P + comm.rank()) % groups;
         std::vector<index_t> nodes;
-        for (int k = group * q; k < std::min(o.clusters, (group + 1) * q); ++k) {
-            const auto& m = members[static_cast<std::size_t>(order[static_cast<std::size_t>(k)])];
+        for (const int c : schedule.clusters(epoch, step, comm.rank())) {
+            const auto& m = members[static_cast<std::size_t>(c)];
             nodes.insert(nodes.end(), m.begin(), m.end());
         }
         return detail::induced_batch(ds, adjacency, std::move(nodes), scratch);
@@ -184,7 +217,7 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
         return detail::to_accuracies(std::span<const double, 6>(c));
     };
     train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
-    auto res = t.run(steps, batch_for, evaluate);
+    auto res = t.run(schedule.steps(), batch_for, evaluate);
     detail::fill_report<B, V>(report, comm, t.stats(), o.clusters, before);
     return res;
 }

@@ -40,6 +40,7 @@
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/identity.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -162,6 +163,7 @@ public:
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
     // Local row i is global node global_ids()[i]: dropout masks follow the node.
     dropout_index row_ids() const noexcept { return {global_.data(), 0, 0}; }
+    std::uint64_t product_identity() const noexcept { return identity_.value(); }
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }
     std::size_t halo() const noexcept { return global_.size() - static_cast<std::size_t>(own_); }
@@ -376,6 +378,7 @@ private:
     std::vector<std::size_t> send_count_;   // own rows sent to each rank
     std::vector<index_t> send_rows_;        // local rows sent, grouped by destination
     storage::csr<index_t, V> op_, at_;      // own x (own + ghost), and its transpose
+    object_identity identity_;              // of op_ and the halo layout
     std::vector<V> scale_;                  // fused: global D^-1/2 of own + ghost nodes
     comm::traffic since_;                   // the communicator's counters after setup
     // Own + ghost rows of X (forward) or dX (backward), sized for the widest pass seen,

@@ -18,6 +18,7 @@
 //    N·q/clusters nodes; it trains a different (mini-batch) model, so it is listed but
 //    recommended only when no full-graph strategy fits.
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -25,6 +26,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mixgcn/parallel/cost.hpp"
@@ -155,7 +157,32 @@ inline void read_partition_stats(const std::filesystem::path& path, problem& p) 
                                                                     " ranks, the plan asks for " + std::to_string(p.ranks));
 }
 
-inline plan_result make_plan(const problem& p) {
+// The problem of a run: the graph's sizes, the model, the rank count and, when given,
+// the exact layout of the owners the run will use.
+inline problem problem_for(std::uint64_t nodes, std::uint64_t edges, const nn::model_options& mo, int ranks,
+                           std::size_t value_bytes, int chunks = 1, const cost::layout* layout = nullptr) {
+    problem pp;
+    pp.nodes = nodes;
+    pp.edges = edges;
+    pp.features = mo.in;
+    pp.hidden = mo.hidden;
+    pp.classes = mo.classes;
+    pp.layers = mo.layers;
+    pp.ranks = ranks;
+    pp.value_bytes = value_bytes;
+    pp.dropout = mo.dropout;
+    pp.eval_cache = mo.cache_input_aggregation;
+    pp.chunks = chunks;
+    if (layout) {
+        pp.rows.assign(layout->rows.begin(), layout->rows.end());
+        pp.halo_recv.assign(layout->halo_recv.begin(), layout->halo_recv.end());
+        pp.halo_send.assign(layout->halo_send.begin(), layout->halo_send.end());
+    }
+    return pp;
+}
+
+// `traffic`: also predict bytes per epoch (O(P²) work; memory alone is O(P)).
+inline plan_result make_plan(const problem& p, bool traffic = true) {
     require(p.nodes > 0 && p.features > 0 && p.classes >= 2 && p.layers >= 1 && p.ranks >= 1,
             "plan: need nodes, features, classes >= 2, layers >= 1 and ranks >= 1 (got ", p.nodes, ", ", p.features,
             ", ", p.classes, ", ", p.layers, ", ", p.ranks, ")");
@@ -199,6 +226,7 @@ inline plan_result make_plan(const problem& p) {
     }
 
     auto bytes_of = [&](strategy_kind k, int chunks, estimate& e) {
+        if (!traffic) return;
         double worst = 0, all = 0;
         for (int q = 0; q < P; ++q) {
             const auto a = cost::predict({k, chunks}, m, L, q, 2, p.value_bytes);
@@ -320,6 +348,95 @@ inline plan_result make_plan(const problem& p) {
                           : "nothing fits the device memory at this rank count";
     }
     return out;
+}
+
+// "512M", "8G", "1.5G", "123456": bytes (K, M, G, T are powers of 1024). `what` names
+// the source in the error.
+inline std::uint64_t parse_bytes(std::string_view text, std::string_view what) {
+    std::size_t end = 0;
+    double v = 0;
+    try {
+        v = std::stod(std::string(text), &end);
+    } catch (const std::exception&) {
+        end = 0;
+    }
+    std::string_view unit = text.substr(std::min(end, text.size()));
+    if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.remove_suffix(1);
+    if (!unit.empty() && (unit.back() == 'i')) unit.remove_suffix(1);
+    double scale = 1;
+    if (unit.size() == 1) {
+        const char u = char(std::toupper(static_cast<unsigned char>(unit[0])));
+        scale = u == 'K' ? 0x1p10 : u == 'M' ? 0x1p20 : u == 'G' ? 0x1p30 : u == 'T' ? 0x1p40 : 0;
+    } else if (!unit.empty()) {
+        scale = 0;
+    }
+    if (end == 0 || scale == 0 || !(v > 0) || v * scale > 0x1p63)
+        throw invalid_argument(::mixgcn::detail::concat(what, ": '", text, "' is not a size (e.g. 512M, 8G, 123456)"));
+    return static_cast<std::uint64_t>(v * scale);
+}
+
+inline std::string format_bytes(double b) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    int u = 0;
+    while (b >= 1024 && u < 5) {
+        b /= 1024;
+        ++u;
+    }
+    std::ostringstream os;
+    os.setf(std::ios::fixed);
+    os.precision(u == 0 ? 0 : 2);
+    os << b << ' ' << units[u];
+    return os.str();
+}
+
+inline std::string describe_per_rank(const memory& m) {
+    return ::mixgcn::detail::concat(format_bytes(m.total()), " per rank (graph ", format_bytes(m.graph), ", features ",
+                                    format_bytes(m.features), ", activations ", format_bytes(m.activations),
+                                    ", buffers ", format_bytes(m.buffers), ", parameters and optimizer ",
+                                    format_bytes(m.parameters), ")");
+}
+
+// The check a run makes before its large allocations: the planner's prediction for
+// `strategy` on the rank that holds the most, against `limit` bytes per rank (`source`
+// says where the limit comes from). `borrowed` bytes of the prediction are already held
+// (single trains on the loaded features in place). Throws memory_error with the
+// prediction by purpose and what would fit: other strategies at this rank count, and the
+// fewest ranks (a power of two up to 4096) at which each distributed strategy fits.
+inline void require_fits(const problem& p, const std::string& strategy, double limit, const std::string& source,
+                         double borrowed = 0) {
+    const auto here = make_plan(p, false);
+    const estimate* mine = nullptr;
+    for (const auto& e : here.strategies)
+        if (e.strategy == strategy) mine = &e;
+    require(mine != nullptr, "plan: no estimate for strategy '", strategy, "' at ", p.ranks, " rank(s)");
+    const double need = mine->mem.total() - borrowed;
+    if (need <= limit) return;
+    std::string fits;
+    auto add = [&](const std::string& s) { fits += (fits.empty() ? "" : "; ") + s; };
+    for (const auto& e : here.strategies)
+        if (e.strategy != strategy && e.mem.total() <= limit)
+            add(::mixgcn::detail::concat("--strategy ", e.strategy, " (", format_bytes(e.mem.total()), ")"));
+    for (const char* s : {"graph", "mixture", "feature"}) {
+        problem q = p;
+        q.rows.clear();  // partition statistics are for this rank count only
+        q.halo_recv.clear();
+        q.halo_send.clear();
+        for (q.ranks = std::max(2, p.ranks * 2); q.ranks <= 4096; q.ranks *= 2) {
+            const auto at = make_plan(q, false);
+            const auto it = std::find_if(at.strategies.begin(), at.strategies.end(),
+                                         [&](const estimate& e) { return e.strategy == s; });
+            if (it != at.strategies.end() && it->mem.total() <= limit) {
+                add(::mixgcn::detail::concat("--strategy ", s, " on ", q.ranks, " ranks (", format_bytes(it->mem.total()),
+                                             " per rank, halo estimated)"));
+                break;
+            }
+        }
+    }
+    throw memory_error(::mixgcn::detail::concat(
+        "strategy ", strategy, " on ", p.ranks, " rank(s) needs ", describe_per_rank(mine->mem),
+        borrowed > 0 ? ::mixgcn::detail::concat(", of which ", format_bytes(borrowed), " is loaded already") : std::string(),
+        ", but ", format_bytes(limit), " is available (", source, "); would fit: ",
+        fits.empty() ? std::string("nothing up to 4096 ranks at these sizes") : fits));
 }
 
 }  // namespace mixgcn::parallel::plan

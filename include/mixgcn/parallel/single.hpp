@@ -4,9 +4,11 @@
 // (core/strategy.hpp): every row, every column, rows numbered by their global id, the
 // row-layout defaults for the dense update and the loss, nothing to reduce.
 #include <concepts>
+#include <cstdint>
 #include <span>
 
 #include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/identity.hpp"
 #include "mixgcn/core/strategy.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
@@ -28,12 +30,16 @@ public:
             { o.forward() } -> std::convertible_to<storage::sparse_view<Index, V>>;
             { o.backward() } -> std::convertible_to<storage::sparse_view<Index, V>>;
         }
-    explicit single(const Op& op) : forward_(op.forward()), backward_(op.backward()) {}
+    explicit single(const Op& op) : forward_(op.forward()), backward_(op.backward()) {
+        if constexpr (requires { op.identity.value(); }) identity_ = op.identity.value();
+    }
     static constexpr const char* name() { return "single"; }
 
     Index rows() const noexcept { return forward_.rows; }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
     dropout_index row_ids() const noexcept { return {}; }
+    // Two single strategies over one operator compute the same products.
+    std::uint64_t product_identity() const noexcept { return identity_; }
     void forward(const_matrix_view<V> x, matrix_view<V> y) { B::aggregate(forward_, x, y); }
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { B::aggregate(backward_, dy, dx); }
     template <class T>
@@ -64,6 +70,7 @@ public:
 
 private:
     storage::sparse_view<Index, V> forward_, backward_;
+    std::uint64_t identity_ = object_identity().value();  // the operator's, when it has one
 };
 
 }  // namespace mixgcn::parallel

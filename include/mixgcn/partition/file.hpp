@@ -2,6 +2,7 @@
 // Partition files: plain text, one owner rank per line, line i+1 for node i. Lines
 // starting with '#' are comments (the writer records the method and sizes there);
 // blank lines are ignored. Read by `mixgcn-train --partition-file`.
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/io/file.hpp"
 
 namespace mixgcn::partition {
 
@@ -30,15 +32,18 @@ inline void write_partition_file(const std::string& path, std::span<const int> o
 // [0, parts); otherwise owners must be non-negative. Throws io_error naming the file
 // and line of the first bad entry, or of the missing/extra entry on a count mismatch.
 inline std::vector<int> read_partition_file(const std::string& path, std::int64_t nodes, int parts = 0) {
-    std::ifstream in(path);
-    if (!in) throw io_error(path, 0, "", "cannot open partition file");
+    const std::string data = io::read_file(path);  // io_error naming the file when unreadable
     std::vector<int> owner;
-    owner.reserve(static_cast<std::size_t>(nodes > 0 ? nodes : 0));
-    std::string line;
+    // An owner takes a digit and a newline: reserve no more than the file can hold, not
+    // what the caller's node count asks for.
+    const auto fits = static_cast<std::uint64_t>(data.size() / 2 + 1);
+    owner.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(nodes > 0 ? std::uint64_t(nodes) : 0, fits)));
     std::int64_t line_no = 0;
-    while (std::getline(in, line)) {
+    for (std::size_t pos = 0; pos < data.size();) {
+        const auto nl = std::min(data.find('\n', pos), data.size());
+        std::string_view s(data.data() + pos, nl - pos);
+        pos = nl + 1;
         ++line_no;
-        std::string_view s = line;
         while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
         while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
         if (s.empty() || s.front() == '#') continue;

@@ -6,7 +6,10 @@
 // cross-entropy over those nodes: one step of the union batch. The optimizer then runs
 // the same update on every rank, so parameters stay replicated bit for bit (same inputs,
 // same operations, same order). Evaluation and model selection per epoch as in
-// train::trainer: the weights of the best validation epoch are kept.
+// train::trainer: the weights of the best validation epoch are kept. Checkpoints and
+// resume as train::trainer (train::detail::checkpoint_state; rank 0 writes): the batch
+// schedule and dropout seeds depend only on (seeds, epoch, step, rank, ranks), so a
+// resumed run repeats the uninterrupted one bit for bit (docs/faults.md).
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -47,8 +50,8 @@ public:
     cluster_trainer(Comm& comm, nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt, trainer_options options)
         : comm_(comm), model_(model), opt_(opt), o_(std::move(options)) {
         require(o_.epochs >= 0, "data strategy: epochs must be >= 0, got ", o_.epochs);
-        require(o_.checkpoint.empty() && o_.resume.empty(),
-                "data strategy: checkpoints and resume are not supported by the mini-batch trainer");
+        model_.invalidate_cache();  // as train::trainer: no cached Â·X from an earlier run
+        require(o_.checkpoint_every >= 0, "data strategy: checkpoint_every must be >= 0, got ", o_.checkpoint_every);
     }
 
     // Gradients of one synchronous step, all-reduced into every parameter's `grad`. Returns
@@ -80,12 +83,17 @@ public:
         using clock = std::chrono::steady_clock;
         require(steps_per_epoch >= 1, "data strategy: ", steps_per_epoch, " steps per epoch");
         train_result res;
-        auto best = snapshot();
-        for (int epoch = 1; epoch <= o_.epochs; ++epoch) {
+        best_weights<B, V> best(model_);
+        detail::checkpoint_state<B, V> ck(model_, opt_, best, o_);
+        // Resume: the schedule and the dropout seeds are functions of (seed, epoch, step,
+        // rank, ranks), so restoring the state of the checkpoint's epoch is all it takes.
+        if (!o_.resume.empty()) ck.load(o_.resume, res);
+        for (int epoch = res.resumed_from_epoch + 1; epoch <= o_.epochs; ++epoch) {
             const auto t0 = clock::now();
             double loss_sum = 0;
             int taken = 0;
             for (int s = 0; s < steps_per_epoch; ++s) {
+                if (s == steps_per_epoch / 2) detail::debug_fault_point(comm_.rank(), epoch);
                 const auto ts = clock::now();
                 const double comm_before = stats_.comm_seconds;
                 const auto& b = batch_for(epoch, s);  // a temporary lives to the end of the step
@@ -116,20 +124,18 @@ public:
             m.test_acc = a.test;
             m.seconds = std::chrono::duration<double>(clock::now() - t0).count();
             res.history.push_back(m);
-            if (res.best_val_epoch == 0 || m.val_acc > res.best_val_acc) {
-                res.best_val_epoch = epoch;
-                res.best_val_acc = m.val_acc;
-                res.test_acc = m.test_acc;
-                best = snapshot();
-            }
+            best.offer(m, res);
             if (o_.on_epoch) o_.on_epoch(m);
+            // Parameters are replicated bit for bit: rank 0 writes the one file.
+            if (!o_.checkpoint.empty() && o_.checkpoint_every > 0 && epoch % o_.checkpoint_every == 0 &&
+                comm_.rank() == 0)
+                ck.save(o_.checkpoint, epoch, res);
             if (o_.patience > 0 && epoch - res.best_val_epoch >= o_.patience) {
                 res.stopped_early = true;
                 break;
             }
         }
-        const auto params = model_.parameters();
-        for (std::size_t i = 0; i < params.size(); ++i) std::copy(best[i].begin(), best[i].end(), params[i]->value.data());
+        best.restore();
         return res;
     }
 
@@ -142,11 +148,6 @@ private:
         const auto t0 = std::chrono::steady_clock::now();
         comm_.all_reduce(v, comm::reduce_op::sum);
         stats_.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    }
-    std::vector<std::vector<V>> snapshot() {
-        std::vector<std::vector<V>> s;
-        for (auto* p : model_.parameters()) s.emplace_back(p->value.data(), p->value.data() + p->size());
-        return s;
     }
 
     Comm& comm_;

@@ -1,8 +1,11 @@
 #pragma once
 // Process memory as the kernel sees it: peak resident set size (VmHWM) from
 // /proc/self/status, so reported peaks include everything (allocator slack, MPI
-// buffers), not only what the library counted.
+// buffers), not only what the library counted; and the memory a run may still take.
+#include <algorithm>
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
 #include <fstream>
 #include <string>
 
@@ -20,6 +23,35 @@ inline std::size_t peak_rss_bytes() {
         std::getline(in, key);
     }
     return 0;
+}
+
+// Bytes this host can still give a process: MemAvailable from /proc/meminfo, lowered to
+// what the memory cgroup (memory.max - memory.current, cgroup v2) still allows, when it
+// sets a limit. 0 when neither can be read.
+inline std::uint64_t available_memory_bytes() {
+    std::uint64_t avail = 0;
+    {
+        std::ifstream in("/proc/meminfo");
+        std::string key;
+        while (in >> key) {
+            if (key == "MemAvailable:") {
+                in >> avail;
+                avail *= 1024;
+                break;
+            }
+            std::getline(in, key);
+        }
+    }
+    std::ifstream max_file("/sys/fs/cgroup/memory.max"), current_file("/sys/fs/cgroup/memory.current");
+    std::string max_text;
+    std::uint64_t current = 0;
+    std::uint64_t limit = 0;
+    if (max_file >> max_text && current_file >> current &&
+        std::from_chars(max_text.data(), max_text.data() + max_text.size(), limit).ec == std::errc{}) {  // not "max"
+        const std::uint64_t left = limit > current ? limit - current : 0;
+        avail = avail == 0 ? left : std::min(avail, left);
+    }
+    return avail;
 }
 
 // What the library itself holds, by purpose.

@@ -4,15 +4,21 @@
 // and restored at the end), optional patience, checkpoints every K epochs and resume.
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/row_list.hpp"
 #include "mixgcn/io/checkpoint.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
@@ -33,6 +39,9 @@ struct trainer_options {
     std::filesystem::path checkpoint;  // written every `checkpoint_every` epochs when set
     int checkpoint_every = 0;
     std::filesystem::path resume;  // continue from this checkpoint when set
+    // Recorded in every checkpoint; a resume must match each entry (e.g. the data
+    // strategy's rank count and clusters, on which its batch schedule depends).
+    std::map<std::string, std::string> checkpoint_identity;
     std::function<void(const epoch_metrics&)> on_epoch;
 };
 
@@ -87,6 +96,155 @@ private:
     std::vector<std::vector<V>> kept_;
 };
 
+namespace detail {
+
+// Test hook for the fault tests (docs/faults.md), read at one point inside every epoch
+// (after the training forward pass; in the data strategy before the middle step):
+//   MIXGCN_DEBUG_KILL_AT=RANK:EPOCH          that rank raises SIGKILL there
+//   MIXGCN_DEBUG_STALL_AT=RANK:EPOCH:SECONDS that rank sleeps there (alive, silent)
+// Unset (always, outside tests): nothing.
+inline void debug_fault_point(int rank, int epoch) {
+    auto parse = [&](const char* name, int* seconds) {
+        const char* env = std::getenv(name);
+        if (!env || !*env) return false;
+        int r = -1, e = -1, s = 0;
+        const int got = std::sscanf(env, "%d:%d:%d", &r, &e, &s);
+        if (seconds) *seconds = s;
+        return got >= 2 && r == rank && e == epoch;
+    };
+    if (parse("MIXGCN_DEBUG_KILL_AT", nullptr)) {
+        const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+        std::fprintf(stderr, "mixgcn: debug: rank %d raises SIGKILL in epoch %d at %.6f (MIXGCN_DEBUG_KILL_AT)\n", rank,
+                     epoch, now);
+        std::fflush(stderr);
+        std::raise(SIGKILL);
+    }
+    int seconds = 0;
+    if (parse("MIXGCN_DEBUG_STALL_AT", &seconds)) {
+        std::fprintf(stderr, "mixgcn: debug: rank %d stalls %d s in epoch %d (MIXGCN_DEBUG_STALL_AT)\n", rank, seconds,
+                     epoch);
+        std::fflush(stderr);
+        std::this_thread::sleep_for(std::chrono::seconds(seconds));
+    }
+}
+
+// What a checkpoint holds and how it is written and read, for both training loops
+// (train::trainer and the data strategy's cluster_trainer): parameters, the kept best
+// weights, the optimizer's moments and step count, the history and the best epoch.
+// With these and the epoch, a resumed run repeats the uninterrupted one bit for bit:
+// dropout seeds and the data strategy's batch schedule are functions of (seed, epoch).
+// Parameters are replicated on every rank, so rank 0 writes the one file and every rank
+// reads it (docs/faults.md).
+template <class B, class V>
+class checkpoint_state {
+public:
+    checkpoint_state(nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt, best_weights<B, V>& best,
+                     const trainer_options& o)
+        : model_(model), opt_(opt), best_(best), o_(o) {}
+
+    // Identifies the model a checkpoint belongs to, so a resume with other flags fails.
+    std::string fingerprint() const {
+        const auto& mo = model_.options();
+        return ::mixgcn::detail::concat("in=", mo.in, " hidden=", mo.hidden, " classes=", mo.classes,
+                                        " layers=", mo.layers, " seed=", o_.seed, " lr=", opt_.options().lr,
+                                        " kind=", int(opt_.options().kind));
+    }
+
+    void save(const std::filesystem::path& path, int epoch, const train_result& res) {
+        io::checkpoint ck;
+        ck.epoch = static_cast<std::uint64_t>(epoch);
+        ck.value_type = sizeof(V) == 4 ? "float32" : "float64";
+        ck.meta["model"] = fingerprint();
+        ck.meta["optimizer_steps"] = std::to_string(opt_.steps());
+        ck.meta["best_val_epoch"] = std::to_string(res.best_val_epoch);
+        for (const auto& [k, v] : o_.checkpoint_identity) ck.meta["identity." + k] = v;
+        const auto params = model_.parameters();
+        auto add = [&](const std::string& name, std::size_t rows, std::size_t cols, const V* v) {
+            io::checkpoint_array a;
+            a.name = name;
+            a.shape = {rows, cols};
+            a.values.assign(v, v + rows * cols);
+            ck.arrays.push_back(std::move(a));
+        };
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            const auto& p = *params[i];
+            add(p.name, p.value.rows(), p.value.cols(), backend::to_host_vector<B>(p.value.data(), p.size()).data());
+            add("best." + p.name, p.value.rows(), p.value.cols(), best_.weights()[i].data());
+            if (opt_.has_state()) {
+                add("optimizer.m." + p.name, p.value.rows(), p.value.cols(),
+                    opt_.moment_to_host(nn::moment::first, i).data());
+                add("optimizer.v." + p.name, p.value.rows(), p.value.cols(),
+                    opt_.moment_to_host(nn::moment::second, i).data());
+            }
+        }
+        // The history so far, so a resumed run reports the whole curve.
+        io::checkpoint_array h;
+        h.name = "history";
+        h.shape = {res.history.size(), 6};
+        for (const auto& m : res.history)
+            h.values.insert(h.values.end(), {double(m.epoch), m.loss, m.train_acc, m.val_acc, m.test_acc, m.seconds});
+        ck.arrays.push_back(std::move(h));
+        ck.arrays.push_back({"best", {3}, {double(res.best_val_epoch), res.best_val_acc, res.test_acc}});
+        io::write_checkpoint(path, ck);
+    }
+
+    void load(const std::filesystem::path& path, train_result& res) {
+        const auto ck = io::read_checkpoint(path);
+        const std::string file = path.string();
+        const std::string expect = sizeof(V) == 4 ? "float32" : "float64";
+        if (ck.value_type != expect)
+            throw io_error(file, 0, ck.value_type, "checkpoint holds " + ck.value_type + " values but this run uses " + expect);
+        const auto it = ck.meta.find("model");
+        if (it == ck.meta.end() || it->second != fingerprint())
+            throw io_error(file, 0, it == ck.meta.end() ? "" : it->second,
+                           "checkpoint was written for another model/configuration (this run: " + fingerprint() + ")");
+        for (const auto& [k, v] : o_.checkpoint_identity) {
+            const auto m = ck.meta.find("identity." + k);
+            if (m == ck.meta.end())
+                throw io_error(file, 0, "", "checkpoint records no " + k + " (another kind of run wrote it); this run has " +
+                                                k + "=" + v);
+            if (m->second != v)
+                throw io_error(file, 0, m->second, "checkpoint was written with " + k + "=" + m->second +
+                                                       ", this run has " + k + "=" + v + "; resume with the same " + k);
+        }
+        const auto params = model_.parameters();
+        auto values = [&](const std::string& name, std::size_t n) {
+            const auto& a = ck.get(name);
+            if (a.values.size() != n)
+                throw io_error(file, 0, name, "array has " + std::to_string(a.values.size()) + " values, expected " +
+                                                  std::to_string(n));
+            return std::vector<V>(a.values.begin(), a.values.end());
+        };
+        opt_.reset(params);
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            auto& p = *params[i];
+            const auto w = values(p.name, p.size());
+            backend::copy_from_host<B>(w.data(), w.size(), p.value.data());
+            best_.weights()[i] = values("best." + p.name, p.size());
+            opt_.moment_from_host(nn::moment::first, i, values("optimizer.m." + p.name, p.size()));
+            opt_.moment_from_host(nn::moment::second, i, values("optimizer.v." + p.name, p.size()));
+        }
+        opt_.set_steps(std::stoull(ck.meta.at("optimizer_steps")));
+        const auto& h = ck.get("history");
+        for (std::size_t r = 0; r + 6 <= h.values.size(); r += 6)
+            res.history.push_back({int(h.values[r]), h.values[r + 1], h.values[r + 2], h.values[r + 3], h.values[r + 4],
+                                   h.values[r + 5]});
+        const auto& b = ck.get("best");
+        res.best_val_epoch = int(b.values.at(0));
+        res.best_val_acc = b.values.at(1);
+        res.test_acc = b.values.at(2);
+        res.resumed_from_epoch = int(ck.epoch);
+    }
+
+private:
+    nn::gcn_model<B, V>& model_;
+    nn::optimizer<B, V>& opt_;
+    best_weights<B, V>& best_;
+    const trainer_options& o_;
+};
+
+}  // namespace detail
+
 // The inputs of one rank: features in the strategy's layout (its rows, the feature
 // columns it holds), and the labels and train/val/test rows of its row layout, where the
 // loss runs. `features` is in the backend's memory (a device view for a device
@@ -113,6 +271,13 @@ public:
         global_val_ = static_cast<std::size_t>(counts[1]);
         global_test_ = static_cast<std::size_t>(counts[2]);
         require(global_train_ > 0, "trainer: no training nodes");
+        const std::size_t loss_rows = seam::loss_rows(strategy);
+        require_row_list("trainer: training rows", data.train.data(), data.train.size(), loss_rows);
+        require_row_list("trainer: validation rows", data.val.data(), data.val.size(), loss_rows);
+        require_row_list("trainer: test rows", data.test.data(), data.test.size(), loss_rows);
+        // The features may sit where an earlier run's did (an allocator reuses addresses)
+        // with other values: the first layer's cached Â·X must not outlive that run.
+        model_.invalidate_cache();
         if constexpr (!backend::host_accessible<B>()) {
             require(data.labels != nullptr || seam::loss_rows(strategy) == 0, "trainer: no labels");
             const std::size_t n = seam::loss_rows(strategy);
@@ -132,6 +297,7 @@ public:
             m.epoch = epoch;
             // Training step.
             model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))));
+            detail::debug_fault_point(s_.rank(), epoch);
             const double l2 = model_.l2_penalty();
             const auto params = model_.parameters();
             std::vector<double> sums(4, 0.0);
@@ -177,87 +343,12 @@ private:
         else return rows_[which].data();
     }
 
-    // Identifies the model a checkpoint belongs to, so a resume with other flags fails.
-    std::string fingerprint() const {
-        const auto& mo = model_.options();
-        return detail::concat("in=", mo.in, " hidden=", mo.hidden, " classes=", mo.classes, " layers=", mo.layers,
-                              " seed=", o_.seed, " lr=", opt_.options().lr, " kind=", int(opt_.options().kind));
-    }
-
+    // Parameters are replicated; rank 0 writes the checkpoint (detail::checkpoint_state).
     void save(const std::filesystem::path& path, int epoch, const train_result& res) {
-        if (s_.rank() != 0) return;  // parameters are replicated; rank 0 writes
-        io::checkpoint ck;
-        ck.epoch = static_cast<std::uint64_t>(epoch);
-        ck.value_type = sizeof(V) == 4 ? "float32" : "float64";
-        ck.meta["model"] = fingerprint();
-        ck.meta["optimizer_steps"] = std::to_string(opt_.steps());
-        ck.meta["best_val_epoch"] = std::to_string(res.best_val_epoch);
-        const auto params = model_.parameters();
-        auto add = [&](const std::string& name, std::size_t rows, std::size_t cols, const V* v) {
-            io::checkpoint_array a;
-            a.name = name;
-            a.shape = {rows, cols};
-            a.values.assign(v, v + rows * cols);
-            ck.arrays.push_back(std::move(a));
-        };
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            const auto& p = *params[i];
-            add(p.name, p.value.rows(), p.value.cols(), backend::to_host_vector<B>(p.value.data(), p.size()).data());
-            add("best." + p.name, p.value.rows(), p.value.cols(), best_.weights()[i].data());
-            if (opt_.has_state()) {
-                add("optimizer.m." + p.name, p.value.rows(), p.value.cols(),
-                    opt_.moment_to_host(nn::moment::first, i).data());
-                add("optimizer.v." + p.name, p.value.rows(), p.value.cols(),
-                    opt_.moment_to_host(nn::moment::second, i).data());
-            }
-        }
-        // The history so far, so a resumed run reports the whole curve.
-        io::checkpoint_array h;
-        h.name = "history";
-        h.shape = {res.history.size(), 6};
-        for (const auto& m : res.history)
-            h.values.insert(h.values.end(), {double(m.epoch), m.loss, m.train_acc, m.val_acc, m.test_acc, m.seconds});
-        ck.arrays.push_back(std::move(h));
-        ck.arrays.push_back({"best", {3}, {double(res.best_val_epoch), res.best_val_acc, res.test_acc}});
-        io::write_checkpoint(path, ck);
+        if (s_.rank() != 0) return;
+        ck_.save(path, epoch, res);
     }
-
-    void load(const std::filesystem::path& path, train_result& res) {
-        const auto ck = io::read_checkpoint(path);
-        const std::string expect = sizeof(V) == 4 ? "float32" : "float64";
-        if (ck.value_type != expect)
-            throw io_error(path.string(), 0, ck.value_type, "checkpoint holds " + ck.value_type + " values but this run uses " + expect);
-        const auto it = ck.meta.find("model");
-        if (it == ck.meta.end() || it->second != fingerprint())
-            throw io_error(path.string(), 0, it == ck.meta.end() ? "" : it->second,
-                           "checkpoint was written for another model/configuration (this run: " + fingerprint() + ")");
-        const auto params = model_.parameters();
-        auto values = [&](const std::string& name, std::size_t n) {
-            const auto& a = ck.get(name);
-            if (a.values.size() != n)
-                throw io_error(path.string(), 0, name, "array has " + std::to_string(a.values.size()) + " values, expected " + std::to_string(n));
-            return std::vector<V>(a.values.begin(), a.values.end());
-        };
-        opt_.reset(params);
-        for (std::size_t i = 0; i < params.size(); ++i) {
-            auto& p = *params[i];
-            const auto w = values(p.name, p.size());
-            backend::copy_from_host<B>(w.data(), w.size(), p.value.data());
-            best_.weights()[i] = values("best." + p.name, p.size());
-            opt_.moment_from_host(nn::moment::first, i, values("optimizer.m." + p.name, p.size()));
-            opt_.moment_from_host(nn::moment::second, i, values("optimizer.v." + p.name, p.size()));
-        }
-        opt_.set_steps(std::stoull(ck.meta.at("optimizer_steps")));
-        const auto& h = ck.get("history");
-        for (std::size_t r = 0; r + 6 <= h.values.size(); r += 6)
-            res.history.push_back({int(h.values[r]), h.values[r + 1], h.values[r + 2], h.values[r + 3], h.values[r + 4],
-                                   h.values[r + 5]});
-        const auto& b = ck.get("best");
-        res.best_val_epoch = int(b.values.at(0));
-        res.best_val_acc = b.values.at(1);
-        res.test_acc = b.values.at(2);
-        res.resumed_from_epoch = int(ck.epoch);
-    }
+    void load(const std::filesystem::path& path, train_result& res) { ck_.load(path, res); }
 
     S& s_;
     nn::gcn_model<B, V>& model_;
@@ -268,6 +359,7 @@ private:
     backend::array<B, std::int32_t> labels_;  // device backends only
     backend::array<B, index_t> rows_[3];
     best_weights<B, V> best_{model_};
+    detail::checkpoint_state<B, V> ck_{model_, opt_, best_, o_};
 };
 
 }  // namespace mixgcn::train

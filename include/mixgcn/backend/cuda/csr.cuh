@@ -5,6 +5,7 @@
 #include <cstddef>
 
 #include "mixgcn/backend/cuda/device_matrix.cuh"
+#include "mixgcn/core/identity.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
@@ -62,6 +63,7 @@ struct device_gcn_operator {
     device_csr<Index, Value> at;  // empty when symmetric
     device_buffer<Value> row_scale, col_scale;
     bool symmetric = true;
+    object_identity identity;  // as graph::gcn_operator's
 
     storage::sparse_view<Index, Value> forward() const {
         return a.view(row_scale.empty() ? nullptr : row_scale.data(), col_scale.empty() ? nullptr : col_scale.data());

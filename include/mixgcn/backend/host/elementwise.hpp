@@ -14,6 +14,7 @@
 #include "mixgcn/backend/common.hpp"
 #include "mixgcn/backend/host/threading.hpp"
 #include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/row_list.hpp"
 #include "mixgcn/core/types.hpp"
 
 namespace mixgcn::backend::host_detail {
@@ -145,10 +146,9 @@ double softmax_cross_entropy(const_matrix_view<V> logits, const std::int32_t* la
     require(logits.rows() == grad.rows() && logits.cols() == grad.cols(), "softmax_cross_entropy: logits are ",
             logits.rows(), "x", logits.cols(), " but the gradient is ", grad.rows(), "x", grad.cols());
     const std::size_t d = logits.cols();
+    require_row_list("softmax_cross_entropy", rows, count, logits.rows());
     for (std::size_t i = 0; i < count; ++i) {
         const auto r = rows[i];
-        require(r >= 0 && static_cast<std::size_t>(r) < logits.rows(), "softmax_cross_entropy: row ", r,
-                " (entry ", i, ") outside [0, ", logits.rows(), ")");
         require(labels[r] >= 0 && static_cast<std::size_t>(labels[r]) < d, "softmax_cross_entropy: row ", r,
                 " has label ", labels[r], " outside [0, ", d, ")");
     }

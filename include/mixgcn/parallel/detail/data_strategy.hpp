@@ -28,6 +28,7 @@ public:
     index_t rows() const noexcept { return op_->a.rows; }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
     dropout_index row_ids() const noexcept { return {ids_, 0, 0}; }
+    std::uint64_t product_identity() const noexcept { return op_->identity.value(); }
     void forward(const_matrix_view<V> x, matrix_view<V> y) { B::aggregate(op_->forward(), x, y); }
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { B::aggregate(op_->backward(), dy, dx); }
     template <class T>

@@ -21,6 +21,7 @@ public:
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }
     const row_blocks& row_layout() const noexcept { return rows_; }
+    std::uint64_t product_identity() const noexcept { return op_.identity.value(); }
 
     void begin_layer(std::size_t l) {
         layer_ = l;
