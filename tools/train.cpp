@@ -63,7 +63,8 @@ model and training:
   --backend host|reference|kokkos|cuda   execution backend (default host); cuda trains
                           on one GPU (--strategy single) with --normalization edge-weights
                           as its default
-  --device N              cuda: the GPU to use (default 0)
+  --device N              cuda: the GPU to use (default: the launcher's local rank modulo
+                          the visible GPUs, else 0)
   --tf32                  cuda: TF32 tensor-core GEMMs (about 10 mantissa bits; default off)
   --threads T             OpenMP threads (default: all cores)
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
@@ -80,8 +81,9 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
                           feature/mixture) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
   --comm local|mpi|gloo   communicator (default: local for single, mpi otherwise); Gloo
-                          ranks read MIXGCN_RANK, MIXGCN_WORLD_SIZE, MIXGCN_GLOO_STORE, or
-                          rendezvous through MPI when started by mpirun
+                          ranks take rank and size from the launcher (MIXGCN_RANK and
+                          MIXGCN_WORLD_SIZE, mpirun, srun, torchrun) and rendezvous in the
+                          MIXGCN_GLOO_STORE folder, or through MPI when started by mpirun
   --comm-timeout S        gloo: seconds any one operation may wait for a peer (default:
                           MIXGCN_GLOO_TIMEOUT, else 60 s until the first epoch ends, then
                           max(60 s, 10 x that epoch's time))

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "mixgcn/backend/cuda.cuh"
+#include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/local.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "train_cuda.hpp"
@@ -50,9 +51,12 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
 
 template <class V>
 int run_with(const cli::args& a, const gpu_memory_check& check) {
-    const int device = a.number<int>("device", 0);
     const int visible = gpu::device_count();
     if (visible == 0) throw error("--backend cuda: no CUDA device is visible (driver or GPU missing)");
+    // Default: the launcher's local rank (mpirun, srun, torchrun), modulo the visible
+    // GPUs, so ranks of one node take different GPUs, also when each sees only its own.
+    const int local = comm::detect_launch().local_rank;
+    const int device = a.number<int>("device", local > 0 ? local % visible : 0);
     if (device < 0 || device >= visible)
         throw cli::usage_error("flag --device: " + std::to_string(device) + " is not one of the " +
                                std::to_string(visible) + " visible GPU(s)");

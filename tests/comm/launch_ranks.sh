@@ -3,6 +3,10 @@
 #   launch_ranks.sh N SECONDS program args...
 # Each copy gets MIXGCN_RANK, MIXGCN_WORLD_SIZE and a fresh FileStore directory in
 # MIXGCN_GLOO_STORE; each is killed after SECONDS so a hang cannot outlive the test.
+# MIXGCN_LAUNCH_STYLE=srun|torchrun gives the ranks the variables that launcher sets
+# instead (SLURM_PROCID/SLURM_NTASKS/SLURM_LOCALID; RANK/WORLD_SIZE/LOCAL_RANK), as a
+# launcher would on one node (comm/launcher.hpp); torchrun's ranks get MASTER_ADDR and a
+# random MASTER_PORT and no store folder, so they rendezvous through rank 0's TCP store.
 set -u
 if [ $# -lt 3 ]; then
   echo "usage: $0 N SECONDS program [args...]" >&2
@@ -13,9 +17,16 @@ limit=$2
 shift 2
 store=$(mktemp -d "${TMPDIR:-/tmp}/mixgcn-gloo.XXXXXX") || exit 2
 trap 'rm -rf "$store"' EXIT
+port=$((20000 + RANDOM % 30000))
 pids=()
 for ((i = 0; i < n; i++)); do
-  MIXGCN_RANK=$i MIXGCN_WORLD_SIZE=$n MIXGCN_GLOO_STORE=$store timeout -k 5 "$limit" "$@" &
+  case "${MIXGCN_LAUNCH_STYLE:-}" in
+    srun) vars=(SLURM_PROCID=$i SLURM_NTASKS=$n SLURM_LOCALID=$i) ;;
+    torchrun) vars=(RANK=$i WORLD_SIZE=$n LOCAL_RANK=$i MASTER_ADDR=127.0.0.1 MASTER_PORT=$port) ;;
+    *) vars=(MIXGCN_RANK=$i MIXGCN_WORLD_SIZE=$n) ;;
+  esac
+  [ "${MIXGCN_LAUNCH_STYLE:-}" = torchrun ] || vars+=(MIXGCN_GLOO_STORE=$store)
+  env -u MIXGCN_LAUNCH_STYLE -u MIXGCN_GLOO_STORE "${vars[@]}" timeout -k 5 "$limit" "$@" &
   pids+=($!)
 done
 rc=0

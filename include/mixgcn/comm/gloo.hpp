@@ -50,6 +50,8 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/comm/detail/checks.hpp"
+#include "mixgcn/comm/detail/gloo_tcp_store.hpp"
+#include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/traffic.hpp"
 #include "mixgcn/comm/types.hpp"
 #include "mixgcn/core/error.hpp"
@@ -66,19 +68,6 @@ namespace detail {
 // Slot prefixes of our own pairwise operations, clear of Gloo's 0x01..0x08.
 inline constexpr std::uint8_t gloo_exchange_prefix = 0x60;
 inline constexpr std::uint8_t gloo_p2p_prefix = 0x61;
-
-inline const char* env_or_null(const char* name) {
-    const char* v = std::getenv(name);
-    return v && *v ? v : nullptr;
-}
-
-inline int env_int(const char* name, const char* v) {
-    char* end = nullptr;
-    const long x = std::strtol(v, &end, 10);
-    require(end && *end == '\0' && x >= 0 && x <= 1 << 24, "environment variable ", name, "='", v,
-            "' is not a non-negative integer");
-    return static_cast<int>(x);
-}
 
 // True when an MPI launcher started this process: OpenMPI's mpirun, or any launcher
 // speaking PMIx or PMI (MPICH's Hydra, Slurm's srun --mpi=...).
@@ -168,8 +157,8 @@ struct transfer {
 
 // Where a Gloo rank finds its peers; unset fields come from the environment.
 struct gloo_options {
-    int rank = -1;                // -1: MIXGCN_RANK, then OMPI_COMM_WORLD_RANK
-    int size = -1;                // -1: MIXGCN_WORLD_SIZE, then OMPI_COMM_WORLD_SIZE
+    int rank = -1;                // -1: the launcher's (comm/launcher.hpp: MIXGCN_RANK, mpirun, srun, torchrun)
+    int size = -1;                // -1: the launcher's world size
     std::string store;            // FileStore directory; empty: MIXGCN_GLOO_STORE
     std::string iface;            // network interface; empty: MIXGCN_GLOO_IFACE
     std::string address;          // host/IP to bind; empty: MIXGCN_GLOO_ADDR, else 127.0.0.1
@@ -286,13 +275,10 @@ public:
 
     // Fills what `o` leaves unset from the environment (see options).
     static options from_env(options o = {}) {
-        if (o.rank < 0) {
-            if (auto v = detail::env_or_null("MIXGCN_RANK")) o.rank = detail::env_int("MIXGCN_RANK", v);
-            else if (auto w = detail::env_or_null("OMPI_COMM_WORLD_RANK")) o.rank = detail::env_int("OMPI_COMM_WORLD_RANK", w);
-        }
-        if (o.size < 0) {
-            if (auto v = detail::env_or_null("MIXGCN_WORLD_SIZE")) o.size = detail::env_int("MIXGCN_WORLD_SIZE", v);
-            else if (auto w = detail::env_or_null("OMPI_COMM_WORLD_SIZE")) o.size = detail::env_int("OMPI_COMM_WORLD_SIZE", w);
+        if (o.rank < 0 || o.size < 0) {  // from the launcher (comm/launcher.hpp)
+            const auto l = detect_launch();
+            if (o.rank < 0) o.rank = l.rank;
+            if (o.size < 0) o.size = l.size;
         }
         if (o.store.empty())
             if (auto v = detail::env_or_null("MIXGCN_GLOO_STORE")) o.store = v;
@@ -309,9 +295,11 @@ public:
         return o;
     }
 
-    // Rendezvous through a FileStore directory or, when none is given and mpirun started
-    // the process, through MPI_COMM_WORLD (MPI is initialised here if nobody has, and
-    // finalised at exit: detail::start_mpi_for_gloo).
+    // Rendezvous through a FileStore directory or, when none is given, through
+    // MPI_COMM_WORLD when mpirun started the process (MPI is initialised here if nobody
+    // has, and finalised at exit: detail::start_mpi_for_gloo), else through the TCP store
+    // rank 0 serves at MASTER_ADDR:MASTER_PORT (detail::gloo_tcp_store; torchrun's
+    // variables).
     explicit gloo(options opts = {}) {
         opts = from_env(std::move(opts));
         if (opts.store.empty() && detail::launched_by_mpi()) {
@@ -329,9 +317,17 @@ public:
 #endif
         }
         validate(opts);
-        require(!opts.store.empty(), "comm::gloo rank ", opts.rank,
-                ": no rendezvous directory; set MIXGCN_GLOO_STORE (or pass options::store) to a fresh directory "
-                "every rank sees, or start the ranks under mpirun to rendezvous through MPI");
+        if (opts.store.empty()) {
+            const char* host = detail::env_or_null("MASTER_ADDR");
+            const char* port = detail::env_or_null("MASTER_PORT");
+            require(host && port, "comm::gloo rank ", opts.rank,
+                    ": no rendezvous; set MIXGCN_GLOO_STORE (or pass options::store) to a fresh directory every "
+                    "rank sees, or MASTER_ADDR and MASTER_PORT (rank 0 serves a TCP store there; torchrun sets "
+                    "them), or start the ranks under mpirun to rendezvous through MPI");
+            detail::gloo_tcp_store store(host, detail::env_int("MASTER_PORT", port), opts.rank, opts.size, opts.timeout);
+            connect(opts, store);
+            return;
+        }
         ::gloo::rendezvous::FileStore store(opts.store);
         connect(opts, store);
     }
@@ -554,7 +550,8 @@ private:
 
     static void validate(const options& o) {
         require(o.size >= 1, "comm::gloo: world size ", o.size,
-                " is not positive; pass options::size or set MIXGCN_WORLD_SIZE");
+                " is not positive; pass options::size, or start the ranks with mpirun, srun or torchrun, or set "
+                "MIXGCN_WORLD_SIZE");
         require(o.rank >= 0 && o.rank < o.size, "comm::gloo: rank ", o.rank, " out of range [0, ", o.size,
                 "); pass options::rank or set MIXGCN_RANK");
     }
