@@ -144,6 +144,33 @@ TEST_CASE("a checkpoint of another configuration or a damaged one is refused") {
         parallel::single<B, float> s(f.op);
         CHECK_THROWS_AS(train::trainer(s, r.model, r.opt, f.local, to).run(), io_error);
     }
+    // Well-formed files (the CRC holds) whose entries do not: io_error naming the file,
+    // not std::out_of_range from a missing entry.
+    SUBCASE("no optimizer step count") {
+        auto c = io::read_checkpoint(ck);
+        c.meta.erase("optimizer_steps");
+        io::write_checkpoint(ck, c);
+        run_state<B, float> r;
+        train::trainer_options to;
+        to.epochs = 4;
+        to.resume = ck;
+        parallel::single<B, float> s(f.op);
+        CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, f.local, to).run(),
+                             doctest::Contains("other.ckpt: checkpoint has no valid optimizer_steps entry"), io_error);
+    }
+    SUBCASE("a short best-epoch record") {
+        auto c = io::read_checkpoint(ck);
+        for (auto& a : c.arrays)
+            if (a.name == "best") a = {"best", {1}, {1.0}};
+        io::write_checkpoint(ck, c);
+        run_state<B, float> r;
+        train::trainer_options to;
+        to.epochs = 4;
+        to.resume = ck;
+        parallel::single<B, float> s(f.op);
+        CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, f.local, to).run(),
+                             doctest::Contains("array has 1 values, expected 3"), io_error);
+    }
 }
 
 TEST_CASE("training learns, and the kept weights are those of the best validation epoch") {

@@ -3,6 +3,7 @@
 // selection on validation accuracy (the weights of the best validation epoch are kept
 // and restored at the end), optional patience, checkpoints every K epochs and resume.
 #include <algorithm>
+#include <charconv>
 #include <chrono>
 #include <csignal>
 #include <cstdint>
@@ -224,12 +225,23 @@ public:
             opt_.moment_from_host(nn::moment::first, i, values("optimizer.m." + p.name, p.size()));
             opt_.moment_from_host(nn::moment::second, i, values("optimizer.v." + p.name, p.size()));
         }
-        opt_.set_steps(std::stoull(ck.meta.at("optimizer_steps")));
+        // A checkpoint whose CRC holds but whose entries do not (another writer, a hand
+        // edit) is an io_error naming the file, not a std::out_of_range.
+        const auto steps = ck.meta.find("optimizer_steps");
+        std::uint64_t step_count = 0;
+        if (steps == ck.meta.end() ||
+            std::from_chars(steps->second.data(), steps->second.data() + steps->second.size(), step_count).ec !=
+                std::errc{})
+            throw io_error(file, 0, steps == ck.meta.end() ? "" : steps->second,
+                           "checkpoint has no valid optimizer_steps entry");
+        opt_.set_steps(step_count);
         const auto& h = ck.get("history");
         for (std::size_t r = 0; r + 6 <= h.values.size(); r += 6)
             res.history.push_back({int(h.values[r]), h.values[r + 1], h.values[r + 2], h.values[r + 3], h.values[r + 4],
                                    h.values[r + 5]});
         const auto& b = ck.get("best");
+        if (b.values.size() != 3)
+            throw io_error(file, 0, "best", "array has " + std::to_string(b.values.size()) + " values, expected 3");
         res.best_val_epoch = int(b.values.at(0));
         res.best_val_acc = b.values.at(1);
         res.test_acc = b.values.at(2);
