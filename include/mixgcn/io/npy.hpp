@@ -1,7 +1,10 @@
 #pragma once
 // NumPy .npy files (format versions 1.0, 2.0 and 3.0): header parsing, typed element
-// access and a writer. Only little-endian, C-order arrays of plain integers and floats
-// are accepted; anything else is an io_error naming the file and byte offset.
+// access and a writer. Everything numpy.save writes for integers, floats, bools and
+// fixed-width strings loads: C or Fortran order, either byte order (big-endian data is
+// byte-swapped and Fortran-order data transposed into C order on load). Anything else
+// is an io_error naming the file and byte offset.
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
@@ -21,10 +24,14 @@ namespace mixgcn::io {
 static_assert(std::endian::native == std::endian::little,
               "mixgcn's binary readers and writers assume a little-endian host.");
 
+// Describes the file as written; the elements an npy_array holds are always C order and
+// little-endian whatever `fortran_order` and `descr` say.
 struct npy_header {
-    char kind = 0;               // 'i' signed int, 'u' unsigned int, 'f' float, 'b' bool
-    std::size_t item_size = 0;   // bytes per element
+    char kind = 0;               // 'i' signed int, 'u' unsigned int, 'f' float, 'b' bool,
+                                 // 'S' bytes, 'U' UCS-4 text
+    std::size_t item_size = 0;   // bytes per element ('U3' is 12)
     bool fortran_order = false;
+    bool big_endian = false;
     std::vector<std::uint64_t> shape;
     std::size_t header_offset = 0;  // where the dict text starts (10 or 12)
     std::size_t data_offset = 0;    // where the elements start in the file
@@ -37,7 +44,7 @@ struct npy_header {
     }
 };
 
-// A loaded .npy file: the raw bytes and the parsed header.
+// A loaded .npy file: the bytes (elements in C order, little-endian) and the parsed header.
 struct npy_array {
     std::string file;
     std::string bytes;
@@ -46,7 +53,22 @@ struct npy_array {
     const char* element(std::uint64_t i) const noexcept {
         return bytes.data() + header.data_offset + i * header.item_size;
     }
-    std::uint64_t offset_of(std::uint64_t i) const noexcept { return header.data_offset + i * header.item_size; }
+    // Where element i (C-order index) lies in the file, for error messages: a
+    // Fortran-order file holds it elsewhere.
+    std::uint64_t offset_of(std::uint64_t i) const noexcept {
+        if (!header.fortran_order || header.shape.size() < 2) return header.data_offset + i * header.item_size;
+        std::uint64_t f = 0, stride = 1;
+        std::vector<std::uint64_t> idx(header.shape.size());
+        for (std::size_t k = header.shape.size(); k-- > 0;) {
+            idx[k] = i % header.shape[k];
+            i /= header.shape[k];
+        }
+        for (std::size_t k = 0; k < idx.size(); ++k) {
+            f += idx[k] * stride;
+            stride *= header.shape[k];
+        }
+        return header.data_offset + f * header.item_size;
+    }
     [[noreturn]] void fail(std::uint64_t offset, std::string text, const std::string& reason) const {
         throw io_error(file, static_cast<std::int64_t>(offset), std::move(text), reason, true);
     }
@@ -173,13 +195,57 @@ T load_le(const char* p) noexcept {
     return v;
 }
 
+// Reverses the bytes of each `unit`-byte group of `data`.
+inline void byte_swap(char* data, std::uint64_t bytes, std::size_t unit) noexcept {
+    if (unit < 2) return;
+    for (std::uint64_t at = 0; at + unit <= bytes; at += unit) std::reverse(data + at, data + at + unit);
+}
+
+// Copies Fortran-order elements of `shape` from src into C order at dst. Two dimensions
+// (the common case) go through 64 x 64 tiles so both sides stay in cache.
+template <std::size_t S>
+void fortran_to_c(const char* src, char* dst, const std::vector<std::uint64_t>& shape, std::size_t item) {
+    const std::size_t size = S ? S : item;
+    auto copy = [&](std::uint64_t to, std::uint64_t from) { std::memcpy(dst + to * size, src + from * size, size); };
+    if (shape.size() == 2) {
+        const std::uint64_t rows = shape[0], cols = shape[1];
+        constexpr std::uint64_t tile = 64;
+        for (std::uint64_t rb = 0; rb < rows; rb += tile)
+            for (std::uint64_t cb = 0; cb < cols; cb += tile)
+                for (std::uint64_t c = cb; c < std::min(cols, cb + tile); ++c)
+                    for (std::uint64_t r = rb; r < std::min(rows, rb + tile); ++r) copy(r * cols + c, c * rows + r);
+        return;
+    }
+    // Any rank: walk the source in order (axis 0 fastest), tracking the C-order offset.
+    const std::size_t nd = shape.size();
+    std::vector<std::uint64_t> stride(nd), idx(nd, 0);
+    std::uint64_t n = 1;
+    for (std::size_t k = nd; k-- > 0;) {
+        stride[k] = n;
+        n *= shape[k];
+    }
+    std::uint64_t to = 0;
+    for (std::uint64_t from = 0; from < n; ++from) {
+        copy(to, from);
+        for (std::size_t k = 0; k < nd; ++k) {
+            to += stride[k];
+            if (++idx[k] < shape[k]) break;
+            to -= stride[k] * shape[k];
+            idx[k] = 0;
+        }
+    }
+}
+
 }  // namespace detail
 
-// Parses and checks the header; verifies the data is exactly as long as the shape says.
-inline npy_array load_npy(const std::filesystem::path& path) {
+// Parses and checks the header of a .npy image held in memory (a file or a member of an
+// .npz archive); `file` names it in errors, offsets are from the image's first byte.
+// Verifies the data is exactly as long as the shape says, then converts it to C order
+// and little-endian.
+inline npy_array parse_npy(std::string file, std::string bytes) {
     npy_array a;
-    a.file = path.string();
-    a.bytes = read_file(path);
+    a.file = std::move(file);
+    a.bytes = std::move(bytes);
     const std::string_view b = a.bytes;
     if (b.empty()) a.fail(0, "", "file is empty");
     constexpr std::string_view magic = "\x93NUMPY";
@@ -204,20 +270,20 @@ inline npy_array load_npy(const std::filesystem::path& path) {
     a.header.header_offset = start;
     a.header.data_offset = start + header_len;
 
-    // descr: byte order, kind, item size, e.g. "<f8", "|i1".
+    // descr: byte order, kind, item size, e.g. "<f8", "|i1", ">i4", "<U3", "|S3".
     const std::string& d = a.header.descr;
     if (d.size() < 3) a.fail(start, d, "unsupported .npy dtype");
-    if (d[0] == '>') a.fail(start, d, "big-endian .npy data is not supported; save it little-endian");
-    if (d[0] != '<' && d[0] != '|' && d[0] != '=') a.fail(start, d, "unsupported .npy dtype byte order");
+    if (d[0] != '<' && d[0] != '|' && d[0] != '=' && d[0] != '>') a.fail(start, d, "unsupported .npy dtype byte order");
     a.header.kind = d[1];
     std::size_t size = 0;
     const auto r = std::from_chars(d.data() + 2, d.data() + d.size(), size);
-    if (r.ec != std::errc{} || r.ptr != d.data() + d.size() || size == 0 ||
-        (a.header.kind != 'i' && a.header.kind != 'u' && a.header.kind != 'f' && a.header.kind != 'b'))
+    constexpr std::string_view kinds = "iufbSU";
+    if (r.ec != std::errc{} || r.ptr != d.data() + d.size() || size == 0 || size > (1u << 20) ||
+        kinds.find(a.header.kind) == std::string_view::npos)
         a.fail(start, d, "unsupported .npy dtype");
-    a.header.item_size = size;
-    if (a.header.fortran_order && a.header.shape.size() > 1)
-        a.fail(start, "fortran_order: True", "Fortran-order .npy arrays are not supported; save in C order");
+    // 'U<n>' counts UCS-4 characters, every other kind bytes.
+    a.header.item_size = a.header.kind == 'U' ? size * 4 : size;
+    a.header.big_endian = d[0] == '>';
 
     // Overflow-safe size check: count * item_size must equal the remaining bytes.
     const std::uint64_t have = b.size() - a.header.data_offset;
@@ -233,11 +299,31 @@ inline npy_array load_npy(const std::filesystem::path& path) {
     if (have > need)
         a.fail(a.header.data_offset + need, "",
                std::to_string(have - need) + " unexpected bytes after the .npy data");
+
+    char* data = a.bytes.data() + a.header.data_offset;
+    if (a.header.big_endian) detail::byte_swap(data, need, a.header.kind == 'U' ? 4 : a.header.item_size);
+    if (a.header.fortran_order && a.header.shape.size() > 1 && need > 0) {
+        std::string c(a.bytes.size(), '\0');
+        std::memcpy(c.data(), a.bytes.data(), a.header.data_offset);
+        const auto& shape = a.header.shape;
+        char* out = c.data() + a.header.data_offset;
+        switch (a.header.item_size) {
+            case 1: detail::fortran_to_c<1>(data, out, shape, 1); break;
+            case 2: detail::fortran_to_c<2>(data, out, shape, 2); break;
+            case 4: detail::fortran_to_c<4>(data, out, shape, 4); break;
+            case 8: detail::fortran_to_c<8>(data, out, shape, 8); break;
+            default: detail::fortran_to_c<0>(data, out, shape, a.header.item_size);
+        }
+        a.bytes = std::move(c);
+    }
     return a;
 }
 
-// Calls f(i, value) for every element, `value` having the on-disk element type (any
-// signed integer or float dtype); callers convert and range-check.
+// Loads a .npy file; see parse_npy.
+inline npy_array load_npy(const std::filesystem::path& path) { return parse_npy(path.string(), read_file(path)); }
+
+// Calls f(i, value) for every element, `value` having the element type (any integer,
+// float or bool dtype); callers convert and range-check.
 template <class F>
 void npy_for_each(const npy_array& a, F&& f) {
     const auto n = a.header.count();
@@ -252,6 +338,12 @@ void npy_for_each(const npy_array& a, F&& f) {
     else if (k == 'i' && s == 8) run(static_cast<std::int64_t*>(nullptr));
     else if (k == 'f' && s == 4) run(static_cast<float*>(nullptr));
     else if (k == 'f' && s == 8) run(static_cast<double*>(nullptr));
+    else if (k == 'u' && s == 1) run(static_cast<std::uint8_t*>(nullptr));
+    else if (k == 'u' && s == 2) run(static_cast<std::uint16_t*>(nullptr));
+    else if (k == 'u' && s == 4) run(static_cast<std::uint32_t*>(nullptr));
+    else if (k == 'u' && s == 8) run(static_cast<std::uint64_t*>(nullptr));
+    else if (k == 'b' && s == 1)  // through a byte: a stored 2 would be an invalid bool
+        for (std::uint64_t i = 0; i < n; ++i) f(i, detail::load_le<std::uint8_t>(a.element(i)) != 0);
     else a.fail(a.header.header_offset, a.header.descr, "unsupported .npy dtype");
 }
 
@@ -273,6 +365,22 @@ inline void npy_require(const npy_array& a, std::initializer_list<std::string_vi
         a.fail(a.header.header_offset, s + ")", std::string("wrong shape for ") + what + ": expected " + std::to_string(ndim) +
                                 " dimension(s)");
     }
+}
+
+// Element i of an 'S' or 'U' array as text, trailing NULs dropped (as numpy does);
+// non-ASCII characters of a 'U' array become '?'.
+inline std::string npy_string(const npy_array& a, std::uint64_t i) {
+    const char* p = a.element(i);
+    std::string s;
+    if (a.header.kind == 'S') s.assign(p, a.header.item_size);
+    else if (a.header.kind == 'U')
+        for (std::size_t k = 0; k < a.header.item_size; k += 4) {
+            const auto c = detail::load_le<std::uint32_t>(p + k);
+            s += c < 128 ? static_cast<char>(c) : '?';
+        }
+    else a.fail(a.header.header_offset, a.header.descr, "expected a string (S or U) dtype");
+    while (!s.empty() && s.back() == '\0') s.pop_back();
+    return s;
 }
 
 template <class T>
