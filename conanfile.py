@@ -13,6 +13,8 @@
 #   gloo    system (libgloo-dev or Gloo_ROOT): not on Conan Center.
 #   kokkos  system (Debian's libtrilinos-kokkos-dev, or Kokkos_ROOT for your own Kokkos 4).
 #   cuda    system CUDA toolkit (FindCUDAToolkit).
+#   zlib    "system" (default): the consumer's CMake finds zlib (apt install zlib1g-dev);
+#           "conan": requires zlib/1.3.1 from a remote; "off": .gz input is refused.
 # The system parts are found by small CMake build modules this package ships; CMakeDeps
 # includes the ones the options select, so `find_package(mixgcn)` +
 # `target_link_libraries(app PRIVATE mixgcn::mixgcn)` look the same as with an install.
@@ -40,6 +42,9 @@ set_property(TARGET mixgcn::mixgcn APPEND PROPERTY INTERFACE_LINK_LIBRARIES Gloo
 find_package(MixgcnKokkos MODULE REQUIRED)
 set_property(TARGET mixgcn::mixgcn APPEND PROPERTY INTERFACE_LINK_LIBRARIES mixgcn::kokkos)
 """,
+    "zlib": """find_package(ZLIB REQUIRED)
+set_property(TARGET mixgcn::mixgcn APPEND PROPERTY INTERFACE_LINK_LIBRARIES ZLIB::ZLIB)
+""",
     "cuda": """find_package(CUDAToolkit REQUIRED)
 set_property(TARGET mixgcn::mixgcn APPEND PROPERTY INTERFACE_LINK_LIBRARIES CUDA::cudart)
 """,
@@ -62,6 +67,7 @@ class MixgcnConan(ConanFile):
         "metis": [True, False],
         "kokkos": [True, False],
         "cuda": [True, False],
+        "zlib": ["system", "conan", "off"],
     }
     default_options = {
         "eigen": "system",
@@ -71,6 +77,7 @@ class MixgcnConan(ConanFile):
         "metis": False,
         "kokkos": False,
         "cuda": False,
+        "zlib": "system",
     }
     exports_sources = "include/*", "cmake/*", "CMakeLists.txt", "LICENSE"
     no_copy_source = True
@@ -92,6 +99,8 @@ class MixgcnConan(ConanFile):
             self.requires("openmpi/4.1.6")
         if self.options.metis:
             self.requires("metis/5.2.1")
+        if self.options.zlib == "conan":
+            self.requires("zlib/1.3.1")
 
     def validate(self):
         if self.settings.get_safe("compiler.cppstd"):
@@ -131,6 +140,12 @@ class MixgcnConan(ConanFile):
         if self.options.metis:
             requires.append("metis::metis")
             defines.append("MIXGCN_HAS_METIS=1")
+        if self.options.zlib == "system":
+            modules.append("zlib")
+        elif self.options.zlib == "conan":
+            requires.append("zlib::zlib")
+        if self.options.zlib != "off":
+            defines.append("MIXGCN_HAS_ZLIB=1")
         for part in ("gloo", "kokkos"):
             if self.options.get_safe(part):
                 modules.append(part)

@@ -5,6 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build git python3 python3-pip
   libeigen3-dev doctest-dev
+  zlib1g-dev  # .gz, OGB and deflated .npz input (docs/data-formats.md)
   libopenmpi-dev openmpi-bin
   libgloo-dev libmetis-dev libspectra-dev
   libtrilinos-kokkos-dev

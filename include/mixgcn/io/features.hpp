@@ -1,20 +1,26 @@
 #pragma once
-// Node features: dense .npy (float32/float64, [N, d]) or sparse Matrix Market coordinate
-// (bag of words; missing entries are 0) into a dense_matrix<float|double>. A NaN or
+// Node features: dense .npy (float32/float64, [N, d]), CSV (OGB's node-feat.csv[.gz],
+// one row of d comma-separated numbers per node), or sparse Matrix Market coordinate or
+// scipy.sparse .npz (bag of words; missing entries are 0) into a dense_matrix<float|double>. A NaN or
 // infinite value, or a float64 value too large for float32, is an io_error naming the
 // file, the line or byte offset, and the value.
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/types.hpp"
 #include "mixgcn/io/file.hpp"
+#include "mixgcn/io/gzip.hpp"
 #include "mixgcn/io/matrix_market.hpp"
 #include "mixgcn/io/npy.hpp"
+#include "mixgcn/io/npz.hpp"
+#include "mixgcn/io/text_reader.hpp"
 
 namespace mixgcn::io {
 
@@ -39,6 +45,16 @@ inline std::size_t checked_area(std::uint64_t rows, std::uint64_t cols, const au
     if (cols != 0 && rows > std::numeric_limits<std::size_t>::max() / sizeof(double) / cols)
         fail("feature matrix " + std::to_string(rows) + " x " + std::to_string(cols) + " is too large");
     return static_cast<std::size_t>(rows * cols);
+}
+
+// A dense matrix the file does not spell out entry by entry must fit the declared limit.
+template <value_type Value>
+void check_dense_limit(std::uint64_t rows, std::uint64_t cols, const auto& fail) {
+    const std::uint64_t bytes = std::uint64_t(checked_area(rows, cols, fail)) * sizeof(Value), limit = declared_size_limit();
+    if (bytes > limit)
+        fail("a dense " + std::to_string(rows) + " x " + std::to_string(cols) + " feature matrix needs " +
+             std::to_string(bytes) + " bytes, more than the " + std::to_string(limit) +
+             " this machine allows (physical memory or MIXGCN_MAX_DECLARED_BYTES)");
 }
 }  // namespace detail
 
@@ -70,14 +86,8 @@ dense_matrix<Value> read_features_mtx(const std::filesystem::path& path) {
     parse_matrix_market(
         path.string(), data,
         [&](const text_reader& r, const mm_header& h) {
-            const auto area = detail::checked_area(h.rows, h.cols, [&](const std::string& why) { r.fail(r.text(), why); });
             // Entries not listed are zeros the file does not hold: cap what it may declare.
-            const std::uint64_t bytes = std::uint64_t(area) * sizeof(Value), limit = declared_size_limit();
-            if (bytes > limit)
-                r.fail(r.text(), "a dense " + std::to_string(h.rows) + " x " + std::to_string(h.cols) +
-                                     " feature matrix needs " + std::to_string(bytes) + " bytes, more than the " +
-                                     std::to_string(limit) +
-                                     " this machine allows (physical memory or MIXGCN_MAX_DECLARED_BYTES)");
+            detail::check_dense_limit<Value>(h.rows, h.cols, [&](const std::string& why) { r.fail(r.text(), why); });
             m = dense_matrix<Value>(static_cast<std::size_t>(h.rows), static_cast<std::size_t>(h.cols));
             symmetric = h.symmetry == mm_symmetry::symmetric;
         },
@@ -89,12 +99,81 @@ dense_matrix<Value> read_features_mtx(const std::filesystem::path& path) {
     return m;
 }
 
+// A scipy.sparse.save_npz matrix (csr, csc or coo; any numeric dtype), densified;
+// duplicate entries are summed as SciPy's toarray() does.
+template <value_type Value = float>
+dense_matrix<Value> read_features_npz(const std::filesystem::path& path) {
+    const sparse_npz s = read_sparse_npz(path);
+    detail::check_dense_limit<Value>(s.rows, s.cols, [&](const std::string& why) {
+        throw io_error(s.file, 0, std::to_string(s.rows) + " x " + std::to_string(s.cols), why);
+    });
+    dense_matrix<Value> m(static_cast<std::size_t>(s.rows), static_cast<std::size_t>(s.cols));
+    s.for_each([&](std::uint64_t i, std::uint64_t j, std::uint64_t k) {
+        const double v = npy_number_at(s.data, k);
+        if (auto why = detail::feature_problem<Value>(v); !why.empty())
+            s.data.fail(s.data.offset_of(k), detail::number_text(v),
+                        why + " at row " + std::to_string(i) + ", column " + std::to_string(j));
+        m(static_cast<std::size_t>(i), static_cast<std::size_t>(j)) += static_cast<Value>(v);
+    });
+    return m;
+}
+
+// One row of comma-separated numbers per line (all rows as wide as the first). With
+// `rows` (OGB's num-node-list) the file must hold exactly that many.
+template <value_type Value = float>
+dense_matrix<Value> parse_features_csv(const std::string& file, std::string_view data,
+                                       std::optional<std::size_t> rows = {}) {
+    std::size_t n = 0;
+    if (rows) n = *rows;
+    else
+        for (text_reader count(file, data, '#', ','); count.next();) ++n;
+    text_reader r(file, data, '#', ',');
+    dense_matrix<Value> m;
+    std::size_t i = 0, d = 0;
+    while (r.next()) {
+        if (i == 0) {
+            d = r.tokens().size();
+            const auto fail = [&](const std::string& why) { r.fail(r.text().substr(0, 40), why); };
+            detail::check_dense_limit<Value>(n, d, fail);
+            // Each value takes a character and a separator: a short file cannot hold n rows.
+            if (n > (data.size() + 1) / (2 * d))
+                fail("the file is too short for " + std::to_string(n) + " rows of " + std::to_string(d) + " values");
+            m = dense_matrix<Value>(n, d);
+        } else {
+            r.expect_columns(d);
+        }
+        if (i >= n) r.fail(r.text().substr(0, 40), "more feature rows than the " + std::to_string(n) + " nodes");
+        for (std::size_t j = 0; j < d; ++j) {
+            const auto tok = r.tokens()[j];
+            const double v = r.parse_double(tok, "feature");
+            if (auto why = detail::feature_problem<Value>(v); !why.empty())
+                r.fail(tok, why + " at row " + std::to_string(i) + ", column " + std::to_string(j));
+            m(i, j) = static_cast<Value>(v);
+        }
+        ++i;
+    }
+    if (i == 0) throw io_error(file, 0, "", "file is empty: no feature rows");
+    if (i != n)
+        throw io_error(file, r.line(), std::to_string(i),
+                       "has " + std::to_string(i) + " feature rows but " + std::to_string(n) + " nodes");
+    return m;
+}
+
+// CSV features, gzipped when the name ends in .gz.
+template <value_type Value = float>
+dense_matrix<Value> read_features_csv(const std::filesystem::path& path, std::optional<std::size_t> rows = {}) {
+    return parse_features_csv<Value>(path.string(), read_file_or_gzip(path), rows);
+}
+
 template <value_type Value = float>
 dense_matrix<Value> read_features(const std::filesystem::path& path) {
-    const auto ext = path.extension().string();
-    if (ext == ".npy") return read_features_npy<Value>(path);
-    if (ext == ".mtx") return read_features_mtx<Value>(path);
-    throw io_error(path.string(), 0, ext, "unknown feature file extension (expected .npy or .mtx)");
+    const auto ext = inner_extension(path);
+    if (ext == ".csv") return read_features_csv<Value>(path);
+    if (!is_gzip_path(path) && ext == ".npy") return read_features_npy<Value>(path);
+    if (!is_gzip_path(path) && ext == ".mtx") return read_features_mtx<Value>(path);
+    if (!is_gzip_path(path) && ext == ".npz") return read_features_npz<Value>(path);
+    throw io_error(path.string(), 0, path.filename().string(),
+                   "unknown feature file extension (expected .npy, .mtx, .npz, or .csv optionally .gz)");
 }
 
 // float32 or float64 .npy, matching Value.

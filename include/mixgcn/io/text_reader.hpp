@@ -1,6 +1,7 @@
 #pragma once
 // Line-by-line view over a text file held in memory: skips blank lines and comments,
-// splits on blanks, and parses tokens with std::from_chars. Every failure is an
+// splits on blanks (or on a separator such as ',' for CSV, every field kept, empty ones
+// too, blanks around it trimmed), and parses tokens with std::from_chars. Every failure is an
 // io_error naming the file, the 1-based line and the token at fault.
 #include <charconv>
 #include <cmath>
@@ -19,8 +20,9 @@ class text_reader {
 public:
     // `comment` starts a comment that runs to the end of the line ('#' for tsv, '%' for
     // Matrix Market). The reader keeps a view: `data` must outlive it.
-    text_reader(std::string file, std::string_view data, char comment = '#')
-        : file_(std::move(file)), data_(data), comment_(comment) {
+    // `separator` 0 splits on runs of blanks.
+    text_reader(std::string file, std::string_view data, char comment = '#', char separator = 0)
+        : file_(std::move(file)), data_(data), comment_(comment), sep_(separator) {
         tokens_.reserve(8);
     }
 
@@ -40,6 +42,16 @@ public:
             }
             tokens_.clear();
             std::size_t i = 0;
+            if (sep_ != 0) {
+                if (l.find_first_not_of(" \t\v\f") != std::string_view::npos)
+                    for (;;) {
+                        const auto s = l.find(sep_, i);
+                        tokens_.push_back(trim(l.substr(i, s == std::string_view::npos ? l.npos : s - i)));
+                        if (s == std::string_view::npos) break;
+                        i = s + 1;
+                    }
+                i = l.size();
+            }
             while (i < l.size()) {
                 while (i < l.size() && is_blank(l[i])) ++i;
                 const std::size_t b = i;
@@ -96,10 +108,16 @@ public:
 
 private:
     static bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\v' || c == '\f'; }
+    static std::string_view trim(std::string_view s) noexcept {
+        while (!s.empty() && is_blank(s.front())) s.remove_prefix(1);
+        while (!s.empty() && is_blank(s.back())) s.remove_suffix(1);
+        return s;
+    }
 
     std::string file_;
     std::string_view data_;
     char comment_;
+    char sep_;
     std::size_t pos_ = 0;
     std::int64_t line_ = 0;
     std::string_view text_;
