@@ -24,7 +24,7 @@ inline std::filesystem::path input_file(const std::uint8_t* data, std::size_t si
         std::filesystem::path stem;
         ~cleanup() {
             std::error_code ec;
-            for (const char* e : {".tsv", ".txt", ".npy", ".mtx", ".part", ".ck"})
+            for (const char* e : {".tsv", ".txt", ".npy", ".mtx", ".part", ".ck", ".tsv.gz", ".csv", ".csv.gz", ".npz"})
                 std::filesystem::remove(std::filesystem::path(stem.string() + e), ec);
         }
     };

@@ -2,8 +2,11 @@
 """Writes the seed corpus, tests/fuzz/corpus/<target>/, a few tiny valid and edge-case
 inputs per fuzz target. Pure standard library; rerun after changing it (the files are
 committed so scripts/fuzz.sh needs no Python)."""
+import gzip
+import io
 import os
 import struct
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -24,6 +27,32 @@ def npy(descr: str, shape: tuple, body: bytes, version: int = 1, fortran: bool =
     d += " " * ((64 - (pre + len(d) + 1) % 64) % 64) + "\n"
     n = struct.pack("<H", len(d)) if version == 1 else struct.pack("<I", len(d))
     return b"\x93NUMPY" + bytes([version, 0]) + n + d.encode() + body
+
+
+def gz(data: bytes) -> bytes:
+    return gzip.compress(data, mtime=0)
+
+
+def npz(members: dict, deflate: bool = True) -> bytes:
+    """A zip of .npy members as numpy.savez writes it (fixed timestamps: reproducible)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for name, data in members.items():
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
+            z.writestr(info, data)
+    return out.getvalue()
+
+
+def csr(fmt: bytes = b"csr", indptr=(0, 1, 2, 2), indices=(1, 0)) -> dict:
+    n = len(indices)
+    return {
+        "indices.npy": npy("<i4", (n,), struct.pack("<%di" % n, *indices)),
+        "indptr.npy": npy("<i4", (len(indptr),), struct.pack("<%di" % len(indptr), *indptr)),
+        "format.npy": npy("|S%d" % len(fmt), (), fmt),
+        "shape.npy": npy("<i8", (2,), struct.pack("<2q", len(indptr) - 1, len(indptr) - 1)),
+        "data.npy": npy("<f8", (n,), struct.pack("<%dd" % n, *([1.0] * n))),
+    }
 
 
 def checkpoint(sections: list) -> bytes:
@@ -50,6 +79,12 @@ CORPUS = {
         "bad_column.tsv": b"0 1 2\n",
         "negative.tsv": b"-1 4\n",
         "only_comment.tsv": b"# nothing\n",
+        "snap.txt": b"# Directed graph\n# FromNodeId\tToNodeId\n30\t1000\n1000\t7\n",
+        "edges_csv.csv": b"0,1\n1, 2\n,3\n",
+        "features_csv.csv": b"0.5,-1e3,2\n1,2,3\n",
+        "triangle.tsv.gz": gz(b"0\t1\n1\t2\n2\t0\n"),
+        "multi_member.tsv.gz": gz(b"0 1\n1 ") + gz(b"2\n"),
+        "truncated.tsv.gz": gz(b"0\t1\n" * 20)[:-9],
     },
     "npy": {
         "features_f4.npy": npy("<f4", (2, 3), struct.pack("<6f", 1, 0, 2, 0, 3, 0.5)),
@@ -62,6 +97,16 @@ CORPUS = {
         "huge_shape.npy": npy("<f4", (1 << 40, 1 << 40), b""),
         "fortran.npy": npy("<f8", (1, 2), struct.pack("<2d", 1, 2), fortran=True),
         "truncated.npy": npy("<i4", (3,), struct.pack("<2i", 1, 2)),
+        "big_endian_fortran.npy": npy(">i8", (2, 2), struct.pack(">4q", 0, 1, 1, 2), fortran=True),
+        "csr_deflated.npz": npz(csr()),
+        "csr_stored.npz": npz(csr(), deflate=False),
+        "csc_unicode.npz": npz({**csr(), "format.npy": npy("<U3", (), "csc".encode("utf-32-le"))}),
+        "coo.npz": npz({"row.npy": npy("<i8", (1,), struct.pack("<q", 0)),
+                        "col.npy": npy("<i8", (1,), struct.pack("<q", 1)),
+                        "data.npy": npy("|b1", (1,), b"\x01"),
+                        "shape.npy": npy("<i8", (2,), struct.pack("<2q", 2, 2)),
+                        "format.npy": npy("|S3", (), b"coo")}),
+        "bad_indptr.npz": npz(csr(indptr=(0, 2, 1, 2)), deflate=False),
     },
     "matrix_market": {
         "pattern.mtx": b"%%MatrixMarket matrix coordinate pattern general\n% c\n3 3 2\n1 2\n3 1\n",

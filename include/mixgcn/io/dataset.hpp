@@ -1,6 +1,7 @@
 #pragma once
 // Dataset folders (see docs/data-formats.md): for each part the first existing file
-// wins; N is the number of feature rows and every other part must agree with it.
+// wins; N is the number of feature rows and every other part must agree with it. A
+// folder in OGB's raw layout (raw/edge.csv[.gz]) is read by load_ogb_dataset instead.
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include "mixgcn/io/edge_list.hpp"
 #include "mixgcn/io/features.hpp"
 #include "mixgcn/io/labels.hpp"
+#include "mixgcn/io/ogb.hpp"
 
 namespace mixgcn::io {
 
@@ -36,20 +38,20 @@ inline void require_count(const std::filesystem::path& file, std::size_t have, c
                        "has " + std::to_string(have) + " " + what + " but " + features.filename().string() + " has " +
                            std::to_string(n) + " rows (nodes)");
 }
-
-inline std::string folder_name(const std::filesystem::path& dir) {
-    auto p = dir.lexically_normal();
-    if (p.filename().empty()) p = p.parent_path();
-    return p.filename().string();
-}
 }  // namespace detail
 
+struct load_options {
+    std::string split;  // OGB layout: the folder under split/ (empty: the only one)
+};
+
 template <value_type Value = float>
-dataset<Value> load_dataset(const std::filesystem::path& dir) {
+dataset<Value> load_dataset(const std::filesystem::path& dir, const load_options& opt = {}) {
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) throw io_error(dir.string(), 0, "", "dataset folder does not exist");
-    const auto feat_file = detail::first_existing(dir, {"features.npy", "features.mtx"}, "features");
-    const auto edge_file = detail::first_existing(dir, {"edges.npy", "edges.tsv", "edges.mtx"}, "edges");
+    if (is_ogb_layout(dir)) return load_ogb_dataset<Value>(dir, ogb_options{opt.split});
+    const auto feat_file = detail::first_existing(dir, {"features.npy", "features.mtx", "features.npz"}, "features");
+    const auto edge_file = detail::first_existing(
+        dir, {"edges.npy", "edges.tsv", "edges.mtx", "edges.npz", "edges.tsv.gz", "edges.csv", "edges.csv.gz"}, "edges");
     const auto label_file = detail::first_existing(dir, {"labels.npy", "labels.txt"}, "labels");
     const auto split_file = detail::first_existing(dir, {"split.txt", "split.npy"}, "split");
 
@@ -64,16 +66,7 @@ dataset<Value> load_dataset(const std::filesystem::path& dir) {
     detail::require_count(label_file, ds.labels.size(), "labels", feat_file, n);
     ds.split = read_split(split_file);
     detail::require_count(split_file, ds.split.size(), "split entries", feat_file, n);
-
-    std::int32_t max_label = -1;
-    for (auto l : ds.labels) max_label = std::max(max_label, l);
-    if (max_label < 0) throw io_error(label_file.string(), 0, "", "no node has a label");
-    ds.num_classes = max_label + 1;
-    for (std::size_t i = 0; i < n; ++i)
-        if (ds.split[i] != split_role::none && ds.labels[i] < 0)
-            throw io_error(split_file.string(), 0, "node " + std::to_string(i),
-                           std::string("node is in the ") + split_word(ds.split[i]) + " split but " +
-                               label_file.filename().string() + " gives it no label");
+    detail::finish_labels(ds, label_file, split_file);
     return ds;
 }
 

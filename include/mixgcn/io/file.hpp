@@ -57,6 +57,15 @@ inline std::uint64_t declared_size_limit() noexcept {
     return std::numeric_limits<std::uint64_t>::max();
 }
 
+namespace detail {
+// The last component of a folder path, trailing separators ignored ("data/cora/" -> "cora").
+inline std::string folder_name(const std::filesystem::path& dir) {
+    auto p = dir.lexically_normal();
+    if (p.filename().empty()) p = p.parent_path();
+    return p.filename().string();
+}
+}  // namespace detail
+
 // A file opened for writing; write() and close() throw io_error on failure. RAII: the
 // stream closes on destruction when close() was never reached (after an exception).
 class output_file {

@@ -1,6 +1,7 @@
 #pragma once
 // Per-node labels (one integer per node, -1 = unlabelled) and the train/val/test split,
 // from text or .npy, and their writers.
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -99,6 +100,33 @@ inline std::vector<split_role> read_split(const std::filesystem::path& path) {
     throw io_error(path.string(), 0, ext, "unknown split file extension (expected .txt or .npy)");
 }
 
+inline const char* split_word(split_role r) noexcept {
+    switch (r) {
+        case split_role::train: return "train";
+        case split_role::val: return "val";
+        case split_role::test: return "test";
+        default: return "none";
+    }
+}
+
+namespace detail {
+// The checks every loader ends with: `num_classes` from the largest label, no node in
+// train/val/test without a label. The files name the parts in errors.
+template <class Value>
+void finish_labels(dataset<Value>& ds, const std::filesystem::path& label_file,
+                   const std::filesystem::path& split_file) {
+    std::int32_t max_label = -1;
+    for (auto l : ds.labels) max_label = std::max(max_label, l);
+    if (max_label < 0) throw io_error(label_file.string(), 0, "", "no node has a label");
+    ds.num_classes = max_label + 1;
+    for (std::size_t i = 0; i < ds.split.size(); ++i)
+        if (ds.split[i] != split_role::none && ds.labels[i] < 0)
+            throw io_error(split_file.string(), 0, "node " + std::to_string(i),
+                           std::string("node is in the ") + split_word(ds.split[i]) + " split but " +
+                               label_file.filename().string() + " gives it no label");
+}
+}  // namespace detail
+
 inline void write_labels_text(const std::filesystem::path& path, std::span<const std::int32_t> labels) {
     std::string s;
     s.reserve(labels.size() * 3);
@@ -114,15 +142,6 @@ inline void write_labels_text(const std::filesystem::path& path, std::span<const
 inline void write_labels_npy(const std::filesystem::path& path, std::span<const std::int32_t> labels) {
     const std::uint64_t shape[1] = {labels.size()};
     write_npy<std::int32_t>(path, labels, shape);
-}
-
-inline const char* split_word(split_role r) noexcept {
-    switch (r) {
-        case split_role::train: return "train";
-        case split_role::val: return "val";
-        case split_role::test: return "test";
-        default: return "none";
-    }
 }
 
 inline void write_split_text(const std::filesystem::path& path, std::span<const split_role> split) {
