@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
@@ -49,6 +50,10 @@ public:
             values_[name] = value;
         }
     }
+
+    // Flags given as values directly (the Python module's keywords): name -> value, "1"
+    // for a switch; nothing is checked against a list of known flags.
+    explicit args(std::map<std::string, std::string> values) : values_(std::move(values)) {}
 
     bool has(const std::string& name) const { return values_.count(name) > 0; }
     std::string get(const std::string& name, const std::string& fallback) const {

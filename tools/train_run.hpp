@@ -12,9 +12,12 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
+#include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli.hpp"
@@ -78,6 +81,18 @@ struct rank_figures {
     }
 };
 
+// What a caller other than main() (the Python module) changes in run(): where the data
+// comes from, whether rank 0 prints the summary, and a stream that receives the JSON
+// report on every rank (each with its own memory figures), the best model's outputs.
+template <class V>
+struct run_extras {
+    std::function<mixgcn::dataset<V>()> make_dataset;  // instead of --data / --generate
+    std::string data_label;               // config.data of the report with make_dataset
+    bool summary = true;                  // rank 0 prints "best validation accuracy ..."
+    std::ostream* report = nullptr;       // the --json document and "rank", on every rank
+    dense_matrix<V>* logits = nullptr;    // filled for --strategy single (dropout off)
+};
+
 // What a strategy runner gets from run(): the loaded data and the configured model, and
 // what it fills in: the training result and the figures for the report.
 template <class B, class V, class Comm>
@@ -98,6 +113,7 @@ struct run_context {
     rank_figures mine{};
     std::string device;  // where the backend ran, for the report ("" = host)
     std::size_t device_peak_bytes = 0;  // device memory high-water mark (device backends)
+    dense_matrix<V>* logits = nullptr;  // when set, single's best model's outputs go here
 
     // Trains `strategy` over `data` with the single-process trainer.
     template <class S>
@@ -109,13 +125,19 @@ struct run_context {
                         strategy.name(), comm.size());
         train::trainer<B, V, S> trainer(strategy, model, opt, data, to);
         res = trainer.run();
+        // Only single's outputs are every node's rows in the caller's order.
+        if (logits && std::string_view(strategy.name()) == "single") {
+            const auto out = model.forward(strategy, data.features, false, 0);
+            *logits = dense_matrix<V>(out.rows(), out.cols());
+            mixgcn::copy(out, logits->view());
+        }
     }
 };
 
 // Loads or generates the data, builds the model and optimizer from the flags, lets
 // `train_strategy(run_context&)` train, then prints the summary and writes the JSON.
 template <class B, class V, class Comm, class Runner>
-int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
+int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extras<V>& extras = {}) {
     const bool lead = comm.rank() == 0;
     const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
@@ -127,7 +149,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     const auto t_load = std::chrono::steady_clock::now();
-    dataset<V> ds = obtain_dataset<V>(a);
+    dataset<V> ds = extras.make_dataset ? extras.make_dataset() : obtain_dataset<V>(a);
     ds.validate();
     if (a.has("export-dataset") && lead) io::save_dataset(a.get("export-dataset", ""), ds);
     // Row normalisation suits non-negative (bag-of-words) features; on signed features
@@ -179,7 +201,8 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         std::fflush(stdout);
     };
 
-    run_context<B, V, Comm> ctx{a, comm, quiet, strategy_name, ds, adjacency, mode, model, opt, to, seed, {}, {}, {}, {}, 0};
+    run_context<B, V, Comm> ctx{a,  comm, quiet, strategy_name, ds, adjacency, mode, model, opt, to, seed, {}, {}, {},
+                                {}, 0,    extras.logits};
     train_strategy(ctx);
     const std::string& ran = ctx.strategy_name;  // what --strategy auto resolved to
     auto& res = ctx.res;
@@ -197,20 +220,21 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
     std::vector<double> everyone(stride * static_cast<std::size_t>(comm.size()));
     comm.all_gather(std::span<const double>(packed), std::span<double>(everyone));
     const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
-    if (!lead) return 0;
-    std::printf("best validation accuracy %.4f at epoch %d; test accuracy %.4f; median epoch %.3f ms; peak RSS %.1f MiB",
-                res.best_val_acc, res.best_val_epoch, res.test_acc, res.epoch_time_median() * 1e3, double(peak) / 1048576.0);
-    if (ctx.device_peak_bytes) std::printf("; device peak %.1f MiB", double(ctx.device_peak_bytes) / 1048576.0);
-    std::printf("\n");
+    if (!lead && !extras.report) return 0;
+    if (lead && extras.summary) {
+        std::printf("best validation accuracy %.4f at epoch %d; test accuracy %.4f; median epoch %.3f ms; peak RSS %.1f MiB",
+                    res.best_val_acc, res.best_val_epoch, res.test_acc, res.epoch_time_median() * 1e3,
+                    double(peak) / 1048576.0);
+        if (ctx.device_peak_bytes) std::printf("; device peak %.1f MiB", double(ctx.device_peak_bytes) / 1048576.0);
+        std::printf("\n");
+    }
 
-    if (a.has("json")) {
-        const std::filesystem::path path = a.get("json", "");
-        std::ofstream os(path);
-        if (!os) throw io_error(path.string(), 0, "", "cannot open for writing");
+    const auto write_report = [&](std::ostream& os, bool with_rank) {
         train::json_writer j(os);
         j.begin_object();
+        if (with_rank) j.field("rank", comm.rank());  // which rank's memory figures these are
         j.key("config").begin_object();
-        j.field("data", a.get("data", "generated:" + a.get("generate", "sbm")));
+        j.field("data", extras.make_dataset ? extras.data_label : a.get("data", "generated:" + a.get("generate", "sbm")));
         j.field("backend", B::name()).field("precision", sizeof(V) == 4 ? "float" : "double");
         if (!ctx.device.empty()) j.field("device", ctx.device);
         j.field("normalization", mode == graph::normalization_mode::fused ? "fused" : "edge-weights");
@@ -250,7 +274,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         j.field("test_accuracy", res.test_acc).field("stopped_early", res.stopped_early);
         j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
         if (ctx.device_peak_bytes) j.field("device_peak_bytes", ctx.device_peak_bytes);
-        j.key("memory").begin_object();  // rank 0's
+        j.key("memory").begin_object();  // the writing rank's (rank 0's in the file)
         j.field("graph", mem.graph).field("features", mem.features).field("activations", mem.activations);
         j.field("parameters_optimizer", mem.parameters_and_optimizer).field("communication", mem.communication);
         j.field("total", mem.total());
@@ -281,8 +305,15 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy) {
         j.end_array();
         j.end_object();
         os << "\n";
+    };
+    if (lead && a.has("json")) {
+        const std::filesystem::path path = a.get("json", "");
+        std::ofstream os(path);
+        if (!os) throw io_error(path.string(), 0, "", "cannot open for writing");
+        write_report(os, false);
         if (!os) throw io_error(path.string(), 0, "", "write failed");
     }
+    if (extras.report) write_report(*extras.report, true);
     return 0;
 }
 

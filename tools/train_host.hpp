@@ -1,0 +1,272 @@
+#pragma once
+// mixgcn-train's host side, shared with the Python module (python/src/module.cpp): the
+// owners from --partition, every host strategy (single, graph, feature, mixture, data,
+// auto) and the communicator the flags ask for. train_run.hpp holds what the CUDA
+// build shares too.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "memory_check.hpp"
+#include "mixgcn/comm.hpp"
+#include "mixgcn/comm/launcher.hpp"
+#include "mixgcn/parallel/cost.hpp"
+#include "mixgcn/parallel/data.hpp"
+#include "mixgcn/parallel/full_graph.hpp"
+#include "mixgcn/parallel/plan.hpp"
+#include "mixgcn/partition.hpp"
+#include "train_run.hpp"
+
+namespace mixgcn::train_tool {
+
+// --comm's default: local for single; for the distributed strategies MPI when an MPI
+// launcher (mpirun, Hydra, srun --mpi) started the process or none did (one MPI rank),
+// and Gloo when another launcher did (torchrun, srun without PMI, MIXGCN_RANK), which
+// gives rank and size but no MPI to initialise.
+inline std::string default_comm(const std::string& strategy) {
+    if (strategy == "single") return "local";
+#ifdef MIXGCN_HAS_GLOO
+    if (!comm::detail::launched_by_mpi() && !comm::detect_launch().source.empty()) return "gloo";
+#endif
+    return "mpi";
+}
+
+#ifdef MIXGCN_HAS_MPI
+// MPI for the whole process (the Python module): started on first use unless someone
+// else has, finalised at exit by the static's destructor.
+inline void process_mpi() {
+    static comm::mpi::environment env;
+    (void)env;
+}
+#endif
+
+// What run_on_ranks adds to every epoch (the Gloo timeout derived from the first epoch).
+struct tool_hooks {
+    std::function<void(const train::epoch_metrics&)> on_epoch;
+};
+
+// The trainer options of the run plus this tool's additions: the identity a checkpoint
+// must match to be resumed (the data strategy's schedule depends on the rank count and
+// the clusters; full-graph checkpoints resume on any rank count) and the hooks.
+inline train::trainer_options tool_options(const train::trainer_options& base, const tool_hooks& hooks,
+                                           std::map<std::string, std::string> identity) {
+    train::trainer_options to = base;
+    to.checkpoint_identity = std::move(identity);
+    if (hooks.on_epoch)
+        to.on_epoch = [prev = base.on_epoch, h = hooks.on_epoch](const train::epoch_metrics& m) {
+            if (prev) prev(m);
+            h(m);
+        };
+    return to;
+}
+
+template <class V, class Comm>
+std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
+    if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
+    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis"});
+    std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
+    if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
+        std::vector<int> o;
+        const auto seed = a.number<std::uint64_t>("seed", 42);
+        if (method == "block") o = partition::block{}.partition(adjacency, parts);
+        if (method == "random") o = partition::random{seed}.partition(adjacency, parts);
+        if (method == "spectral") o = partition::spectral{}.partition(adjacency, parts);
+        if (method == "metis") o = partition::metis{}.partition(adjacency, parts);
+        std::copy(o.begin(), o.end(), owner.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(owner), 0);
+    return {owner.begin(), owner.end()};
+}
+
+// The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come
+// from one factory (parallel::with_strategy): the whole operator, an owner vector and the
+// dataset in, the strategy and its inputs out. `data` trains Cluster-GCN batches per rank.
+template <class B, class V, class Comm>
+void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
+    const cli::args& a = ctx.a;
+    Comm& comm = ctx.comm;
+    dataset<V>& ds = ctx.ds;
+    const storage::csr<index_t, V>& adjacency = ctx.adjacency;
+    // --strategy auto: the planner, fed this graph's statistics and the owners the flags
+    // give (exact halo), picks the full-graph strategy that moves the fewest bytes.
+    std::vector<int> owner;
+    if (ctx.strategy_name == "auto") {
+        if (comm.size() == 1) {
+            ctx.strategy_name = "single";
+        } else {
+            owner = obtain_owners<V>(a, comm, adjacency, comm.size());
+            const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
+            const auto plan = parallel::plan::make_plan(parallel::plan::problem_for(
+                std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(), comm.size(), sizeof(V),
+                a.number<int>("chunks", 1), &layout));
+            ctx.strategy_name = plan.recommended == "data" || plan.recommended == "none" ? "mixture" : plan.recommended;
+            if (!ctx.quiet)
+                std::printf("--strategy auto: %s (the planner: %s)\n", ctx.strategy_name.c_str(), plan.reason.c_str());
+        }
+    }
+    if (ctx.strategy_name == "data") {
+        parallel::data_options dopt;
+        dopt.clusters = a.number<int>("clusters", dopt.clusters);
+        dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
+        dopt.seed = ctx.seed;
+        require(dopt.clusters >= 1, "--clusters must be >= 1, got ", dopt.clusters);
+        const auto cluster_of = obtain_owners<V>(a, comm, adjacency, dopt.clusters);
+        {
+            auto p = parallel::plan::problem_for(std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(),
+                                                 comm.size(), sizeof(V));
+            p.clusters = dopt.clusters;
+            p.clusters_per_batch = dopt.clusters_per_batch;
+            // The dataset's features are loaded already; the strategy's are counted on top.
+            train_tool::check_host_memory(a, comm, p, "data", double(ds.features.bytes()));
+        }
+        parallel::data_report r;
+        if (!ctx.quiet)
+            std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy data "
+                        "(%d clusters, %d per batch) on %d rank(s)\n",
+                        ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
+                        sizeof(V) == 4 ? "float" : "double", dopt.clusters, dopt.clusters_per_batch, comm.size());
+        const auto to = tool_options(
+            ctx.to, hooks,
+            {{"strategy_family", "data"},
+             {"ranks", std::to_string(comm.size())},
+             {"clusters", std::to_string(dopt.clusters)},
+             {"clusters_per_batch", std::to_string(dopt.clusters_per_batch)},
+             {"partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis")}});
+        ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, to, &r);
+        ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
+        ctx.mem.features = ds.features.bytes();
+        ctx.mine.bytes_sent = double(r.bytes_sent);
+        ctx.mine.bytes_received = double(r.bytes_received);
+        ctx.mine.comm_seconds = r.comm_seconds;
+        ctx.mine.compute_seconds = r.compute_seconds;
+        ctx.mine.owned = double(ds.num_nodes());
+        return;
+    }
+    parallel::strategy_options so;
+    so.kind = parallel::parse_strategy_kind(ctx.strategy_name);
+    so.chunks = a.number<int>("chunks", 1);
+    if (so.chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(so.chunks));
+    if (owner.empty())
+        owner = so.kind == parallel::strategy_kind::single ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)
+                                                            : obtain_owners<V>(a, comm, adjacency, comm.size());
+    const auto layout = parallel::cost::layout_of(adjacency, std::span<const int>(owner), comm.size());
+    {
+        const auto p = parallel::plan::problem_for(std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(),
+                                                   comm.size(), sizeof(V), so.chunks, &layout);
+        // single trains on the loaded features and labels in place.
+        const double borrowed = so.kind == parallel::strategy_kind::single
+                                    ? double(ds.features.bytes() + ds.labels.size() * sizeof(std::int32_t))
+                                    : 0.0;
+        train_tool::check_host_memory(a, comm, p, ctx.strategy_name, borrowed);
+    }
+    const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
+    parallel::strategy_report r;
+    const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
+    // ctx with the options above: the same training call, the tool's options.
+    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
+                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
+                                               ctx.seed,  {},       {},        {},                ctx.device,
+                                               ctx.device_peak_bytes, ctx.logits};
+    parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
+        inner.train_with(strategy, in.data());
+        ctx.res = std::move(inner.res);
+        r = strategy.report();
+        ctx.mem.features = in.bytes();
+    });
+    // The cost model's bytes for this run, beside the measured ones.
+    const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,
+                                                   comm.rank(), int(ctx.res.history.size()) - ctx.res.resumed_from_epoch,
+                                                   sizeof(V));  // the epochs this run trained (not the resumed ones)
+    ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
+    ctx.mem.communication = r.buffer_bytes;
+    auto& f = ctx.mine;
+    f.bytes_sent = double(r.bytes_sent);
+    f.bytes_received = double(r.bytes_received);
+    f.predicted_sent = double(predicted.total().sent);
+    f.predicted_received = double(predicted.total().received);
+    f.comm_seconds = r.comm_seconds;
+    f.compute_seconds = r.compute_seconds;
+    f.owned = double(r.owned_nodes);
+    f.halo = double(r.halo_nodes);
+    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
+    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
+        f.layers[3 * l] = double(r.layers[l].exchanges);
+        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
+        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
+    }
+}
+
+// Starts the communicator the flags ask for; a rank that fails takes every rank down
+// with its message (comm::run_guarded) instead of leaving the others waiting.
+//
+// `argc`/`argv` go to MPI_Init for --comm mpi, and MPI is finalised when the run ends
+// (main()); without them (the Python module) MPI starts once and lasts the process.
+template <class B, class V>
+int run_on_ranks(const cli::args& a, int* argc, char*** argv, const run_extras<V>& extras = {}) {
+    const auto kind = a.choice("comm", default_comm(a.get("strategy", "single")), {"local", "mpi", "gloo"});
+    if (a.has("comm-timeout") && kind != "gloo")
+        throw cli::usage_error("flag --comm-timeout applies to --comm gloo, not " + kind +
+                               (kind == "mpi" ? " (MPI has no operation timeout; mpirun ends the job when a rank dies)" : ""));
+    if (kind == "mpi") {
+#ifdef MIXGCN_HAS_MPI
+        std::optional<comm::mpi::environment> env;
+        if (argc) env.emplace(*argc, *argv);
+        else process_mpi();
+        comm::mpi c;
+        return comm::run_guarded(c, [&] {
+            return train_tool::run<B, V>(a, c, [](auto& ctx) { train_on_host<B, V, comm::mpi>(ctx, {}); }, extras);
+        });
+#else
+        throw cli::usage_error("flag --comm: mpi was not found when mixgcn-train was built (MIXGCN_WITH_MPI)");
+#endif
+    }
+    if (kind == "gloo") {
+#ifdef MIXGCN_HAS_GLOO
+        // The timeout bounds every operation: --comm-timeout, else MIXGCN_GLOO_TIMEOUT (read
+        // by comm::gloo), else 60 s until the first epoch has been timed, then 10 x that
+        // epoch (at least 60 s), so long epochs at scale do not fail on a fixed default.
+        comm::gloo_options go;
+        if (a.has("comm-timeout")) {
+            const double seconds = a.number<double>("comm-timeout", 60);
+            if (!(seconds >= 0.001 && seconds <= 1e7))
+                throw cli::usage_error("flag --comm-timeout: must be between 0.001 and 1e7 seconds, got " + a.get("comm-timeout", ""));
+            go.timeout = std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
+        }
+        const bool derive = !a.has("comm-timeout") && !comm::detail::env_or_null("MIXGCN_GLOO_TIMEOUT");
+        comm::gloo c(go);
+        tool_hooks hooks;
+        if (derive)
+            hooks.on_epoch = [&c, &a, timed = false](const train::epoch_metrics& m) mutable {
+                if (timed) return;
+                timed = true;
+                const double seconds = std::max(60.0, 10.0 * m.seconds);
+                c.set_timeout(std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0)));
+                if (c.rank() == 0 && !a.has("quiet"))
+                    std::printf("comm timeout: %.1f s from now on (10 x epoch %d's %.3f s, at least 60 s; "
+                                "--comm-timeout or MIXGCN_GLOO_TIMEOUT fix it)\n",
+                                double(c.timeout().count()) / 1000.0, m.epoch, m.seconds);
+            };
+        else if (c.rank() == 0 && !a.has("quiet"))
+            std::printf("comm timeout: %.1f s (%s)\n", double(c.timeout().count()) / 1000.0,
+                        a.has("comm-timeout") ? "--comm-timeout" : "MIXGCN_GLOO_TIMEOUT");
+        return comm::run_guarded(c, [&] {
+            return train_tool::run<B, V>(a, c, [&](auto& ctx) { train_on_host<B, V, comm::gloo>(ctx, hooks); },
+                                         extras);
+        });
+#else
+        throw cli::usage_error("flag --comm: gloo was not found when mixgcn-train was built (MIXGCN_WITH_GLOO)");
+#endif
+    }
+    comm::local c;
+    return train_tool::run<B, V>(a, c, [](auto& ctx) { train_on_host<B, V, comm::local>(ctx, {}); }, extras);
+}
+
+
+}  // namespace mixgcn::train_tool
