@@ -10,12 +10,16 @@
 #include <nanobind/stl/string.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -37,6 +41,7 @@
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 #include "mixgcn/train/trainer.hpp"
+#include "train_host.hpp"  // tools/: mixgcn-train's run, shared so that train() is the CLI's
 
 namespace nb = nanobind;
 using namespace nb::literals;
@@ -294,21 +299,46 @@ nb::dict py_load_dataset(const std::filesystem::path& path, const std::string& d
     return loaded_dataset(dtype, [&]<class V>() { return io::load_dataset<V>(path); });
 }
 
-// ---- train -----------------------------------------------------------------------------
+// ---- datasets from arrays (train, save_dataset) ---------------------------------------
 
-struct train_options {
-    int epochs = 200;
-    std::size_t hidden = 16;
-    int layers = 2;
-    double lr = 0.01;
-    double dropout = 0.5;
-    double weight_decay = 5e-4;
-    std::uint64_t seed = 42;
-    std::string feature_norm = "auto";
-    std::string optimizer = "adam";
-    int patience = 0;
-    std::int32_t num_classes = 0;  // 0: max(y) + 1
+// The six arrays of a dataset, checked: edge_index (2 x E int64/int32), x (N x F
+// float32/float64), y (N int64/int32), three disjoint bool masks of N entries.
+struct dataset_arrays {
+    in_array ei, x, y, masks[3];
+    std::size_t n = 0;
 };
+
+constexpr const char* mask_names[3] = {"train_mask", "val_mask", "test_mask"};
+constexpr split_role mask_roles[3] = {split_role::train, split_role::val, split_role::test};
+
+dataset_arrays check_dataset_arrays(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb::handle train_mask,
+                                    nb::handle val_mask, nb::handle test_mask) {
+    dataset_arrays d;
+    d.x = host_array(x_obj, "x", 2);
+    if (!is<float>(d.x) && !is<double>(d.x))
+        type_fail("argument 'x': expected dtype float32 or float64, got ", dtype_name(d.x.dtype()));
+    d.n = d.x.shape(0);
+    if (d.n == 0) value_fail("argument 'x': has no rows (nodes)");
+    if (d.n > std::size_t(std::numeric_limits<index_t>::max()))
+        value_fail("argument 'x': ", d.n, " rows do not fit int32 node ids");
+    d.ei = host_array(edge_index, "edge_index", 2);
+    if (!is<std::int64_t>(d.ei) && !is<std::int32_t>(d.ei))
+        type_fail("argument 'edge_index': expected dtype int64 or int32, got ", dtype_name(d.ei.dtype()));
+    if (d.ei.shape(0) != 2) value_fail("argument 'edge_index': expected shape (2, E), got ", shape_of(d.ei));
+    d.y = host_array(y_obj, "y", 1);
+    if (!is<std::int64_t>(d.y) && !is<std::int32_t>(d.y))
+        type_fail("argument 'y': expected dtype int64 or int32, got ", dtype_name(d.y.dtype()));
+    if (d.y.shape(0) != d.n) value_fail("argument 'y': has ", d.y.shape(0), " entries but x has ", d.n, " rows");
+    const nb::handle mask_objs[3] = {train_mask, val_mask, test_mask};
+    for (int m = 0; m < 3; ++m) {
+        d.masks[m] = host_array(mask_objs[m], mask_names[m], 1);
+        if (!is<bool>(d.masks[m]))
+            type_fail("argument '", mask_names[m], "': expected dtype bool, got ", dtype_name(d.masks[m].dtype()));
+        if (d.masks[m].shape(0) != d.n)
+            value_fail("argument '", mask_names[m], "': has ", d.masks[m].shape(0), " entries but x has ", d.n, " rows");
+    }
+    return d;
+}
 
 template <class I>
 void read_edges(const in_array& a, index_t n, graph::edge_list<index_t>& out) {
@@ -341,163 +371,254 @@ void copy_features(const in_array& a, dense_matrix<V>& out) {
     for (std::size_t i = 0; i < out.size(); ++i) q[i] = V(p[i]);
 }
 
+// The dataset of the arrays (features copied: training normalises them in place);
+// `num_classes` 0 means the largest label + 1.
 template <class V>
-nb::dict train_typed(dataset<V>& ds, const train_options& t) {
-    using B = backend::host;
-    // The order of mixgcn-train (tools/train_run.hpp) with --strategy single --backend host,
-    // so that equal inputs give equal losses.
-    train::train_result res;
-    dense_matrix<V> logits;
-    {
-        nb::gil_scoped_release release;
-        ds.validate();
-        const bool non_negative =
-            std::all_of(ds.features.values().begin(), ds.features.values().end(), [](V v) { return v >= V(0); });
-        if (t.feature_norm == "row" || (t.feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
-        const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges);
-        nn::model_options mo;
-        mo.in = ds.features.cols();
-        mo.classes = static_cast<std::size_t>(ds.num_classes);
-        mo.hidden = t.hidden;
-        mo.layers = t.layers;
-        mo.dropout = t.dropout;
-        mo.weight_decay = t.weight_decay;
-        nn::gcn_model<B, V> model(mo);
-        model.initialize(t.seed);
-        nn::optimizer_options oo;
-        oo.lr = t.lr;
-        oo.kind = t.optimizer == "adam" ? nn::optimizer_kind::adam : nn::optimizer_kind::sgd;
-        nn::optimizer<B, V> opt(oo);
-        train::trainer_options to;
-        to.epochs = t.epochs;
-        to.patience = t.patience;
-        to.seed = t.seed;
-        const auto op = graph::gcn_normalize<V>(adjacency, graph::normalization_mode::fused);
-        parallel::single<B, V> strategy(op);
-        const auto in = strategy.local_inputs(ds);
-        const auto data = in.data();
-        res = train::trainer<B, V, parallel::single<B, V>>(strategy, model, opt, data, to).run();
-        // The restored best model's evaluation forward (dropout off).
-        const auto out = model.forward(strategy, data.features, false, 0);
-        logits = dense_matrix<V>(out.rows(), out.cols());
-        mixgcn::copy(out, logits.view());
-    }
-    nb::list history;
-    for (const auto& m : res.history) {
-        nb::dict e;
-        e["epoch"] = m.epoch;
-        e["loss"] = m.loss;
-        e["train_acc"] = m.train_acc;
-        e["val_acc"] = m.val_acc;
-        e["seconds"] = m.seconds;
-        history.append(e);
-    }
-    nb::dict r;
-    r["history"] = history;
-    r["best_val_epoch"] = res.best_val_epoch;
-    r["best_val_acc"] = res.best_val_acc;
-    r["test_accuracy"] = res.test_acc;
-    r["stopped_early"] = res.stopped_early;
-    r["epoch_time_median_s"] = res.epoch_time_median();
-    r["precision"] = sizeof(V) == 4 ? "float" : "double";
-    const std::size_t rows = logits.rows(), cols = logits.cols();
-    r["logits"] = to_numpy(std::move(logits), {rows, cols});
-    return r;
-}
-
-template <class V>
-nb::dict train_with_precision(const in_array& ei, const in_array& x, const in_array& y, const in_array* masks,
-                              const train_options& t) {
-    const std::size_t n = x.shape(0), f = x.shape(1);
+dataset<V> dataset_from(const dataset_arrays& d, std::int32_t num_classes, const std::string& name) {
+    const std::size_t n = d.n, f = d.x.shape(1);
     dataset<V> ds;
-    ds.name = "python";
+    ds.name = name;
     ds.edges.num_nodes = index_t(n);
-    if (is<std::int64_t>(ei)) read_edges<std::int64_t>(ei, index_t(n), ds.edges);
-    else read_edges<std::int32_t>(ei, index_t(n), ds.edges);
-    ds.features = dense_matrix<V>(n, f);  // a copy: features are row-normalised in place
-    if (is<float>(x)) copy_features<V, float>(x, ds.features);
-    else copy_features<V, double>(x, ds.features);
+    if (is<std::int64_t>(d.ei)) read_edges<std::int64_t>(d.ei, index_t(n), ds.edges);
+    else read_edges<std::int32_t>(d.ei, index_t(n), ds.edges);
+    ds.features = dense_matrix<V>(n, f);
+    if (is<float>(d.x)) copy_features<V, float>(d.x, ds.features);
+    else copy_features<V, double>(d.x, ds.features);
     ds.labels.resize(n);
-    if (is<std::int64_t>(y)) read_labels<std::int64_t>(y, ds.labels);
-    else read_labels<std::int32_t>(y, ds.labels);
+    if (is<std::int64_t>(d.y)) read_labels<std::int64_t>(d.y, ds.labels);
+    else read_labels<std::int32_t>(d.y, ds.labels);
     ds.split.assign(n, split_role::none);
-    const char* names[3] = {"train_mask", "val_mask", "test_mask"};
-    const split_role roles[3] = {split_role::train, split_role::val, split_role::test};
     for (int m = 0; m < 3; ++m) {
-        const auto* p = static_cast<const std::uint8_t*>(masks[m].data());
+        const auto* p = static_cast<const std::uint8_t*>(d.masks[m].data());
         for (std::size_t i = 0; i < n; ++i) {
             if (!p[i]) continue;
             if (ds.split[i] != split_role::none)
-                value_fail("argument '", names[m], "': node ", i, " is also in ", io::split_word(ds.split[i]),
+                value_fail("argument '", mask_names[m], "': node ", i, " is also in ", io::split_word(ds.split[i]),
                            "_mask; the masks must not overlap");
-            if (ds.labels[i] < 0) value_fail("argument '", names[m], "': node ", i, " is in the mask but y[", i, "] is -1");
-            ds.split[i] = roles[m];
+            if (ds.labels[i] < 0)
+                value_fail("argument '", mask_names[m], "': node ", i, " is in the mask but y[", i, "] is -1");
+            ds.split[i] = mask_roles[m];
         }
     }
     std::int32_t max_label = -1;
     for (auto l : ds.labels) max_label = std::max(max_label, l);
-    if (t.num_classes > 0) {
-        if (max_label >= t.num_classes)
-            value_fail("argument 'num_classes': is ", t.num_classes, " but y holds the label ", max_label);
-        ds.num_classes = t.num_classes;
+    if (num_classes > 0) {
+        if (max_label >= num_classes)
+            value_fail("argument 'num_classes': is ", num_classes, " but y holds the label ", max_label);
+        ds.num_classes = num_classes;
     } else {
         if (max_label < 0) value_fail("argument 'y': no node has a label");
         ds.num_classes = max_label + 1;
     }
-    return train_typed(ds, t);
+    return ds;
+}
+
+void py_save_dataset(const std::filesystem::path& path, nb::handle edge_index, nb::handle x, nb::handle y,
+                     nb::handle train_mask, nb::handle val_mask, nb::handle test_mask) {
+    const auto d = check_dataset_arrays(edge_index, x, y, train_mask, val_mask, test_mask);
+    auto save = [&]<class V>() {
+        const auto ds = dataset_from<V>(d, 0, "python");
+        nb::gil_scoped_release release;
+        io::save_dataset(path, ds);
+    };
+    if (is<float>(d.x)) save.template operator()<float>();
+    else save.template operator()<double>();
+}
+
+// ---- train -----------------------------------------------------------------------------
+
+#ifdef MIXGCN_HAS_MPI
+constexpr bool built_with_mpi = true;
+#else
+constexpr bool built_with_mpi = false;
+#endif
+#ifdef MIXGCN_HAS_GLOO
+constexpr bool built_with_gloo = true;
+#else
+constexpr bool built_with_gloo = false;
+#endif
+
+// A keyword as mixgcn-train's flag value: numbers in the shortest form that reads back
+// to the same value, so the run is the CLI's bit for bit.
+template <class T>
+std::string flag_value(T v) {
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return std::string(buf, r.ptr);
+}
+
+void require_choice(const std::string& v, const char* name, std::initializer_list<const char*> options) {
+    std::string list;
+    for (const char* o : options) {
+        if (v == o) return;
+        list += std::string(list.empty() ? "'" : ", '") + o + "'";
+    }
+    value_fail("argument '", name, "': expected one of ", list, ", got '", v, "'");
+}
+
+std::string optional_path(nb::handle h, const char* name) {
+    if (h.is_none()) return "";
+    std::filesystem::path p;
+    if (!nb::try_cast<std::filesystem::path>(h, p, true))
+        type_fail("argument '", name, "': expected a path (str or os.PathLike) or None, got ", py_type_name(h));
+    if (p.empty()) value_fail("argument '", name, "': is empty");
+    return p.string();
+}
+
+// The JSON report (mixgcn-train --json) as Python objects, with the logits and this rank.
+template <class V>
+nb::dict result_dict(const std::string& report, dense_matrix<V>&& logits) {
+    nb::dict r = nb::cast<nb::dict>(nb::module_::import_("json").attr("loads")(report));
+    r["history"] = r["epochs"];  // one dict per epoch (the JSON's "epochs")
+    nb::del(r["epochs"]);
+    r["precision"] = sizeof(V) == 4 ? "float" : "double";
+    if (logits.rows() > 0) {
+        const std::size_t rows = logits.rows(), cols = logits.cols();
+        r["logits"] = to_numpy(std::move(logits), {rows, cols});
+    } else {
+        r["logits"] = nb::none();
+    }
+    return r;
+}
+
+template <class V>
+nb::dict train_with_precision(const dataset_arrays& d, std::int32_t num_classes, const cli::args& flags,
+                              std::optional<int> threads) {
+    train_tool::run_extras<V> ex;
+    auto ds = std::make_shared<dataset<V>>(dataset_from<V>(d, num_classes, "python"));
+    ex.make_dataset = [ds] { return std::move(*ds); };
+    ex.data_label = "python";
+    ex.summary = !flags.has("quiet");
+    std::ostringstream report;
+    ex.report = &report;
+    dense_matrix<V> logits;
+    ex.logits = &logits;
+    {
+        nb::gil_scoped_release release;
+#ifdef _OPENMP
+        // --threads for this call only: the caller's OpenMP setting comes back afterwards.
+        const int before = omp_get_max_threads();
+        if (threads) omp_set_num_threads(*threads);
+        struct restore {
+            int n;
+            ~restore() { omp_set_num_threads(n); }
+        } restore_threads{before};
+#else
+        (void)threads;
+#endif
+        train_tool::run_on_ranks<backend::host, V>(flags, nullptr, nullptr, ex);
+    }
+    return result_dict<V>(report.str(), std::move(logits));
 }
 
 nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb::handle train_mask, nb::handle val_mask,
-               nb::handle test_mask, int epochs, std::size_t hidden, int layers, double lr, double dropout,
-               double weight_decay, std::uint64_t seed, const std::string& precision, const std::string& feature_norm,
-               const std::string& optimizer, int patience, std::optional<std::int32_t> num_classes) {
-    const in_array x = host_array(x_obj, "x", 2);
-    if (!is<float>(x) && !is<double>(x)) type_fail("argument 'x': expected dtype float32 or float64, got ", dtype_name(x.dtype()));
-    const std::size_t n = x.shape(0);
-    if (n == 0) value_fail("argument 'x': has no rows (nodes)");
-    if (n > std::size_t(std::numeric_limits<index_t>::max())) value_fail("argument 'x': ", n, " rows do not fit int32 node ids");
-    const in_array ei = host_array(edge_index, "edge_index", 2);
-    if (!is<std::int64_t>(ei) && !is<std::int32_t>(ei))
-        type_fail("argument 'edge_index': expected dtype int64 or int32, got ", dtype_name(ei.dtype()));
-    if (ei.shape(0) != 2) value_fail("argument 'edge_index': expected shape (2, E), got ", shape_of(ei));
-    const in_array y = host_array(y_obj, "y", 1);
-    if (!is<std::int64_t>(y) && !is<std::int32_t>(y)) type_fail("argument 'y': expected dtype int64 or int32, got ", dtype_name(y.dtype()));
-    if (y.shape(0) != n) value_fail("argument 'y': has ", y.shape(0), " entries but x has ", n, " rows");
-    const char* names[3] = {"train_mask", "val_mask", "test_mask"};
-    const nb::handle mask_objs[3] = {train_mask, val_mask, test_mask};
-    in_array masks[3];
-    for (int m = 0; m < 3; ++m) {
-        masks[m] = host_array(mask_objs[m], names[m], 1);
-        if (!is<bool>(masks[m])) type_fail("argument '", names[m], "': expected dtype bool, got ", dtype_name(masks[m].dtype()));
-        if (masks[m].shape(0) != n)
-            value_fail("argument '", names[m], "': has ", masks[m].shape(0), " entries but x has ", n, " rows");
-    }
-    train_options t;
+                  nb::handle test_mask, int epochs, std::size_t hidden, int layers, double lr, double dropout,
+                  double weight_decay, std::uint64_t seed, const std::string& precision, const std::string& feature_norm,
+                  const std::string& optimizer, int patience, std::optional<std::int32_t> num_classes,
+                  const std::string& strategy, std::optional<std::string> comm, const std::string& partition,
+                  nb::handle partition_file, std::optional<int> chunks, std::optional<int> clusters,
+                  std::optional<int> clusters_per_batch, const std::string& normalization, bool decay_all_layers,
+                  bool eval_cache, std::optional<int> threads, nb::handle checkpoint, std::optional<int> checkpoint_every,
+                  nb::handle resume, nb::handle memory_limit, std::optional<double> comm_timeout, nb::handle json,
+                  bool verbose) {
+    const auto d = check_dataset_arrays(edge_index, x_obj, y_obj, train_mask, val_mask, test_mask);
+    // Every keyword is checked here, naming it; what passes becomes mixgcn-train's flag
+    // of the same meaning, and the run is the CLI's (tools/train_host.hpp).
     if (epochs < 0) value_fail("argument 'epochs': must be >= 0, got ", epochs);
     if (hidden < 1) value_fail("argument 'hidden': must be >= 1, got ", hidden);
     if (layers < 1) value_fail("argument 'layers': must be >= 1, got ", layers);
-    if (!(lr > 0)) value_fail("argument 'lr': must be > 0, got ", lr);
+    if (!(lr > 0) || !std::isfinite(lr)) value_fail("argument 'lr': must be > 0, got ", lr);
     if (!(dropout >= 0 && dropout < 1)) value_fail("argument 'dropout': must be in [0, 1), got ", dropout);
-    if (!(weight_decay >= 0)) value_fail("argument 'weight_decay': must be >= 0, got ", weight_decay);
+    if (!(weight_decay >= 0) || !std::isfinite(weight_decay))
+        value_fail("argument 'weight_decay': must be >= 0, got ", weight_decay);
     if (patience < 0) value_fail("argument 'patience': must be >= 0, got ", patience);
     if (num_classes && *num_classes < 1) value_fail("argument 'num_classes': must be >= 1 (or None), got ", *num_classes);
-    if (feature_norm != "auto" && feature_norm != "row" && feature_norm != "none")
-        value_fail("argument 'feature_norm': expected 'auto', 'row' or 'none', got '", feature_norm, "'");
-    if (optimizer != "adam" && optimizer != "sgd")
-        value_fail("argument 'optimizer': expected 'adam' or 'sgd', got '", optimizer, "'");
-    t.epochs = epochs;
-    t.hidden = hidden;
-    t.layers = layers;
-    t.lr = lr;
-    t.dropout = dropout;
-    t.weight_decay = weight_decay;
-    t.seed = seed;
-    t.feature_norm = feature_norm;
-    t.optimizer = optimizer;
-    t.patience = patience;
-    t.num_classes = num_classes.value_or(0);
-    return wants_double(precision, "precision") ? train_with_precision<double>(ei, x, y, masks, t)
-                                                : train_with_precision<float>(ei, x, y, masks, t);
+    require_choice(feature_norm, "feature_norm", {"auto", "row", "none"});
+    require_choice(optimizer, "optimizer", {"adam", "sgd"});
+    require_choice(strategy, "strategy", {"single", "graph", "feature", "mixture", "data", "auto"});
+    require_choice(partition, "partition", {"metis", "block", "random", "spectral"});
+    require_choice(normalization, "normalization", {"fused", "edge-weights"});
+    const bool dbl = wants_double(precision, "precision");
+    if (chunks) {
+        if (*chunks < 1) value_fail("argument 'chunks': must be >= 1, got ", *chunks);
+        if (strategy != "mixture" && strategy != "auto")
+            value_fail("argument 'chunks': applies to strategy 'mixture' (or 'auto'), not '", strategy, "'");
+    }
+    if (clusters && *clusters < 1) value_fail("argument 'clusters': must be >= 1, got ", *clusters);
+    if (clusters_per_batch && *clusters_per_batch < 1)
+        value_fail("argument 'clusters_per_batch': must be >= 1, got ", *clusters_per_batch);
+    if ((clusters || clusters_per_batch) && strategy != "data")
+        value_fail("argument '", clusters ? "clusters" : "clusters_per_batch", "': applies to strategy 'data', not '",
+                   strategy, "'");
+    if (threads && *threads < 1) value_fail("argument 'threads': must be >= 1, got ", *threads);
+    const std::string checkpoint_path = optional_path(checkpoint, "checkpoint");
+    const std::string resume_path = optional_path(resume, "resume");
+    const std::string partition_path = optional_path(partition_file, "partition_file");
+    const std::string json_path = optional_path(json, "json");
+    if (checkpoint_every) {
+        if (*checkpoint_every < 0) value_fail("argument 'checkpoint_every': must be >= 0, got ", *checkpoint_every);
+        if (*checkpoint_every > 0 && checkpoint_path.empty())
+            value_fail("argument 'checkpoint_every': needs checkpoint=PATH");
+    }
+    std::string limit;
+    if (!memory_limit.is_none()) {
+        if (nb::isinstance<nb::str>(memory_limit)) {
+            limit = nb::cast<std::string>(memory_limit);
+            if (limit != "off") parallel::plan::parse_bytes(limit, "argument 'memory_limit'");
+        } else if (nb::isinstance<nb::int_>(memory_limit) && !nb::isinstance<nb::bool_>(memory_limit)) {
+            const auto bytes = nb::cast<std::int64_t>(memory_limit);
+            if (bytes < 1) value_fail("argument 'memory_limit': must be >= 1 byte, got ", bytes);
+            limit = std::to_string(bytes);
+        } else {
+            type_fail("argument 'memory_limit': expected bytes (int), a size such as '8G', 'off' or None, got ",
+                      py_type_name(memory_limit));
+        }
+    }
+    const std::string c = comm ? *comm : train_tool::default_comm(strategy);
+    require_choice(c, "comm", {"local", "mpi", "gloo"});
+    if (c == "mpi" && !built_with_mpi)
+        value_fail("argument 'comm': this mixgcn module was built without MPI; strategy '", strategy,
+                   "' asks for comm='mpi'. Build the module in mixgcn's own tree with MPI found "
+                   "(MIXGCN_WITH_MPI, the default) or `pip install ./python -C cmake.define.MIXGCN_WITH_MPI=ON`, "
+                   "or pass ", built_with_gloo ? "comm='gloo' or " : "", "comm='local' (one process)");
+    if (c == "gloo" && !built_with_gloo)
+        value_fail("argument 'comm': this mixgcn module was built without Gloo; strategy '", strategy,
+                   "' asks for comm='gloo'. Build the module in mixgcn's own tree with Gloo found (MIXGCN_WITH_GLOO) "
+                   "or `pip install ./python -C cmake.define.MIXGCN_WITH_GLOO=ON`, or pass ",
+                   built_with_mpi ? "comm='mpi' or " : "", "comm='local' (one process)");
+    if (comm_timeout) {
+        if (c != "gloo") value_fail("argument 'comm_timeout': applies to comm='gloo', not '", c, "'");
+        if (!(*comm_timeout >= 0.001 && *comm_timeout <= 1e7))
+            value_fail("argument 'comm_timeout': must be between 0.001 and 1e7 seconds, got ", *comm_timeout);
+    }
+
+    std::map<std::string, std::string> f{
+        {"epochs", flag_value(epochs)},         {"hidden", flag_value(hidden)},
+        {"layers", flag_value(layers)},         {"lr", flag_value(lr)},
+        {"dropout", flag_value(dropout)},       {"weight-decay", flag_value(weight_decay)},
+        {"seed", flag_value(seed)},             {"precision", dbl ? "double" : "float"},
+        {"feature-norm", feature_norm},         {"optimizer", optimizer},
+        {"patience", flag_value(patience)},     {"strategy", strategy},
+        {"comm", c},                            {"partition", partition},
+        {"normalization", normalization},
+    };
+    if (!partition_path.empty()) f["partition-file"] = partition_path;
+    if (chunks) f["chunks"] = flag_value(*chunks);
+    if (clusters) f["clusters"] = flag_value(*clusters);
+    if (clusters_per_batch) f["clusters-per-batch"] = flag_value(*clusters_per_batch);
+    if (decay_all_layers) f["decay-all-layers"] = "1";
+    if (!eval_cache) f["no-eval-cache"] = "1";
+    if (!checkpoint_path.empty()) f["checkpoint"] = checkpoint_path;
+    if (checkpoint_every) f["checkpoint-every"] = flag_value(*checkpoint_every);
+    if (!resume_path.empty()) f["resume"] = resume_path;
+    if (!limit.empty()) f["memory-limit"] = limit;
+    if (comm_timeout) f["comm-timeout"] = flag_value(*comm_timeout);
+    if (!json_path.empty()) f["json"] = json_path;
+    if (!verbose) f["quiet"] = "1";
+    const cli::args flags(std::move(f));
+    const std::int32_t classes = num_classes.value_or(0);
+    return dbl ? train_with_precision<double>(d, classes, flags, threads)
+               : train_with_precision<float>(d, classes, flags, threads);
 }
 
 // ---- partition -------------------------------------------------------------------------
@@ -539,6 +660,10 @@ NB_MODULE(_mixgcn, m) {
             PyErr_SetString(PyExc_OSError, e.what());
         } catch (const mixgcn::invalid_argument& e) {
             PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const mixgcn::cli::usage_error& e) {  // a combination of options the run refuses
+            PyErr_SetString(PyExc_ValueError, e.what());
+        } catch (const mixgcn::memory_error& e) {  // refused before allocating (memory_limit)
+            PyErr_SetString(PyExc_MemoryError, e.what());
         }
     });
 
@@ -551,15 +676,25 @@ NB_MODULE(_mixgcn, m) {
           "A degree-corrected stochastic block model dataset (mixgcn-train --generate sbm): a dict with "
           "edge_index (2 x E int64), x, y (int64), train_mask, val_mask, test_mask, num_classes, name. The split "
           "is Planetoid's: train_per_class labelled nodes of each class, then val and test nodes.");
+    m.def("save_dataset", &py_save_dataset, "path"_a, "edge_index"_a.none(), "x"_a.none(), "y"_a.none(),
+          "train_mask"_a.none(), "val_mask"_a.none(), "test_mask"_a.none(),
+          "Writes edges.npy, features.npy (x's dtype), labels.npy and split.npy into the folder `path` (created "
+          "when missing), the layout load_dataset and mixgcn-train --data read.");
     m.def("load_dataset", &py_load_dataset, "path"_a, "dtype"_a = "float32",
           "Loads a dataset folder (docs/data-formats.md) into the dict generate_sbm returns.");
     m.def("train", &py_train, "edge_index"_a.none(), "x"_a.none(), "y"_a.none(), "train_mask"_a.none(),
-          "val_mask"_a.none(), "test_mask"_a.none(), nb::kw_only(),
-          "epochs"_a = 200, "hidden"_a = 16, "layers"_a = 2, "lr"_a = 0.01, "dropout"_a = 0.5, "weight_decay"_a = 5e-4,
-          "seed"_a = 42, "precision"_a = "float", "feature_norm"_a = "auto", "optimizer"_a = "adam",
-          "patience"_a = 0, "num_classes"_a = nb::none(),
-          "Trains a GCN in this process (strategy single, host backend), as mixgcn-train does with the same "
-          "options; returns history, best_val_epoch, best_val_acc, test_accuracy and the best model's logits.");
+          "val_mask"_a.none(), "test_mask"_a.none(), nb::kw_only(), "epochs"_a = 200, "hidden"_a = 16, "layers"_a = 2,
+          "lr"_a = 0.01, "dropout"_a = 0.5, "weight_decay"_a = 5e-4, "seed"_a = 42, "precision"_a = "float",
+          "feature_norm"_a = "auto", "optimizer"_a = "adam", "patience"_a = 0, "num_classes"_a = nb::none(),
+          "strategy"_a = "single", "comm"_a = nb::none(), "partition"_a = "metis", "partition_file"_a.none() = nb::none(),
+          "chunks"_a = nb::none(), "clusters"_a = nb::none(), "clusters_per_batch"_a = nb::none(),
+          "normalization"_a = "fused", "decay_all_layers"_a = false, "eval_cache"_a = true, "threads"_a = nb::none(),
+          "checkpoint"_a.none() = nb::none(), "checkpoint_every"_a = nb::none(), "resume"_a.none() = nb::none(),
+          "memory_limit"_a.none() = nb::none(), "comm_timeout"_a = nb::none(), "json"_a.none() = nb::none(),
+          "verbose"_a = false,
+          "Trains a GCN as mixgcn-train does with the same options (the CLI's code path; distributed strategies "
+          "under mpirun or torchrun with comm='mpi'/'gloo'); returns the --json report as a dict (history, "
+          "best_val_epoch, test_accuracy, memory, ranks, ...) with the best model's logits (strategy single).");
     m.def("partition", &partition_graph, "indptr"_a.none(), "indices"_a.none(), "parts"_a, "method"_a = "metis", "seed"_a = 42,
           "Assigns each of the CSR graph's rows to one of `parts` parts (metis, block or random); returns the "
           "owner of every row (int32).");
@@ -577,4 +712,7 @@ NB_MODULE(_mixgcn, m) {
 #else
         false;
 #endif
+    // Distributed strategies need one of these (comm='mpi' / 'gloo').
+    m.attr("has_mpi") = built_with_mpi;
+    m.attr("has_gloo") = built_with_gloo;
 }

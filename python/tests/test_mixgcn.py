@@ -178,27 +178,174 @@ def test_train_result_and_logits():
     assert f["logits"].dtype == np.float32
 
 
-def test_train_equals_cli():
+def run_cli(flags, tmp):
     binary = os.environ.get("MIXGCN_TRAIN_BIN")
     if not binary or not os.path.exists(binary):
         pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        out = pathlib.Path(tmp) / "run.json"
-        subprocess.run([binary, "--generate", "sbm", "--nodes", str(N), "--avg-degree", "8", "--classes", "4",
-                        "--features", "32", "--graph-seed", "7", "--epochs", "40", "--precision", "double",
-                        "--seed", "11", "--lr", "0.02", "--hidden", "12", "--quiet", "--json", str(out)],
-                       check=True, stdout=subprocess.DEVNULL)
-        cli = json.loads(out.read_text())
-    d = small_graph("float64")
-    r = mixgcn.train(*train_args(d), epochs=40, precision="double", seed=11, lr=0.02, hidden=12)
-    assert len(r["history"]) == len(cli["epochs"]) == 40
+    out = pathlib.Path(tmp) / "run.json"
+    subprocess.run([binary, "--generate", "sbm", "--nodes", str(N), "--avg-degree", "8", "--classes", "4",
+                    "--features", "32", "--graph-seed", "7", "--quiet", "--json", str(out)] + flags,
+                   check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())
+
+
+# The same options as mixgcn-train flags and as train() keywords.
+CLI_CASES = {
+    "adam": (["--epochs", "40", "--precision", "double", "--seed", "11", "--lr", "0.02", "--hidden", "12"],
+             dict(epochs=40, precision="double", seed=11, lr=0.02, hidden=12)),
+    "sgd-edge-weights": (["--epochs", "25", "--precision", "double", "--seed", "5", "--optimizer", "sgd", "--lr", "0.3",
+                          "--layers", "3", "--dropout", "0.3", "--normalization", "edge-weights", "--decay-all-layers",
+                          "--no-eval-cache", "--feature-norm", "none", "--threads", "1", "--memory-limit", "1G"],
+                         dict(epochs=25, precision="double", seed=5, optimizer="sgd", lr=0.3, layers=3, dropout=0.3,
+                              normalization="edge-weights", decay_all_layers=True, eval_cache=False,
+                              feature_norm="none", threads=1, memory_limit="1G")),
+    "data-float": (["--epochs", "15", "--strategy", "data", "--comm", "local", "--clusters", "12",
+                    "--clusters-per-batch", "3", "--partition", "random", "--patience", "5", "--threads", "1"],
+                   dict(epochs=15, strategy="data", comm="local", clusters=12, clusters_per_batch=3, partition="random",
+                        patience=5, threads=1)),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CLI_CASES))
+def test_train_equals_cli(case, tmp_path):
+    flags, kw = CLI_CASES[case]
+    cli = run_cli(flags, tmp_path)
+    d = small_graph("float64" if kw.get("precision") == "double" else "float32")
+    r = mixgcn.train(*train_args(d), **kw)
+    assert len(r["history"]) == len(cli["epochs"]) > 0
+    rel = 1e-6 if kw.get("precision") == "double" else 1e-4
     for mine, theirs in zip(r["history"], cli["epochs"]):
-        assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-6, abs=0)
+        assert mine["loss"] == pytest.approx(theirs["loss"], rel=rel, abs=0)
         assert mine["train_acc"] == pytest.approx(theirs["train_acc"], abs=1e-12)
         assert mine["val_acc"] == pytest.approx(theirs["val_acc"], abs=1e-12)
     assert r["best_val_epoch"] == cli["best_val_epoch"]
     assert r["test_accuracy"] == pytest.approx(cli["test_accuracy"], abs=1e-12)
+    assert r["stopped_early"] == cli["stopped_early"]
+    # The report beside the metrics: the memory by purpose is the CLI's to the byte, the
+    # dataset statistics and the configuration too (but for where the data came from).
+    assert r["memory"] == cli["memory"]
+    assert r["peak_rss_bytes"] > 0 and r["ranks"][0]["peak_rss_bytes"] == r["peak_rss_bytes"]
+    assert r["rank"] == 0 and len(r["ranks"]) == 1
+    drop = ("load_seconds", "name")
+    assert {k: v for k, v in r["dataset"].items() if k not in drop} == \
+        {k: v for k, v in cli["dataset"].items() if k not in drop}
+    assert {k: v for k, v in r["config"].items() if k != "data"} == {k: v for k, v in cli["config"].items() if k != "data"}
+    assert r["config"]["data"] == "python"
+
+
+def test_train_json_file_and_checkpoint_resume(tmp_path):
+    """json= writes mixgcn-train's --json file; a resumed run continues the interrupted one bit for bit."""
+    d = small_graph()
+    full = mixgcn.train(*train_args(d), epochs=20, precision="double", threads=1, json=tmp_path / "full.json")
+    written = json.loads((tmp_path / "full.json").read_text())
+    assert [e["loss"] for e in written["epochs"]] == [h["loss"] for h in full["history"]]
+    assert "rank" not in written  # the file is the CLI's document
+    ck = tmp_path / "run.ckpt"
+    first = mixgcn.train(*train_args(d), epochs=10, precision="double", threads=1, checkpoint=ck, checkpoint_every=5)
+    assert ck.exists() and [h["loss"] for h in first["history"]] == [h["loss"] for h in full["history"][:10]]
+    resumed = mixgcn.train(*train_args(d), epochs=20, precision="double", threads=1, resume=ck)
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in full["history"]]
+    assert resumed["test_accuracy"] == full["test_accuracy"]
+
+
+def test_train_memory_limit():
+    d = small_graph()
+    with pytest.raises(MemoryError, match="needs .* but 1.00 KiB is available"):
+        mixgcn.train(*train_args(d), epochs=1, memory_limit=1024)
+    r = mixgcn.train(*train_args(d), epochs=1, memory_limit="off")
+    assert len(r["history"]) == 1
+
+
+def test_train_rejects_bad_options():
+    d = small_graph()
+    a = train_args(d)
+    for kw, exc, name in [
+        (dict(strategy="everything"), ValueError, "strategy"),
+        (dict(comm="carrier-pigeon"), ValueError, "comm"),
+        (dict(partition="halves"), ValueError, "partition"),
+        (dict(normalization="sym"), ValueError, "normalization"),
+        (dict(chunks=2), ValueError, "chunks"),  # strategy single
+        (dict(strategy="mixture", chunks=0), ValueError, "chunks"),
+        (dict(clusters=4), ValueError, "clusters"),
+        (dict(strategy="data", clusters_per_batch=0), ValueError, "clusters_per_batch"),
+        (dict(threads=0), ValueError, "threads"),
+        (dict(checkpoint_every=5), ValueError, "checkpoint_every"),
+        (dict(checkpoint=3.5), TypeError, "checkpoint"),
+        (dict(memory_limit="12X"), ValueError, "memory_limit"),
+        (dict(memory_limit=[1]), TypeError, "memory_limit"),
+        (dict(comm_timeout=5.0), ValueError, "comm_timeout"),  # comm local
+        (dict(json=""), ValueError, "json"),
+    ]:
+        with pytest.raises(exc, match=f"'{name}'"):
+            mixgcn.train(*a, epochs=1, **kw)
+    if not mixgcn.has_mpi:
+        with pytest.raises(ValueError, match="built without MPI"):
+            mixgcn.train(*a, epochs=1, strategy="graph", comm="mpi")
+    if not mixgcn.has_gloo:
+        with pytest.raises(ValueError, match="built without Gloo"):
+            mixgcn.train(*a, epochs=1, strategy="graph", comm="gloo")
+
+
+# ---- save_dataset -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_save_dataset_round_trip(tmp_path, dtype):
+    d = mixgcn.generate_sbm(nodes=300, classes=3, features=8, seed=2, val=50, test=60, dtype=dtype)
+    outside = np.flatnonzero(~(d["train_mask"] | d["val_mask"] | d["test_mask"]))[0]
+    d["y"][outside] = -1  # an unlabelled node outside the split survives the trip
+    mixgcn.save_dataset(tmp_path / "ds", d)
+    assert sorted(p.name for p in (tmp_path / "ds").iterdir()) == ["edges.npy", "features.npy", "labels.npy",
+                                                                   "split.npy"]
+    back = mixgcn.load_dataset(tmp_path / "ds", dtype=dtype)
+    for k in ("edge_index", "x", "y", "train_mask", "val_mask", "test_mask"):
+        np.testing.assert_array_equal(back[k], d[k], err_msg=k)
+    assert back["x"].dtype == d["x"].dtype and back["num_classes"] == 3 and back["name"] == "ds"
+    # Keyword arrays alone (int32 ids and labels are widened on the way), or over a dict.
+    mixgcn.save_dataset(tmp_path / "kw", edge_index=d["edge_index"].astype(np.int32), x=d["x"],
+                        y=d["y"].astype(np.int32), train_mask=d["train_mask"], val_mask=d["val_mask"],
+                        test_mask=d["test_mask"])
+    np.testing.assert_array_equal(mixgcn.load_dataset(tmp_path / "kw")["edge_index"], d["edge_index"])
+    shuffled = np.ascontiguousarray(d["x"][::-1])
+    mixgcn.save_dataset(tmp_path / "over", d, x=shuffled)
+    np.testing.assert_array_equal(mixgcn.load_dataset(tmp_path / "over", dtype=dtype)["x"], shuffled)
+
+
+def test_save_dataset_object_with_attributes(tmp_path):
+    """A PyG-style object (attributes instead of keys) is saved as it is."""
+    d = mixgcn.generate_sbm(nodes=200, classes=2, features=4, seed=1, val=40, test=40)
+
+    class Data:
+        pass
+    obj = Data()
+    for k, v in d.items():
+        setattr(obj, k, v)
+    mixgcn.save_dataset(str(tmp_path / "obj"), obj)
+    np.testing.assert_array_equal(mixgcn.load_dataset(tmp_path / "obj")["y"], d["y"])
+
+
+def test_save_dataset_rejects_bad_arguments(tmp_path):
+    d = mixgcn.generate_sbm(nodes=200, classes=2, features=4, seed=1, val=40, test=40)
+    path = tmp_path / "bad"
+    with pytest.raises(TypeError, match="'x'"):
+        mixgcn.save_dataset(path, d, x=d["x"].astype(np.int16))
+    with pytest.raises(ValueError, match="'x'.*C-contiguous"):
+        mixgcn.save_dataset(path, d, x=np.asfortranarray(d["x"]))
+    with pytest.raises(ValueError, match="'edge_index'"):
+        mixgcn.save_dataset(path, d, edge_index=d["edge_index"].T.copy())
+    with pytest.raises(ValueError, match="'y'"):
+        mixgcn.save_dataset(path, d, y=d["y"][:-1])
+    with pytest.raises(TypeError, match="'val_mask'"):
+        mixgcn.save_dataset(path, d, val_mask=d["val_mask"].astype(np.uint8))
+    with pytest.raises(ValueError, match="'test_mask'"):
+        mixgcn.save_dataset(path, d, test_mask=d["train_mask"])  # overlaps train_mask
+    with pytest.raises(TypeError, match="'train_mask'"):
+        mixgcn.save_dataset(path, {k: v for k, v in d.items() if k != "train_mask"})
+    with pytest.raises(TypeError, match="'features'"):
+        mixgcn.save_dataset(path, d, features=d["x"])
+    (tmp_path / "shadow").mkdir()
+    (tmp_path / "shadow" / "split.txt").write_text("train\n")
+    with pytest.raises(OSError, match="split.txt"):
+        mixgcn.save_dataset(tmp_path / "shadow", d)
 
 
 def test_train_rejects_bad_arguments():
