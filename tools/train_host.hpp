@@ -179,6 +179,7 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
         ctx.res = std::move(inner.res);
         r = strategy.report();
         ctx.mem.features = in.bytes();
+        if (inner.logits) inner.gather_logits(strategy, in.data());
     });
     // The cost model's bytes for this run, beside the measured ones.
     const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,

@@ -90,7 +90,7 @@ struct run_extras {
     std::string data_label;               // config.data of the report with make_dataset
     bool summary = true;                  // rank 0 prints "best validation accuracy ..."
     std::ostream* report = nullptr;       // the --json document and "rank", on every rank
-    dense_matrix<V>* logits = nullptr;    // filled for --strategy single (dropout off)
+    dense_matrix<V>* logits = nullptr;    // the best model's outputs, N x C on every rank
 };
 
 // What a strategy runner gets from run(): the loaded data and the configured model, and
@@ -113,7 +113,7 @@ struct run_context {
     rank_figures mine{};
     std::string device;  // where the backend ran, for the report ("" = host)
     std::size_t device_peak_bytes = 0;  // device memory high-water mark (device backends)
-    dense_matrix<V>* logits = nullptr;  // when set, single's best model's outputs go here
+    dense_matrix<V>* logits = nullptr;  // when set, the best model's outputs go here
 
     // Trains `strategy` over `data` with the single-process trainer.
     template <class S>
@@ -125,12 +125,46 @@ struct run_context {
                         strategy.name(), comm.size());
         train::trainer<B, V, S> trainer(strategy, model, opt, data, to);
         res = trainer.run();
-        // Only single's outputs are every node's rows in the caller's order.
-        if (logits && std::string_view(strategy.name()) == "single") {
-            const auto out = model.forward(strategy, data.features, false, 0);
-            *logits = dense_matrix<V>(out.rows(), out.cols());
-            mixgcn::copy(out, logits->view());
+    }
+
+    // The restored best model's evaluation forward, every node's row in global order on
+    // every rank: local row i is node row_ids()[i] (i itself when there are none); rows
+    // spread over the ranks (graph, mixture) are gathered. Host backends only; called
+    // after the strategy's report, so the gather is not counted in its traffic.
+    template <class S>
+    void gather_logits(S& strategy, const train::local_data<V>& data) {
+        // feature's rows are whole only for its loss rows: no logits (left empty).
+        if constexpr (requires { strategy.loss_rows(); }) return;
+        const auto out = model.forward(strategy, data.features, false, 0);
+        const std::size_t n = static_cast<std::size_t>(ds.num_nodes()), c = out.cols(), local_rows = out.rows();
+        const index_t* ids = strategy.row_ids().row_ids;
+        std::vector<index_t> my_ids(local_rows);
+        std::vector<V> my_rows(local_rows * c);
+        for (std::size_t i = 0; i < local_rows; ++i) {
+            my_ids[i] = ids ? ids[i] : static_cast<index_t>(i);
+            std::copy_n(out.row(i), c, my_rows.data() + i * c);
         }
+        std::vector<index_t> all_ids = my_ids;
+        std::vector<V> all_rows = my_rows;
+        if (local_rows != n) {  // each rank holds some of the rows: every rank gets them all
+            std::vector<std::uint64_t> counts(static_cast<std::size_t>(comm.size()));
+            const std::uint64_t m = local_rows;
+            comm.all_gather(std::span<const std::uint64_t>(&m, 1), std::span<std::uint64_t>(counts));
+            std::size_t total = 0;
+            for (const auto k : counts) total += static_cast<std::size_t>(k);
+            if (total != n) return;  // not a partition of the nodes: no logits
+            std::vector<std::size_t> id_counts(counts.begin(), counts.end()), value_counts(counts.size());
+            for (std::size_t q = 0; q < counts.size(); ++q) value_counts[q] = id_counts[q] * c;
+            all_ids.resize(n);
+            all_rows.resize(n * c);
+            comm.all_gather_v(std::span<const index_t>(my_ids), std::span<index_t>(all_ids),
+                              std::span<const std::size_t>(id_counts));
+            comm.all_gather_v(std::span<const V>(my_rows), std::span<V>(all_rows),
+                              std::span<const std::size_t>(value_counts));
+        }
+        *logits = dense_matrix<V>(n, c);
+        for (std::size_t i = 0; i < n; ++i)
+            std::copy_n(all_rows.data() + i * c, c, logits->row(static_cast<std::size_t>(all_ids[i])));
     }
 };
 
