@@ -309,6 +309,15 @@ TEST_CASE("epilogues and dropout match the reference bit for bit") {
         dev::dropout_backward(dg.view(), dmask.data(), p);
         const auto gg = mc::to_host(dg);
         CHECK(std::equal(gg.values().begin(), gg.values().end(), g.values().begin()));
+        // Without a stored mask: the same output, and backward draws the mask again.
+        mc::device_matrix<float> dn(r, c);
+        dev::dropout(dx.cview(), dn.view(), static_cast<std::uint8_t*>(nullptr), p, 42, 1000);
+        const auto gn = mc::to_host(dn);
+        CHECK(std::equal(gn.values().begin(), gn.values().end(), y.values().begin()));
+        auto dr = mc::to_device(random_matrix<float>(r, c, 10));
+        dev::dropout_backward(dr.view(), p, 42, 1000);
+        const auto gr = mc::to_host(dr);
+        CHECK(std::equal(gr.values().begin(), gr.values().end(), g.values().begin()));
         // Fused bias + ReLU + dropout equals the three steps.
         auto z = z0;
         ref::bias_act(z.view(), bias.data(), true);

@@ -272,6 +272,13 @@ TEST_CASE("dropout draws the reference's mask and scales the same way") {
         ref::dropout_backward(g_want.view(), m_want.data(), p);
         kk::dropout_backward(g_got.view(), m_got.data(), p);
         check_close(g_got.cview(), g_want.cview(), 0, 0);
+        // Without a stored mask: the same output, and the mask drawn again in backward.
+        dense_matrix<float> y_none(77, 29);
+        kk::dropout(x.cview(), y_none.view(), static_cast<std::uint8_t*>(nullptr), p, 1234, 500);
+        check_close(y_none.cview(), y_want.cview(), 0, 0);
+        auto g_redrawn = random_matrix(77, 29, 13);
+        kk::dropout_backward(g_redrawn.view(), p, 1234, 500);
+        check_close(g_redrawn.cview(), g_want.cview(), 0, 0);
     }
     // Another row offset gives another mask (the mask depends on the global row).
     dense_matrix<float> y1(77, 29), y2(77, 29);

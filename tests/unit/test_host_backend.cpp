@@ -161,6 +161,25 @@ TEST_CASE_TEMPLATE("host elementwise ops equal the reference", V, float, double)
             host::dropout_backward(gh.view(), mh.data(), p);
             reference::dropout_backward(gr.view(), mr.data(), p);
             CHECK(bitwise_equal(gh.cview(), gr.cview()));
+            // Without a stored mask: forward stores nothing, backward draws the mask
+            // again, and both equal the stored-mask results bit for bit.
+            dense_matrix<V> yn(rows, cols);
+            host::dropout(z.cview(), yn.view(), static_cast<std::uint8_t*>(nullptr), p, 1234, 50);
+            CHECK(bitwise_equal(yn.cview(), yr.cview()));
+            auto gn = z, gq = z;
+            host::dropout_backward(gn.view(), p, 1234, 50);
+            reference::dropout_backward(gq.view(), p, 1234, 50);
+            CHECK(bitwise_equal(gn.cview(), gr.cview()));
+            CHECK(bitwise_equal(gq.cview(), gr.cview()));
+            // Rows named by global ids and a column offset draw the mask of those positions.
+            std::vector<index_t> ids(rows);
+            for (std::size_t i = 0; i < rows; ++i) ids[i] = static_cast<index_t>(3 * (rows - 1 - i) + 1);
+            const dropout_index at(ids.data(), 0, 17);
+            auto gi = z, gm = z;
+            host::dropout(z.cview(), yh.view(), mh.data(), p, 99, at);
+            host::dropout_backward(gm.view(), mh.data(), p);
+            host::dropout_backward(gi.view(), p, 99, at);
+            CHECK(bitwise_equal(gi.cview(), gm.cview()));
         }
 
         {

@@ -47,6 +47,7 @@ concept execution_backend = value_type<V> && requires(storage::sparse_view<index
     B::column_sum(x, ptr);
     B::dropout(x, y, mask, s, seed, dropout_index{});
     B::dropout_backward(y, mask, s);
+    B::dropout_backward(y, s, seed, dropout_index{});  // the mask drawn again, none stored
     { B::softmax_cross_entropy(x, labels, rows, n, y, s) } -> std::convertible_to<double>;
     { B::count_correct(x, labels, rows, n) } -> std::convertible_to<std::size_t>;
     B::scale_add(n, s, cptr, ptr);  // ptr += s * cptr

@@ -6,6 +6,16 @@
 // otherwise, so the sparse pass always runs over the narrower matrix. Backward:
 //   transform first:  dT = Âᵀ·dZ,  dW = Hᵀ·dT,  dH = dT·Wᵀ
 //   aggregate first:  dW = (ÂH)ᵀ·dZ,  dH = Âᵀ·(dZ·Wᵀ)
+//
+// What a layer keeps from forward to backward, and what it does not (dropout masks
+// are a pure function of (seed, global row, global column), backend/common.hpp):
+//   - no mask: backward draws it again;
+//   - aggregate first: not the dropped input either, only ÂH (dW needs nothing else);
+//   - transform first: the dropped input only when the strategy computes the dense
+//     update itself (seam::dense_backward overridden); otherwise dW = drop(H)ᵀ·dT is
+//     summed over row blocks, each block of drop(H) drawn again from H, which the
+//     layer's caller keeps anyway (the previous layer's output, or the features).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -86,22 +96,24 @@ public:
                 "): input block is ", h.rows(), "x", h.cols(), ", expected ", n, "x", in.count, " (columns ", in.begin,
                 "..", in.begin + in.count, " of ", opt_.in, ")");
         dropped_ = training && opt_.dropout > 0.0;
+        h_ = h;
+        kept_input_ = false;
+        const_matrix_view<V> hd = h;  // what the layer multiplies: drop(h) or h
         if (dropped_) {
             input_.resize(n, in.count);
-            mask_.resize(n * in.count);
-            dropout_index at = strategy.row_ids();
-            at.col_offset = in.begin;
-            B::dropout(h, input_.view(), mask_.data(), V(opt_.dropout), dropout_seed, at);
-            h_ = input_.view();
-        } else {
-            h_ = h;
+            drop_at_ = strategy.row_ids();
+            drop_at_.col_offset = in.begin;
+            drop_seed_ = dropout_seed;
+            B::dropout(h, input_.view(), static_cast<std::uint8_t*>(nullptr), V(opt_.dropout), dropout_seed, drop_at_);
+            hd = input_.cview();
         }
         const auto w = weight_.value.cview();
         out_.resize(n, out.count);
         if (transform_first_) {
             mid_.resize(n, out.count);
-            seam::dense_forward(strategy, h_, w, mid_.view());
+            seam::dense_forward(strategy, hd, w, mid_.view());
             strategy.forward(mid_.cview(), out_.view());
+            kept_input_ = dropped_ && has_own_dense_backward<S>;
         } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
             const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};
             if (!(cached_ == key)) {
@@ -112,9 +124,10 @@ public:
             seam::dense_forward(strategy, eval_mid_.cview(), w, out_.view());
         } else {
             mid_.resize(n, in.count);
-            strategy.forward(h_, mid_.view());
+            strategy.forward(hd, mid_.view());
             seam::dense_forward(strategy, mid_.cview(), w, out_.view());
         }
+        if (dropped_ && !kept_input_) input_ = matrix{};  // freed now, not held until backward
         B::bias_act(out_.view(), bias_.value.data() + out.begin, opt_.relu);
         return out_.cview();
     }
@@ -132,7 +145,13 @@ public:
         if (transform_first_) {
             grad_mid_.resize(n, out.count);
             strategy.backward(dz, grad_mid_.view());
-            seam::dense_backward(strategy, h_, grad_mid_.cview(), w, weight_.grad.view(), dh);
+            if (dropped_ && !kept_input_) {
+                redrawn_weight_grad(grad_mid_.cview());
+                if (dh) B::gemm(transpose{false}, transpose{true}, V(1), grad_mid_.cview(), w, V(0), *dh);
+            } else {
+                seam::dense_backward(strategy, dropped_ ? input_.cview() : h_, grad_mid_.cview(), w,
+                                     weight_.grad.view(), dh);
+            }
         } else {
             std::optional<matrix_view<V>> dmid;
             if (dh) {
@@ -142,7 +161,7 @@ public:
             seam::dense_backward(strategy, mid_.cview(), const_matrix_view<V>(dz), w, weight_.grad.view(), dmid);
             if (dh) strategy.backward(grad_mid_.cview(), *dh);
         }
-        if (dh && dropped_) B::dropout_backward(*dh, mask_.data(), V(opt_.dropout));
+        if (dh && dropped_) B::dropout_backward(*dh, V(opt_.dropout), drop_seed_, drop_at_);
     }
 
     const_matrix_view<V> output() const noexcept { return out_.cview(); }
@@ -152,20 +171,52 @@ public:
 
     // Bytes held between forward and backward (the activations this layer caches).
     std::size_t activation_bytes() const noexcept {
-        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() + mask_.size();
+        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes();
     }
     std::size_t parameter_bytes() const noexcept {
         return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
     }
 
 private:
+    template <class S>
+    static constexpr bool has_own_dense_backward =
+        requires(S& s, const_matrix_view<V> c, matrix_view<V> m, std::optional<matrix_view<V>> o) {
+            s.dense_backward(c, c, c, m, o);
+        };
+
+    // dW = drop(H)ᵀ·dT over blocks of rows, each block of drop(H) drawn again from H
+    // (h_) into a small buffer: the whole dropped input is never held.
+    void redrawn_weight_grad(const_matrix_view<V> dt) {
+        const std::size_t n = h_.rows(), d = h_.cols();
+        // About 4 MB of dropped rows per block, at least 256 rows: GEMMs with a long
+        // inner dimension, a buffer that stays in cache.
+        const std::size_t rows = std::max<std::size_t>(256, (std::size_t{4} << 20) / (sizeof(V) * std::max<std::size_t>(d, 1)));
+        matrix block;
+        block.resize(std::min(rows, n), d);
+        auto dw = weight_.grad.view();
+        if (n == 0) B::gemm(transpose{true}, transpose{false}, V(1), block.cview(), dt, V(0), dw);  // dW = 0
+        for (std::size_t b = 0; b < n; b += rows) {
+            const std::size_t m = std::min(rows, n - b);
+            const const_matrix_view<V> hb(h_.data() + b * h_.stride(), m, d, h_.stride());
+            const matrix_view<V> db(block.data(), m, d, block.view().stride());
+            dropout_index at = drop_at_;
+            if (at.row_ids) at.row_ids += b;
+            else at.row_offset += b;
+            B::dropout(hb, db, static_cast<std::uint8_t*>(nullptr), V(opt_.dropout), drop_seed_, at);
+            const const_matrix_view<V> dtb(dt.data() + b * dt.stride(), m, dt.cols(), dt.stride());
+            B::gemm(transpose{true}, transpose{false}, V(1), const_matrix_view<V>(db), dtb, b == 0 ? V(0) : V(1), dw);
+        }
+    }
+
     layer_options opt_;
     parameter<B, V> weight_, bias_;
     bool transform_first_ = false;
     bool dropped_ = false;
-    const_matrix_view<V> h_;  // the (dropped) input seen by forward
-    matrix input_;            // dropped copy of the input
-    backend::array<B, std::uint8_t> mask_;
+    bool kept_input_ = false;  // input_ holds drop(h) until backward
+    const_matrix_view<V> h_;   // the layer's input (undropped), valid until backward
+    matrix input_;             // drop(h): during forward, and until backward only when kept
+    dropout_index drop_at_;    // where this rank's block sits, for drawing the mask again
+    std::uint64_t drop_seed_ = 0;
     matrix mid_;       // T = H·W  or  ÂH
     matrix out_;       // activated output
     matrix grad_mid_;  // dT  or  dZ·Wᵀ

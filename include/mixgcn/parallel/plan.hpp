@@ -74,14 +74,17 @@ namespace detail {
 inline double csr_bytes(double rows, double nnz) { return nnz * 4.0 + (rows + 1) * 8.0; }
 
 // Activations the model keeps for a block of n rows whose width-w slice is cols(w)
-// (mirrors nn::gcn_layer and nn::gcn_model), plus the row-layout loss gradient.
+// (mirrors nn::gcn_layer and nn::gcn_model), plus the row-layout loss gradient. No
+// dropout mask is kept (backward draws it again), and a dropped input only by a
+// transform-first layer under a strategy with its own dense update (`own_dense`: feature).
 template <class Cols>
-double activations(const cost::model_shape& m, double n, double loss_rows, Cols&& cols, const problem& p) {
+double activations(const cost::model_shape& m, double n, double loss_rows, Cols&& cols, const problem& p,
+                   bool own_dense = false) {
     const double V = double(p.value_bytes);
     double b = loss_rows * double(m.widths.back()) * V;  // dlogits
     for (std::size_t l = 0; l < m.layers(); ++l) {
         const double in = double(cols(m.in(l))), out = double(cols(m.out(l)));
-        if (p.dropout > 0) b += n * in * (V + 1);  // dropped copy + mask
+        if (p.dropout > 0 && own_dense && m.transform_first[l]) b += n * in * V;  // dropped copy
         b += n * out * V;                          // output
         if (m.transform_first[l]) {
             b += 2 * n * out * V;  // mid (H·W), grad_mid
@@ -279,7 +282,7 @@ inline plan_result make_plan(const problem& p, bool traffic = true) {
         f.strategy = "feature";
         f.mem.graph = detail::csr_bytes(N, nnz) + 2 * N * V + N * 4;
         f.mem.features = N * double(sliced(p.features)) * V + n0 * 4;
-        f.mem.activations = detail::activations(m, N, n0, sliced, p);
+        f.mem.activations = detail::activations(m, N, n0, sliced, p, true);
         std::size_t omax = 0;
         for (std::size_t l = 0; l < m.layers(); ++l) omax = std::max(omax, m.out(l));
         // Partial product and its packed copy (widest layer), logits in rows and their

@@ -79,6 +79,10 @@ struct cuda {
         ::mixgcn::gpu::dropout_backward(grad, mask, p);
     }
     template <class V>
+    static void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+        ::mixgcn::gpu::dropout_backward(grad, p, seed, at);
+    }
+    template <class V>
     static double softmax_cross_entropy(const_matrix_view<V> logits, const std::int32_t* labels, const index_t* rows,
                                         std::size_t count, matrix_view<V> grad, V scale) {
         return ::mixgcn::gpu::softmax_cross_entropy(logits, labels, rows, count, grad, scale);

@@ -80,7 +80,7 @@ __global__ void dropout_kernel(dview<const V> x, dview<V> y, dropout_args d, V s
          i += std::size_t(gridDim.x) * blockDim.x) {
         const std::size_t r = i / cols, c = i % cols;
         const bool keep = dropout_keep(d.seed, d.at.row(r), d.at.col_offset + c, d.p);
-        d.mask[i] = keep;
+        if (d.mask) d.mask[i] = keep;
         y(r, c) = keep ? x(r, c) * scale : V(0);
     }
 }
@@ -92,6 +92,17 @@ __global__ void dropout_backward_kernel(dview<V> g, const std::uint8_t* mask, V 
          i += std::size_t(gridDim.x) * blockDim.x) {
         const std::size_t r = i / cols, c = i % cols;
         g(r, c) = mask[i] ? g(r, c) * scale : V(0);
+    }
+}
+
+// Backward of dropout with the mask drawn again (no stored mask).
+template <class V>
+__global__ void dropout_backward_rule_kernel(dview<V> g, dropout_args d, V scale) {
+    const std::size_t cols = g.cols, n = g.rows * cols;
+    for (std::size_t i = blockIdx.x * std::size_t(blockDim.x) + threadIdx.x; i < n;
+         i += std::size_t(gridDim.x) * blockDim.x) {
+        const std::size_t r = i / cols, c = i % cols;
+        g(r, c) = dropout_keep(d.seed, d.at.row(r), d.at.col_offset + c, d.p) ? g(r, c) * scale : V(0);
     }
 }
 
@@ -197,6 +208,14 @@ void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {
     if (grad.size() == 0) return;
     detail::dropout_backward_kernel<<<detail::grid_for(grad.size()), 256, 0, current_context().stream()>>>(
         detail::dev(grad), mask, dropout_scale(p));
+    MIXGCN_CUDA_CHECK_LAUNCH();
+}
+
+template <class V>
+void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+    if (grad.size() == 0) return;
+    detail::dropout_backward_rule_kernel<<<detail::grid_for(grad.size()), 256, 0, current_context().stream()>>>(
+        detail::dev(grad), detail::dropout_args{nullptr, double(p), seed, at}, dropout_scale(p));
     MIXGCN_CUDA_CHECK_LAUNCH();
 }
 

@@ -58,6 +58,10 @@ struct host {
     static void dropout_backward(matrix_view<V> grad, const std::uint8_t* mask, V p) {
         host_detail::dropout_backward(grad, mask, p);
     }
+    template <class V>
+    static void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+        host_detail::dropout_backward(grad, p, seed, at);
+    }
     // Sum over the listed rows of -log softmax(logits)[label]; grad gets
     // scale · (softmax - onehot) on those rows and 0 elsewhere.
     template <class V>

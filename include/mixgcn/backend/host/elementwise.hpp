@@ -95,15 +95,48 @@ void dropout(const_matrix_view<V> x, matrix_view<V> y, std::uint8_t* mask, V p, 
         for (std::size_t row = b; row < e; ++row) {
             const V* in = x.row(row);
             V* out = y.row(row);
-            std::uint8_t* m = mask + row * width;
             const std::uint32_t key = r.row_key(at.row(row));
             // Branch-free so the loop vectorises: a dropped element is in * 0 (a signed
             // zero; inputs are finite).
+            if (mask) {
+                std::uint8_t* m = mask + row * width;
+#pragma omp simd
+                for (std::size_t c = 0; c < width; ++c) {
+                    const std::uint32_t keep = r.keep(key, col0 + static_cast<std::uint32_t>(c)) ? 1u : 0u;
+                    m[c] = static_cast<std::uint8_t>(keep);
+                    out[c] = in[c] * (s * static_cast<V>(keep));
+                }
+            } else {
+#pragma omp simd
+                for (std::size_t c = 0; c < width; ++c) {
+                    const std::uint32_t keep = r.keep(key, col0 + static_cast<std::uint32_t>(c)) ? 1u : 0u;
+                    out[c] = in[c] * (s * static_cast<V>(keep));
+                }
+            }
+        }
+    });
+}
+
+// dropout's backward without a stored mask: the rule is a pure function of (seed,
+// global row, global column), so backward draws the forward's mask again; the
+// arithmetic is the stored-mask version's, so the result is bitwise the same.
+template <class V>
+void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+    const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
+    const std::size_t d = grad.cols();
+    const dropout_rule rule(seed, double(p));
+    parallel_blocks(grad.rows(), grad.size() * 8, [&](std::size_t b, std::size_t e, std::size_t, std::size_t) {
+        const dropout_rule r = rule;  // locals: stores through g would otherwise force reloads
+        const V s = scale;
+        const std::size_t width = d;
+        const auto col0 = static_cast<std::uint32_t>(at.col_offset);
+        for (std::size_t row = b; row < e; ++row) {
+            V* g = grad.row(row);
+            const std::uint32_t key = r.row_key(at.row(row));
 #pragma omp simd
             for (std::size_t c = 0; c < width; ++c) {
                 const std::uint32_t keep = r.keep(key, col0 + static_cast<std::uint32_t>(c)) ? 1u : 0u;
-                m[c] = static_cast<std::uint8_t>(keep);
-                out[c] = in[c] * (s * static_cast<V>(keep));
+                g[c] = g[c] * (s * static_cast<V>(keep));
             }
         }
     });

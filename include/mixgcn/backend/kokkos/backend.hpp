@@ -198,12 +198,13 @@ struct kokkos {
         const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
         const auto xv = kokkos_detail::wrap<memory_space>(x);
         const auto yv = kokkos_detail::wrap<memory_space>(y);
-        const auto mv = kokkos_detail::wrap<memory_space>(mask, x.size());
+        const auto mv = kokkos_detail::wrap<memory_space>(mask, mask ? x.size() : 0);
+        const bool store = mask != nullptr;
         const auto width = static_cast<std::uint64_t>(x.cols());
         const double pd = double(p);
         for_each_element(x.rows(), x.cols(), KOKKOS_LAMBDA(const std::int64_t r, const std::int64_t c) {
             const bool k = backend::dropout_keep(seed, at.row(std::size_t(r)), at.col_offset + std::uint64_t(c), pd);
-            mv(std::uint64_t(r) * width + std::uint64_t(c)) = k;
+            if (store) mv(std::uint64_t(r) * width + std::uint64_t(c)) = k;
             yv(r, c) = k ? xv(r, c) * scale : V(0);
         });
     }
@@ -215,6 +216,17 @@ struct kokkos {
         const auto width = static_cast<std::int64_t>(grad.cols());
         for_each_element(grad.rows(), grad.cols(), KOKKOS_LAMBDA(const std::int64_t r, const std::int64_t c) {
             gv(r, c) = mv(r * width + c) ? gv(r, c) * scale : V(0);
+        });
+    }
+    // The same without a stored mask: drawn again from (seed, global row, column).
+    template <class V>
+    static void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+        const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
+        const auto gv = kokkos_detail::wrap<memory_space>(grad);
+        const double pd = double(p);
+        for_each_element(grad.rows(), grad.cols(), KOKKOS_LAMBDA(const std::int64_t r, const std::int64_t c) {
+            const bool k = backend::dropout_keep(seed, at.row(std::size_t(r)), at.col_offset + std::uint64_t(c), pd);
+            gv(r, c) = k ? gv(r, c) * scale : V(0);
         });
     }
 

@@ -82,7 +82,7 @@ struct reference {
         for (std::size_t r = 0; r < x.rows(); ++r)
             for (std::size_t c = 0; c < x.cols(); ++c) {
                 const bool keep = dropout_keep(seed, at.row(r), at.col_offset + c, double(p));
-                mask[r * x.cols() + c] = keep;
+                if (mask) mask[r * x.cols() + c] = keep;
                 y(r, c) = keep ? x(r, c) * scale : V(0);
             }
     }
@@ -92,6 +92,14 @@ struct reference {
         for (std::size_t r = 0; r < grad.rows(); ++r)
             for (std::size_t c = 0; c < grad.cols(); ++c)
                 grad(r, c) = mask[r * grad.cols() + c] ? grad(r, c) * scale : V(0);
+    }
+    // The same without a stored mask: drawn again from (seed, global row, column).
+    template <class V>
+    static void dropout_backward(matrix_view<V> grad, V p, std::uint64_t seed, dropout_index at) {
+        const V scale = p < V(1) ? V(1) / (V(1) - p) : V(0);
+        for (std::size_t r = 0; r < grad.rows(); ++r)
+            for (std::size_t c = 0; c < grad.cols(); ++c)
+                grad(r, c) = dropout_keep(seed, at.row(r), at.col_offset + c, double(p)) ? grad(r, c) * scale : V(0);
     }
 
     // Sum over the listed rows of -log softmax(logits)[label]; grad (same shape as
