@@ -11,7 +11,8 @@
 // are a pure function of (seed, global row, global column), backend/common.hpp):
 //   - no mask: backward draws it again;
 //   - aggregate first: not the dropped input either, only ÂH (dW needs nothing else);
-//   - transform first: the dropped input only when the strategy computes the dense
+//   - transform first: not T = drop(H)·W (backward needs Âᵀ·dZ only), and the
+//     dropped input only when the strategy computes the dense
 //     update itself (seam::dense_backward overridden); otherwise dW = drop(H)ᵀ·dT is
 //     summed over row blocks, each block of drop(H) drawn again from H, which the
 //     layer's caller keeps anyway (the previous layer's output, or the features).
@@ -113,6 +114,7 @@ public:
             mid_.resize(n, out.count);
             seam::dense_forward(strategy, hd, w, mid_.view());
             strategy.forward(mid_.cview(), out_.view());
+            mid_ = matrix{};  // backward needs Âᵀ·dZ, never T itself
             kept_input_ = dropped_ && has_own_dense_backward<S>;
         } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
             const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};

@@ -87,7 +87,7 @@ double activations(const cost::model_shape& m, double n, double loss_rows, Cols&
         if (p.dropout > 0 && own_dense && m.transform_first[l]) b += n * in * V;  // dropped copy
         b += n * out * V;                          // output
         if (m.transform_first[l]) {
-            b += 2 * n * out * V;  // mid (H·W), grad_mid
+            b += n * out * V;  // grad_mid (H·W is freed after forward)
         } else {
             b += n * in * V;                          // mid (Â·H)
             if (l > 0) b += n * in * V;               // grad_mid
