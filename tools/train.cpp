@@ -27,7 +27,9 @@ Trains a graph convolutional network (Kipf & Welling) and reports the test accur
 the epoch of best validation accuracy. Without --data it trains on a generated graph.
 
 data:
-  --data DIR              dataset folder (edges, features, labels, split; see docs/data-formats.md)
+  --data DIR              dataset folder (edges, features, labels, split; or OGB's raw layout; see
+                          docs/data-formats.md)
+  --data-split NAME       OGB layout: the folder under split/ to use (default: the only one)
   --generate sbm|rmat     generated graph when --data is absent (default sbm)
   --nodes N               sbm: nodes (default 10000)
   --avg-degree D          sbm: mean degree (default 10)
@@ -142,7 +144,7 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
 int main(int argc, char** argv) {
     try {
         const cli::args a(argc, argv,
-                          {"data", "generate", "nodes", "avg-degree", "classes", "homophily", "features", "scale",
+                          {"data", "data-split", "generate", "nodes", "avg-degree", "classes", "homophily", "features", "scale",
                            "edge-factor", "graph-seed", "export-dataset", "feature-norm", "normalization", "layers",
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",

@@ -173,13 +173,13 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
                                                ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
                                                ctx.seed,  {},       {},        {},                ctx.device,
-                                               ctx.device_peak_bytes, ctx.logits};
+                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
     parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
         inner.train_with(strategy, in.data());
         ctx.res = std::move(inner.res);
         r = strategy.report();
         ctx.mem.features = in.bytes();
-        if (inner.logits) inner.gather_logits(strategy, in.data());
+        if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
     });
     // The cost model's bytes for this run, beside the measured ones.
     const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,

@@ -43,7 +43,7 @@ dataset<V> obtain_dataset(const cli::args& a) {
     if (a.has("data")) {
         const std::filesystem::path dir = a.get("data", "");
         if (!std::filesystem::is_directory(dir)) throw io_error(dir.string(), 0, "", "dataset folder does not exist");
-        return io::load_dataset<V>(dir);
+        return io::load_dataset<V>(dir, io::load_options{a.get("data-split", "")});
     }
     const auto kind = a.choice("generate", "sbm", {"sbm", "rmat"});
     if (kind == "sbm") {
@@ -91,6 +91,7 @@ struct run_extras {
     bool summary = true;                  // rank 0 prints "best validation accuracy ..."
     std::ostream* report = nullptr;       // the --json document and "rank", on every rank
     dense_matrix<V>* logits = nullptr;    // the best model's outputs, N x C on every rank
+    dense_matrix<V>* embeddings = nullptr;  // its last hidden layer's outputs (the output layer's input), N x H
 };
 
 // What a strategy runner gets from run(): the loaded data and the configured model, and
@@ -114,6 +115,7 @@ struct run_context {
     std::string device;  // where the backend ran, for the report ("" = host)
     std::size_t device_peak_bytes = 0;  // device memory high-water mark (device backends)
     dense_matrix<V>* logits = nullptr;  // when set, the best model's outputs go here
+    dense_matrix<V>* embeddings = nullptr;  // when set, its last hidden layer's outputs
 
     // Trains `strategy` over `data` with the single-process trainer.
     template <class S>
@@ -130,12 +132,23 @@ struct run_context {
     // The restored best model's evaluation forward, every node's row in global order on
     // every rank: local row i is node row_ids()[i] (i itself when there are none); rows
     // spread over the ranks (graph, mixture) are gathered. Host backends only; called
-    // after the strategy's report, so the gather is not counted in its traffic.
+    // after the strategy's report, so the gather is not counted in its traffic. The
+    // embeddings are the last hidden layer's outputs from the same forward (none for a
+    // one-layer model).
     template <class S>
-    void gather_logits(S& strategy, const train::local_data<V>& data) {
-        // feature's rows are whole only for its loss rows: no logits (left empty).
+    void gather_outputs(S& strategy, const train::local_data<V>& data) {
+        // feature's rows are whole only for its loss rows: no outputs (left empty).
         if constexpr (requires { strategy.loss_rows(); }) return;
         const auto out = model.forward(strategy, data.features, false, 0);
+        if (logits) gather_rows(strategy, out, *logits);
+        if (embeddings && model.num_layers() > 1) {
+            const auto h = model.layer(model.num_layers() - 2).output();
+            if (h.cols() == model.layer(model.num_layers() - 2).options().out) gather_rows(strategy, h, *embeddings);
+        }
+    }
+
+    template <class S>
+    void gather_rows(S& strategy, const_matrix_view<V> out, dense_matrix<V>& into) {
         const std::size_t n = static_cast<std::size_t>(ds.num_nodes()), c = out.cols(), local_rows = out.rows();
         const index_t* ids = strategy.row_ids().row_ids;
         std::vector<index_t> my_ids(local_rows);
@@ -162,9 +175,9 @@ struct run_context {
             comm.all_gather_v(std::span<const V>(my_rows), std::span<V>(all_rows),
                               std::span<const std::size_t>(value_counts));
         }
-        *logits = dense_matrix<V>(n, c);
+        into = dense_matrix<V>(n, c);
         for (std::size_t i = 0; i < n; ++i)
-            std::copy_n(all_rows.data() + i * c, c, logits->row(static_cast<std::size_t>(all_ids[i])));
+            std::copy_n(all_rows.data() + i * c, c, into.row(static_cast<std::size_t>(all_ids[i])));
     }
 };
 
@@ -236,7 +249,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     };
 
     run_context<B, V, Comm> ctx{a,  comm, quiet, strategy_name, ds, adjacency, mode, model, opt, to, seed, {}, {}, {},
-                                {}, 0,    extras.logits};
+                                {}, 0,    extras.logits, extras.embeddings};
     train_strategy(ctx);
     const std::string& ran = ctx.strategy_name;  // what --strategy auto resolved to
     auto& res = ctx.res;

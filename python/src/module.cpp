@@ -295,8 +295,8 @@ nb::dict py_generate_sbm(std::int64_t nodes, double avg_degree, std::int32_t cla
     return loaded_dataset(dtype, [&]<class V>() { return graph::generate_sbm<V>(o); });
 }
 
-nb::dict py_load_dataset(const std::filesystem::path& path, const std::string& dtype) {
-    return loaded_dataset(dtype, [&]<class V>() { return io::load_dataset<V>(path); });
+nb::dict py_load_dataset(const std::filesystem::path& path, const std::string& dtype, const std::string& split) {
+    return loaded_dataset(dtype, [&]<class V>() { return io::load_dataset<V>(path, io::load_options{split}); });
 }
 
 // ---- datasets from arrays (train, save_dataset) ---------------------------------------
@@ -465,19 +465,21 @@ std::string optional_path(nb::handle h, const char* name) {
     return p.string();
 }
 
-// The JSON report (mixgcn-train --json) as Python objects, with the logits and this rank.
+// The JSON report (mixgcn-train --json) as Python objects, with the logits, the
+// embeddings (the last hidden layer's outputs) and this rank.
 template <class V>
-nb::dict result_dict(const std::string& report, dense_matrix<V>&& logits) {
+nb::dict result_dict(const std::string& report, dense_matrix<V>&& logits, dense_matrix<V>&& embeddings) {
     nb::dict r = nb::cast<nb::dict>(nb::module_::import_("json").attr("loads")(report));
     r["history"] = r["epochs"];  // one dict per epoch (the JSON's "epochs")
     nb::del(r["epochs"]);
     r["precision"] = sizeof(V) == 4 ? "float" : "double";
-    if (logits.rows() > 0) {
-        const std::size_t rows = logits.rows(), cols = logits.cols();
-        r["logits"] = to_numpy(std::move(logits), {rows, cols});
-    } else {
-        r["logits"] = nb::none();
-    }
+    auto array_or_none = [](dense_matrix<V>&& m) -> nb::object {
+        if (m.rows() == 0) return nb::none();
+        const std::size_t rows = m.rows(), cols = m.cols();
+        return to_numpy(std::move(m), {rows, cols});
+    };
+    r["logits"] = array_or_none(std::move(logits));
+    r["embeddings"] = array_or_none(std::move(embeddings));
     return r;
 }
 
@@ -491,8 +493,9 @@ nb::dict train_with_precision(const dataset_arrays& d, std::int32_t num_classes,
     ex.summary = !flags.has("quiet");
     std::ostringstream report;
     ex.report = &report;
-    dense_matrix<V> logits;
+    dense_matrix<V> logits, embeddings;
     ex.logits = &logits;
+    ex.embeddings = &embeddings;
     {
         nb::gil_scoped_release release;
 #ifdef _OPENMP
@@ -508,7 +511,7 @@ nb::dict train_with_precision(const dataset_arrays& d, std::int32_t num_classes,
 #endif
         train_tool::run_on_ranks<backend::host, V>(flags, nullptr, nullptr, ex);
     }
-    return result_dict<V>(report.str(), std::move(logits));
+    return result_dict<V>(report.str(), std::move(logits), std::move(embeddings));
 }
 
 nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb::handle train_mask, nb::handle val_mask,
@@ -680,8 +683,9 @@ NB_MODULE(_mixgcn, m) {
           "train_mask"_a.none(), "val_mask"_a.none(), "test_mask"_a.none(),
           "Writes edges.npy, features.npy (x's dtype), labels.npy and split.npy into the folder `path` (created "
           "when missing), the layout load_dataset and mixgcn-train --data read.");
-    m.def("load_dataset", &py_load_dataset, "path"_a, "dtype"_a = "float32",
-          "Loads a dataset folder (docs/data-formats.md) into the dict generate_sbm returns.");
+    m.def("load_dataset", &py_load_dataset, "path"_a, "dtype"_a = "float32", nb::kw_only(), "split"_a = "",
+          "Loads a dataset folder or an OGB raw folder (docs/data-formats.md) into the dict generate_sbm "
+          "returns; `split` names the OGB split folder under split/ (default: the only one).");
     m.def("train", &py_train, "edge_index"_a.none(), "x"_a.none(), "y"_a.none(), "train_mask"_a.none(),
           "val_mask"_a.none(), "test_mask"_a.none(), nb::kw_only(), "epochs"_a = 200, "hidden"_a = 16, "layers"_a = 2,
           "lr"_a = 0.01, "dropout"_a = 0.5, "weight_decay"_a = 5e-4, "seed"_a = 42, "precision"_a = "float",

@@ -33,7 +33,8 @@ for name, kw in runs.items():
     got[name] = {"loss": [h["loss"] for h in r["history"]], "val": [h["val_acc"] for h in r["history"]],
                  "test": r["test_accuracy"], "best": r["best_val_epoch"], "rank": r["rank"],
                  "config": r["config"], "ranks": r["ranks"], "memory": r["memory"],
-                 "logits": None if r["logits"] is None else r["logits"].tolist()}
+                 "logits": None if r["logits"] is None else r["logits"].tolist(),
+                 "embeddings": None if r["embeddings"] is None else r["embeddings"].tolist()}
 with open(out + "." + str(got[next(iter(got))]["rank"]), "w") as f:
     json.dump(got, f)
 """
@@ -83,9 +84,10 @@ def check_equals_single(ranks, name, precision, strategy, comm):
         # Every node's logits in global order, gathered to every rank: single's (none
         # from feature, whose rows are whole only for each rank's loss rows).
         if strategy == "feature":
-            assert g["logits"] is None
+            assert g["logits"] is None and g["embeddings"] is None
         else:
             np.testing.assert_allclose(np.asarray(g["logits"]), ref["logits"], rtol=rel, atol=rel)
+            np.testing.assert_allclose(np.asarray(g["embeddings"]), ref["embeddings"], rtol=rel, atol=rel)
         assert g["loss"] == pytest.approx(ref_loss, rel=rel, abs=0), f"{name} rank {rank}"
         if precision == "double":
             assert g["val"] == pytest.approx([h["val_acc"] for h in ref["history"]], abs=1e-12)

@@ -171,11 +171,18 @@ def test_train_result_and_logits():
     assert acc == pytest.approx(r["best_val_acc"], abs=1e-12)
     test = d["test_mask"]
     assert float((logits[test].argmax(1) == d["y"][test]).mean()) == pytest.approx(r["test_accuracy"], abs=1e-12)
+    # The embeddings: the last hidden layer's outputs (after ReLU) from the same forward.
+    emb = r["embeddings"]
+    assert emb.shape == (N, 16) and emb.dtype == np.float64
+    assert (emb >= 0).all() and (emb > 0).any()
     # Same seed, same run; float32 precision gives float32 logits.
     again = mixgcn.train(*train_args(d), epochs=30, precision="double")
     assert [h["loss"] for h in again["history"]] == [h["loss"] for h in r["history"]]
+    np.testing.assert_array_equal(again["embeddings"], emb)
     f = mixgcn.train(*train_args(d), epochs=3)
-    assert f["logits"].dtype == np.float32
+    assert f["logits"].dtype == np.float32 and f["embeddings"].dtype == np.float32
+    # A one-layer model has no hidden layer: no embeddings.
+    assert mixgcn.train(*train_args(d), epochs=2, layers=1)["embeddings"] is None
 
 
 def run_cli(flags, tmp):
@@ -430,3 +437,52 @@ def test_pyg_style_example():
         pytest.skip(r.stdout.strip())
     assert r.returncode == 0, r.stdout + r.stderr
     assert "test accuracy" in r.stdout
+
+
+def write_ogb_folder(root, splits):
+    """A small OGB node-property folder (raw/*.csv.gz, split/<name>/*.csv.gz), as OGB ships it."""
+    import gzip
+    d = mixgcn.generate_sbm(nodes=300, features=8, classes=3, seed=4, train_per_class=10, val=50, test=100,
+                            dtype="float64")
+    raw = pathlib.Path(root) / "raw"
+    raw.mkdir(parents=True)
+
+    def put(path, lines):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with gzip.open(path, "wt") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+    put(raw / "edge.csv.gz", [f"{u},{v}" for u, v in d["edge_index"].T])
+    put(raw / "node-feat.csv.gz", [",".join(repr(float(v)) for v in row) for row in d["x"]])
+    put(raw / "node-label.csv.gz", [str(int(y)) for y in d["y"]])
+    put(raw / "num-node-list.csv.gz", ["300"])
+    for name, shift in splits.items():
+        for part, mask in (("train", "train_mask"), ("valid", "val_mask"), ("test", "test_mask")):
+            ids = np.flatnonzero(d[mask]) if shift == 0 else np.flatnonzero(np.roll(d[mask], shift))
+            put(pathlib.Path(root) / "split" / name / f"{part}.csv.gz", [str(i) for i in ids])
+    return d
+
+
+def test_ogb_folder_loads_and_split_is_chosen(tmp_path):
+    d = write_ogb_folder(tmp_path / "ogbn-tiny", {"random": 0, "shifted": 7})
+    with pytest.raises(OSError, match="several splits"):
+        mixgcn.load_dataset(tmp_path / "ogbn-tiny")
+    got = mixgcn.load_dataset(tmp_path / "ogbn-tiny", dtype="float64", split="random")
+    np.testing.assert_array_equal(got["x"], d["x"])
+    np.testing.assert_array_equal(got["y"], d["y"])
+    for mask in ("train_mask", "val_mask", "test_mask"):
+        np.testing.assert_array_equal(got[mask], d[mask])
+    shifted = mixgcn.load_dataset(tmp_path / "ogbn-tiny", split="shifted")
+    np.testing.assert_array_equal(shifted["train_mask"], np.roll(d["train_mask"], 7))
+    # mixgcn-train picks the same folder with --data-split.
+    binary = os.environ.get("MIXGCN_TRAIN_BIN")
+    if not binary or not os.path.exists(binary):
+        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    out = tmp_path / "ogb.json"
+    p = subprocess.run([binary, "--data", str(tmp_path / "ogbn-tiny"), "--epochs", "3", "--quiet", "--json", str(out)],
+                       capture_output=True, text=True)
+    assert p.returncode == 1 and "--data-split" in p.stderr
+    subprocess.run([binary, "--data", str(tmp_path / "ogbn-tiny"), "--data-split", "shifted", "--epochs", "3",
+                    "--quiet", "--json", str(out)], check=True, stdout=subprocess.DEVNULL)
+    report = json.loads(out.read_text())
+    assert report["dataset"]["nodes"] == 300

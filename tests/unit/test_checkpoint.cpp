@@ -25,6 +25,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "io_error_checks.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/io/checkpoint.hpp"
 
@@ -43,19 +44,8 @@ void put_bytes(const fs::path& p, const std::string& bytes) {
     std::ofstream(p, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
-template <class F>
-std::optional<io_error> io_error_of(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e;
-    } catch (...) {
-        return std::nullopt;
-    }
-    return std::nullopt;
-}
-
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+using test_support::contains;
+using test_support::io_error_of;
 
 io::checkpoint sample(std::uint64_t seed, std::size_t rows = 7, std::size_t cols = 5) {
     rng g(seed);

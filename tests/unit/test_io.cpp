@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "io_error_checks.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/io.hpp"
@@ -33,19 +34,8 @@ fs::path write_text(const std::string& name, std::string_view content) {
     return p;
 }
 
-template <class F>
-std::optional<io_error> io_error_of(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e;
-    } catch (...) {
-        return std::nullopt;
-    }
-    return std::nullopt;
-}
-
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+using test_support::contains;
+using test_support::io_error_of;
 
 // The error names the file, the line (or byte offset) and quotes `offending` (when given).
 #define CHECK_IO_ERROR(expr, path, where, is_off, offending)                       \

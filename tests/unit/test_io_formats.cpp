@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "io_error_checks.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/io.hpp"
 
@@ -38,19 +39,8 @@ fs::path write_bytes(const fs::path& p, std::string_view content) {
     return p;
 }
 
-template <class F>
-std::optional<io_error> io_error_of(F&& f) {
-    try {
-        f();
-    } catch (const io_error& e) {
-        return e;
-    } catch (...) {
-        return std::nullopt;
-    }
-    return std::nullopt;
-}
-
-bool contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+using test_support::contains;
+using test_support::io_error_of;
 
 // The call raises io_error for `path` whose message holds `needle`.
 #define CHECK_IO_ERROR_MSG(expr, path, needle)                                         \

@@ -129,7 +129,8 @@ inline std::filesystem::path ogb_split_dir(const std::filesystem::path& dir, con
     for (const auto& n : names) (list += list.empty() ? "" : ", ") += n;
     throw io_error(root.string(), 0, list,
                    names.empty() ? "OGB dataset has no split folder under split/"
-                                 : "OGB dataset has several splits; name one (io::load_options::split)");
+                                 : "OGB dataset has several splits; name one (mixgcn-train --data-split NAME, "
+                                   "mixgcn.load_dataset(..., split=NAME), io::load_options::split)");
 }
 }  // namespace detail
 

@@ -219,7 +219,7 @@ private:
     matrix input_;             // drop(h): during forward, and until backward only when kept
     dropout_index drop_at_;    // where this rank's block sits, for drawing the mask again
     std::uint64_t drop_seed_ = 0;
-    matrix mid_;       // T = H·W  or  ÂH
+    matrix mid_;       // ÂH (aggregate first); T = H·W only during forward
     matrix out_;       // activated output
     matrix grad_mid_;  // dT  or  dZ·Wᵀ
     // What eval_mid_, the cached Â·X of a constant input (evaluation only), was computed
