@@ -173,7 +173,8 @@ public:
 
     // Bytes held between forward and backward (the activations this layer caches).
     std::size_t activation_bytes() const noexcept {
-        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes();
+        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() +
+               redraw_block_.bytes();
     }
     std::size_t parameter_bytes() const noexcept {
         return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
@@ -193,7 +194,7 @@ private:
         // About 4 MB of dropped rows per block, at least 256 rows: GEMMs with a long
         // inner dimension, a buffer that stays in cache.
         const std::size_t rows = std::max<std::size_t>(256, (std::size_t{4} << 20) / (sizeof(V) * std::max<std::size_t>(d, 1)));
-        matrix block;
+        matrix& block = redraw_block_;  // kept across steps: no page faults each backward
         block.resize(std::min(rows, n), d);
         auto dw = weight_.grad.view();
         if (n == 0) B::gemm(transpose{true}, transpose{false}, V(1), block.cview(), dt, V(0), dw);  // dW = 0
@@ -222,6 +223,7 @@ private:
     matrix mid_;       // ÂH (aggregate first); T = H·W only during forward
     matrix out_;       // activated output
     matrix grad_mid_;  // dT  or  dZ·Wᵀ
+    matrix redraw_block_;  // a few MB of drop(H) rows drawn again in backward
     // What eval_mid_, the cached Â·X of a constant input (evaluation only), was computed
     // from: the strategy's operator and layout (seam::product_identity, never reused,
     // unlike an address) and the input block.
