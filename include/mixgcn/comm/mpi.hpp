@@ -17,6 +17,7 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <climits>
 #include <cstddef>
@@ -478,11 +479,11 @@ private:
     }
 
     // f(offset, count) for consecutive pieces of at most mpi_max_count() elements.
+    // Inline, no piece list: all_reduce runs this every step.
     template <class F>
     static void for_each_piece(std::size_t n, F&& f) {
-        std::vector<detail::piece> ps;
-        detail::split_block(ps, 0, 0, n, detail::mpi_max_count());
-        for (const auto& p : ps) f(p.offset, detail::mpi_int(p.count));
+        const std::size_t max = detail::mpi_max_count();
+        for (std::size_t at = 0; at < n; at += max) f(at, detail::mpi_int(std::min(max, n - at)));
     }
 
     template <class S>
