@@ -76,7 +76,8 @@ inline double csr_bytes(double rows, double nnz) { return nnz * 4.0 + (rows + 1)
 // Activations the model keeps for a block of n rows whose width-w slice is cols(w)
 // (mirrors nn::gcn_layer and nn::gcn_model), plus the row-layout loss gradient. No
 // dropout mask is kept (backward draws it again), and a dropped input only by a
-// transform-first layer under a strategy with its own dense update (`own_dense`: feature).
+// transform-first layer under a strategy with its own dense update (`own_dense`: feature);
+// other transform-first layers keep a block of a few MB that backward redraws rows into.
 template <class Cols>
 double activations(const cost::model_shape& m, double n, double loss_rows, Cols&& cols, const problem& p,
                    bool own_dense = false) {
@@ -84,7 +85,14 @@ double activations(const cost::model_shape& m, double n, double loss_rows, Cols&
     double b = loss_rows * double(m.widths.back()) * V;  // dlogits
     for (std::size_t l = 0; l < m.layers(); ++l) {
         const double in = double(cols(m.in(l))), out = double(cols(m.out(l)));
-        if (p.dropout > 0 && own_dense && m.transform_first[l]) b += n * in * V;  // dropped copy
+        if (p.dropout > 0 && m.transform_first[l]) {
+            if (own_dense) {
+                b += n * in * V;  // dropped copy
+            } else {              // the redraw block nn::gcn_layer keeps: ~4 MiB of rows, at least 256
+                const double rows = std::min(n, std::max(256.0, std::floor(4194304.0 / (V * std::max(in, 1.0)))));
+                b += rows * in * V;
+            }
+        }
         b += n * out * V;                          // output
         if (m.transform_first[l]) {
             b += n * out * V;  // grad_mid (H·W is freed after forward)
