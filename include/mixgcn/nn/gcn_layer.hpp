@@ -12,10 +12,11 @@
 //   - no mask: backward draws it again;
 //   - aggregate first: not the dropped input either, only ÂH (dW needs nothing else);
 //   - transform first: not T = drop(H)·W (backward needs Âᵀ·dZ only), and the
-//     dropped input only when the strategy computes the dense
-//     update itself (seam::dense_backward overridden); otherwise dW = drop(H)ᵀ·dT is
-//     summed over row blocks, each block of drop(H) drawn again from H, which the
-//     layer's caller keeps anyway (the previous layer's output, or the features).
+//     dropped input only when the strategy computes the dense update itself
+//     (seam::dense_forward/dense_backward overridden: feature). Otherwise the whole
+//     drop(H) never exists: T = drop(H)·W and dW = drop(H)ᵀ·dT run over row blocks,
+//     each block of drop(H) drawn from H, which the layer's caller keeps anyway (the
+//     previous layer's output, or the features).
 #include <algorithm>
 #include <cstdint>
 #include <optional>
@@ -100,11 +101,16 @@ public:
         h_ = h;
         kept_input_ = false;
         const_matrix_view<V> hd = h;  // what the layer multiplies: drop(h) or h
+        // Transform first with the default dense update: T = drop(H)·W row block by row
+        // block through the redraw buffer, so the whole dropped input never exists.
+        const bool blocked = dropped_ && transform_first_ && !has_own_dense<S>;
         if (dropped_) {
-            input_.resize(n, in.count);
             drop_at_ = strategy.row_ids();
             drop_at_.col_offset = in.begin;
             drop_seed_ = dropout_seed;
+        }
+        if (dropped_ && !blocked) {
+            input_.resize(n, in.count);
             B::dropout(h, input_.view(), static_cast<std::uint8_t*>(nullptr), V(opt_.dropout), dropout_seed, drop_at_);
             hd = input_.cview();
         }
@@ -112,10 +118,18 @@ public:
         out_.resize(n, out.count);
         if (transform_first_) {
             mid_.resize(n, out.count);
-            seam::dense_forward(strategy, hd, w, mid_.view());
+            if (blocked) {
+                auto t = mid_.view();
+                for_each_dropped_block([&](std::size_t b, const_matrix_view<V> db) {
+                    const matrix_view<V> tb(t.data() + b * t.stride(), db.rows(), t.cols(), t.stride());
+                    B::gemm(transpose{false}, transpose{false}, V(1), db, w, V(0), tb);
+                });
+            } else {
+                seam::dense_forward(strategy, hd, w, mid_.view());
+            }
             strategy.forward(mid_.cview(), out_.view());
             mid_ = matrix{};  // backward needs Âᵀ·dZ, never T itself
-            kept_input_ = dropped_ && has_own_dense_backward<S>;
+            kept_input_ = dropped_ && has_own_dense<S>;
         } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
             const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};
             if (!(cached_ == key)) {
@@ -181,34 +195,47 @@ public:
     }
 
 private:
+    // A strategy that computes the dense update itself (seam::dense_forward and
+    // dense_backward overridden: feature) is handed the whole dropped input.
     template <class S>
-    static constexpr bool has_own_dense_backward =
+    static constexpr bool has_own_dense =
         requires(S& s, const_matrix_view<V> c, matrix_view<V> m, std::optional<matrix_view<V>> o) {
             s.dense_backward(c, c, c, m, o);
-        };
+        } || requires(S& s, const_matrix_view<V> c, matrix_view<V> m) { s.dense_forward(c, c, m); };
 
-    // dW = drop(H)ᵀ·dT over blocks of rows, each block of drop(H) drawn again from H
-    // (h_) into a small buffer: the whole dropped input is never held.
-    void redrawn_weight_grad(const_matrix_view<V> dt) {
+    // Calls fn(first_row, drop(H) rows) for consecutive row blocks of the layer's input,
+    // each block drawn from H (h_) into a small buffer kept across steps (no page faults
+    // each step): the whole dropped input is never held.
+    template <class Fn>
+    void for_each_dropped_block(Fn&& fn) {
         const std::size_t n = h_.rows(), d = h_.cols();
         // About 4 MB of dropped rows per block, at least 256 rows: GEMMs with a long
         // inner dimension, a buffer that stays in cache.
         const std::size_t rows = std::max<std::size_t>(256, (std::size_t{4} << 20) / (sizeof(V) * std::max<std::size_t>(d, 1)));
-        matrix& block = redraw_block_;  // kept across steps: no page faults each backward
-        block.resize(std::min(rows, n), d);
-        auto dw = weight_.grad.view();
-        if (n == 0) B::gemm(transpose{true}, transpose{false}, V(1), block.cview(), dt, V(0), dw);  // dW = 0
+        redraw_block_.resize(std::min(rows, n), d);
         for (std::size_t b = 0; b < n; b += rows) {
             const std::size_t m = std::min(rows, n - b);
             const const_matrix_view<V> hb(h_.data() + b * h_.stride(), m, d, h_.stride());
-            const matrix_view<V> db(block.data(), m, d, block.view().stride());
+            const matrix_view<V> db(redraw_block_.data(), m, d, redraw_block_.view().stride());
             dropout_index at = drop_at_;
             if (at.row_ids) at.row_ids += b;
             else at.row_offset += b;
             B::dropout(hb, db, static_cast<std::uint8_t*>(nullptr), V(opt_.dropout), drop_seed_, at);
-            const const_matrix_view<V> dtb(dt.data() + b * dt.stride(), m, dt.cols(), dt.stride());
-            B::gemm(transpose{true}, transpose{false}, V(1), const_matrix_view<V>(db), dtb, b == 0 ? V(0) : V(1), dw);
+            fn(b, const_matrix_view<V>(db));
         }
+    }
+
+    // dW = drop(H)ᵀ·dT summed over row blocks of drop(H) drawn again.
+    void redrawn_weight_grad(const_matrix_view<V> dt) {
+        auto dw = weight_.grad.view();
+        if (h_.rows() == 0) {  // dW = 0
+            redraw_block_.resize(0, h_.cols());
+            B::gemm(transpose{true}, transpose{false}, V(1), redraw_block_.cview(), dt, V(0), dw);
+        }
+        for_each_dropped_block([&](std::size_t b, const_matrix_view<V> db) {
+            const const_matrix_view<V> dtb(dt.data() + b * dt.stride(), db.rows(), dt.cols(), dt.stride());
+            B::gemm(transpose{true}, transpose{false}, V(1), db, dtb, b == 0 ? V(0) : V(1), dw);
+        });
     }
 
     layer_options opt_;
