@@ -94,6 +94,8 @@ checkpoints and output:
   --memory-limit SIZE|off per-rank memory the run may use (e.g. 8G; default: this host's
                           available memory shared by its ranks, or the GPU's free memory):
                           a run the planner predicts above it stops before allocating
+  --trace FILE            write a timeline of every rank (Chrome trace JSON: open it in
+                          ui.perfetto.dev or chrome://tracing; docs/profiling.md)
   --quiet                 print only the final summary
   --help
 )";
@@ -149,7 +151,7 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
-                           "chunks", "comm-timeout", "memory-limit"},
+                           "chunks", "comm-timeout", "memory-limit", "trace"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

@@ -22,6 +22,7 @@
 
 #include "cli.hpp"
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/graph/stats.hpp"
@@ -181,6 +182,36 @@ struct run_context {
     }
 };
 
+// --trace FILE: every rank's spans in one Chrome trace file written by rank 0 (ranks are
+// processes "rank 0", "rank 1", ...; time zero is the barrier at the start of the run).
+// Collective: every rank calls it.
+template <class Comm>
+void write_trace(const std::string& path, Comm& comm, const trace::recorder& rec) {
+    const std::string mine = rec.json_events(comm.rank(), "rank " + std::to_string(comm.rank()));
+    std::vector<std::uint64_t> sizes(static_cast<std::size_t>(comm.size()));
+    const std::uint64_t n = mine.size();
+    comm.all_gather(std::span<const std::uint64_t>(&n, 1), std::span<std::uint64_t>(sizes));
+    std::vector<std::size_t> counts(sizes.begin(), sizes.end());
+    std::size_t total = 0;
+    for (const auto c : counts) total += c;
+    std::vector<std::uint8_t> all(total);
+    comm.all_gather_v(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(mine.data()), mine.size()),
+                      std::span<std::uint8_t>(all), std::span<const std::size_t>(counts));
+    if (comm.rank() != 0) return;
+    std::ofstream os(path, std::ios::binary);
+    if (!os) throw io_error(path, 0, "", "cannot open the trace file for writing");
+    os << "{\"displayTimeUnit\":\"ms\",\"otherData\":{\"producer\":\"mixgcn-train\",\"ranks\":" << comm.size()
+       << "},\"traceEvents\":[";
+    std::size_t at = 0;
+    for (std::size_t q = 0; q < counts.size(); ++q) {
+        if (q > 0 && counts[q] > 0) os << ",";
+        os.write(reinterpret_cast<const char*>(all.data() + at), std::streamsize(counts[q]));
+        at += counts[q];
+    }
+    os << "]}\n";
+    if (!os) throw io_error(path, 0, "", "write of the trace failed");
+}
+
 // Loads or generates the data, builds the model and optimizer from the flags, lets
 // `train_strategy(run_context&)` train, then prints the summary and writes the JSON.
 template <class B, class V, class Comm, class Runner>
@@ -195,6 +226,15 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
                                " were started (use --strategy graph, feature, mixture or data)");
     if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
+    // --trace: recording starts after a barrier, the trace's time zero on every rank.
+    std::optional<trace::recorder> recorder;
+    if (a.has("trace")) {
+        if (a.get("trace", "").empty()) throw cli::usage_error("flag --trace needs a file name");
+        recorder.emplace();
+        comm.barrier();
+        recorder->set_origin(trace::clock::now());
+    }
+    trace::scoped_recording recording(recorder ? &*recorder : nullptr);
     const auto t_load = std::chrono::steady_clock::now();
     dataset<V> ds = extras.make_dataset ? extras.make_dataset() : obtain_dataset<V>(a);
     ds.validate();
@@ -207,6 +247,9 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     if (feature_norm == "row" || (feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
     graph::build_report report;
     const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+    // Reading (or generating), validating, normalising the features and building Â.
+    const double load_seconds =
+        trace::interval("load dataset", trace::category::setup, t_load, std::chrono::steady_clock::now());
     // On a device the stored weights are read in sequence, where the fused scales cost a
     // random gather per non-zero (docs/cuda.md), so device backends default to weights.
     const auto mode = a.choice("normalization", backend::host_accessible<B>() ? "fused" : "edge-weights",
@@ -266,7 +309,10 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     const std::size_t stride = packed.size();
     std::vector<double> everyone(stride * static_cast<std::size_t>(comm.size()));
     comm.all_gather(std::span<const double>(packed), std::span<double>(everyone));
-    const double load_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t_load).count();
+    if (recorder) {
+        recording.stop();
+        write_trace(a.get("trace", ""), comm, *recorder);
+    }
     if (!lead && !extras.report) return 0;
     if (lead && extras.summary) {
         std::printf("best validation accuracy %.4f at epoch %d; test accuracy %.4f; median epoch %.3f ms; peak RSS %.1f MiB",

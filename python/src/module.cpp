@@ -523,7 +523,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
                   std::optional<int> clusters_per_batch, const std::string& normalization, bool decay_all_layers,
                   bool eval_cache, std::optional<int> threads, nb::handle checkpoint, std::optional<int> checkpoint_every,
                   nb::handle resume, nb::handle memory_limit, std::optional<double> comm_timeout, nb::handle json,
-                  bool verbose) {
+                  nb::handle trace, bool verbose) {
     const auto d = check_dataset_arrays(edge_index, x_obj, y_obj, train_mask, val_mask, test_mask);
     // Every keyword is checked here, naming it; what passes becomes mixgcn-train's flag
     // of the same meaning, and the run is the CLI's (tools/train_host.hpp).
@@ -558,6 +558,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     const std::string resume_path = optional_path(resume, "resume");
     const std::string partition_path = optional_path(partition_file, "partition_file");
     const std::string json_path = optional_path(json, "json");
+    const std::string trace_path = optional_path(trace, "trace");
     if (checkpoint_every) {
         if (*checkpoint_every < 0) value_fail("argument 'checkpoint_every': must be >= 0, got ", *checkpoint_every);
         if (*checkpoint_every > 0 && checkpoint_path.empty())
@@ -617,6 +618,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     if (!limit.empty()) f["memory-limit"] = limit;
     if (comm_timeout) f["comm-timeout"] = flag_value(*comm_timeout);
     if (!json_path.empty()) f["json"] = json_path;
+    if (!trace_path.empty()) f["trace"] = trace_path;
     if (!verbose) f["quiet"] = "1";
     const cli::args flags(std::move(f));
     const std::int32_t classes = num_classes.value_or(0);
@@ -695,7 +697,7 @@ NB_MODULE(_mixgcn, m) {
           "normalization"_a = "fused", "decay_all_layers"_a = false, "eval_cache"_a = true, "threads"_a = nb::none(),
           "checkpoint"_a.none() = nb::none(), "checkpoint_every"_a = nb::none(), "resume"_a.none() = nb::none(),
           "memory_limit"_a.none() = nb::none(), "comm_timeout"_a = nb::none(), "json"_a.none() = nb::none(),
-          "verbose"_a = false,
+          "trace"_a.none() = nb::none(), "verbose"_a = false,
           "Trains a GCN as mixgcn-train does with the same options (the CLI's code path; distributed strategies "
           "under mpirun or torchrun with comm='mpi'/'gloo'); returns the --json report as a dict (history, "
           "best_val_epoch, test_accuracy, memory, ranks, ...) with the best model's logits (strategy single).");

@@ -255,6 +255,19 @@ def test_train_json_file_and_checkpoint_resume(tmp_path):
     assert resumed["test_accuracy"] == full["test_accuracy"]
 
 
+def test_train_trace_file(tmp_path):
+    """trace= writes the CLI's --trace timeline: one process, epochs in order, comm/compute spans."""
+    d = small_graph()
+    r = mixgcn.train(*train_args(d), epochs=3, threads=1, trace=tmp_path / "run.trace.json")
+    t = json.loads((tmp_path / "run.trace.json").read_text())
+    spans = [e for e in t["traceEvents"] if e["ph"] == "X"]
+    epochs = sorted((e for e in spans if e["name"] == "epoch"), key=lambda e: e["ts"])
+    assert len(epochs) == len(r["history"]) == 3
+    assert all(a["ts"] + a["dur"] <= b["ts"] + 1e-3 for a, b in zip(epochs, epochs[1:]))
+    assert {"layer forward L0", "layer backward L1", "aggregation", "dense update", "optimizer"} <= {e["name"] for e in spans}
+    assert {e["pid"] for e in spans} == {0}
+
+
 def test_train_memory_limit():
     d = small_graph()
     with pytest.raises(MemoryError, match="needs .* but 1.00 KiB is available"):
@@ -282,6 +295,7 @@ def test_train_rejects_bad_options():
         (dict(memory_limit=[1]), TypeError, "memory_limit"),
         (dict(comm_timeout=5.0), ValueError, "comm_timeout"),  # comm local
         (dict(json=""), ValueError, "json"),
+        (dict(trace=""), ValueError, "trace"),
     ]:
         with pytest.raises(exc, match=f"'{name}'"):
             mixgcn.train(*a, epochs=1, **kw)

@@ -2,6 +2,7 @@
 // selection keeps the weights of the best validation epoch, bad checkpoints are refused.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -290,4 +291,68 @@ TEST_CASE("a trainer refuses a row listed twice or outside the strategy's rows")
     outside.test.push_back(index_t(f.ds.num_nodes()));
     CHECK_THROWS_WITH_AS(train::trainer(s, r.model, r.opt, outside, to), doctest::Contains("test rows: row"),
                          invalid_argument);
+}
+
+TEST_CASE("trace: spans only while a recorder is active, nested, one epoch span per epoch, layers named") {
+    using B = backend::host;
+    fixture<float> f(300);
+    run_state<B, float> r;
+    train::trainer_options to;
+    to.epochs = 3;
+    parallel::single<B, float> s(f.op);
+    trace::recorder outer, rec;
+    train::trainer(s, r.model, r.opt, f.local, to).run();
+    CHECK(outer.events().empty());  // nothing active: nothing recorded anywhere
+    {
+        trace::scoped_recording on_outer(outer);
+        {
+            trace::scoped_recording on(rec);
+            CHECK(trace::active() == &rec);
+            train::trainer(s, r.model, r.opt, f.local, to).run();
+        }
+        CHECK(trace::active() == &outer);  // the previous recorder again
+    }
+    CHECK(trace::active() == nullptr);
+    CHECK(outer.events().empty());
+    const auto& ev = rec.events();
+    auto count = [&](const std::string& name, int layer) {
+        return std::count_if(ev.begin(), ev.end(), [&](const trace::event& e) { return e.name == name && e.layer == layer; });
+    };
+    CHECK(count("epoch", -1) == 3);
+    CHECK(count("optimizer", -1) == 3);
+    CHECK(count("evaluation", -1) == 3);
+    for (int l = 0; l < 2; ++l) {
+        CHECK(count("layer forward", l) == 6);  // training and evaluation forward
+        CHECK(count("layer backward", l) == 3);
+    }
+    // Both layers transform first (24 → 8 → 4): per epoch one Â· pass each in the training
+    // and the evaluation forward, one Âᵀ· pass each in backward.
+    CHECK(count("aggregation", -1) == 3 * 6);
+    // Spans close in order: every span lies inside each span it starts in.
+    std::vector<trace::event> sorted(ev.begin(), ev.end());
+    std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
+        return a.begin_ns != b.begin_ns ? a.begin_ns < b.begin_ns : a.end_ns > b.end_ns;
+    });
+    std::vector<trace::event> open;
+    for (const auto& e : sorted) {
+        CHECK(e.end_ns >= e.begin_ns);
+        while (!open.empty() && open.back().end_ns <= e.begin_ns) open.pop_back();
+        if (!open.empty()) CHECK(e.end_ns <= open.back().end_ns);
+        open.push_back(e);
+    }
+    const std::string json = rec.json_events(3, "rank \"3\"");
+    CHECK(json.find("\"name\":\"layer forward L1\"") != std::string::npos);
+    CHECK(json.find("rank \\\"3\\\"") != std::string::npos);  // quotes escaped
+    CHECK(json.find("\"pid\":3") != std::string::npos);
+    // interval() is the strategies' timer: the seconds it returns are the span it records.
+    const auto a = trace::clock::now(), b = a + std::chrono::milliseconds(5);
+    trace::recorder solo;
+    {
+        trace::scoped_recording on(solo);
+        CHECK(trace::interval("x", trace::category::comm, a, b) == doctest::Approx(0.005));
+    }
+    REQUIRE(solo.events().size() == 1);
+    CHECK(solo.events()[0].end_ns - solo.events()[0].begin_ns == 5000000);
+    CHECK(trace::interval("off", trace::category::comm, a, b) == doctest::Approx(0.005));
+    CHECK(solo.events().size() == 1);
 }

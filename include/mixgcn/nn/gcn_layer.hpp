@@ -27,6 +27,7 @@
 #include "mixgcn/core/strategy.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/nn/init.hpp"
 #include "mixgcn/nn/parameter.hpp"
 
@@ -118,29 +119,34 @@ public:
         out_.resize(n, out.count);
         if (transform_first_) {
             mid_.resize(n, out.count);
-            if (blocked) {
-                auto t = mid_.view();
-                for_each_dropped_block([&](std::size_t b, const_matrix_view<V> db) {
-                    const matrix_view<V> tb(t.data() + b * t.stride(), db.rows(), t.cols(), t.stride());
-                    B::gemm(transpose{false}, transpose{false}, V(1), db, w, V(0), tb);
-                });
-            } else {
-                seam::dense_forward(strategy, hd, w, mid_.view());
+            {
+                trace::span sp("dense update", trace::category::dense);
+                if (blocked) {
+                    auto t = mid_.view();
+                    for_each_dropped_block([&](std::size_t b, const_matrix_view<V> db) {
+                        const matrix_view<V> tb(t.data() + b * t.stride(), db.rows(), t.cols(), t.stride());
+                        B::gemm(transpose{false}, transpose{false}, V(1), db, w, V(0), tb);
+                    });
+                } else {
+                    seam::dense_forward(strategy, hd, w, mid_.view());
+                }
             }
-            strategy.forward(mid_.cview(), out_.view());
+            aggregate(strategy, mid_.cview(), out_.view(), false);
             mid_ = matrix{};  // backward needs Âᵀ·dZ, never T itself
             kept_input_ = dropped_ && has_own_dense<S>;
         } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
             const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};
             if (!(cached_ == key)) {
                 eval_mid_.resize(n, in.count);
-                strategy.forward(h_, eval_mid_.view());
+                aggregate(strategy, h_, eval_mid_.view(), false);
                 cached_ = key;
             }
+            trace::span sp("dense update", trace::category::dense);
             seam::dense_forward(strategy, eval_mid_.cview(), w, out_.view());
         } else {
             mid_.resize(n, in.count);
-            strategy.forward(hd, mid_.view());
+            aggregate(strategy, hd, mid_.view(), false);
+            trace::span sp("dense update", trace::category::dense);
             seam::dense_forward(strategy, mid_.cview(), w, out_.view());
         }
         if (dropped_ && !kept_input_) input_ = matrix{};  // freed now, not held until backward
@@ -160,7 +166,8 @@ public:
         const auto w = weight_.value.cview();
         if (transform_first_) {
             grad_mid_.resize(n, out.count);
-            strategy.backward(dz, grad_mid_.view());
+            aggregate(strategy, const_matrix_view<V>(dz), grad_mid_.view(), true);
+            trace::span sp("dense update", trace::category::dense);
             if (dropped_ && !kept_input_) {
                 redrawn_weight_grad(grad_mid_.cview());
                 if (dh) B::gemm(transpose{false}, transpose{true}, V(1), grad_mid_.cview(), w, V(0), *dh);
@@ -174,8 +181,11 @@ public:
                 grad_mid_.resize(n, in.count);
                 dmid = grad_mid_.view();
             }
-            seam::dense_backward(strategy, mid_.cview(), const_matrix_view<V>(dz), w, weight_.grad.view(), dmid);
-            if (dh) strategy.backward(grad_mid_.cview(), *dh);
+            {
+                trace::span sp("dense update", trace::category::dense);
+                seam::dense_backward(strategy, mid_.cview(), const_matrix_view<V>(dz), w, weight_.grad.view(), dmid);
+            }
+            if (dh) aggregate(strategy, grad_mid_.cview(), *dh, true);
         }
         if (dh && dropped_) B::dropout_backward(*dh, V(opt_.dropout), drop_seed_, drop_at_);
     }
@@ -223,6 +233,14 @@ private:
             B::dropout(hb, db, static_cast<std::uint8_t*>(nullptr), V(opt_.dropout), drop_seed_, at);
             fn(b, const_matrix_view<V>(db));
         }
+    }
+
+    // The strategy's sparse product (Â·x, or Âᵀ·x in backward), one span in a trace.
+    template <class S>
+    static void aggregate(S& strategy, const_matrix_view<V> x, matrix_view<V> y, bool transposed) {
+        trace::span sp("aggregation", trace::category::layer);
+        if (transposed) strategy.backward(x, y);
+        else strategy.forward(x, y);
     }
 
     // dW = drop(H)ᵀ·dT summed over row blocks of drop(H) drawn again.

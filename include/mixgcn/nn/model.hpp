@@ -10,6 +10,7 @@
 
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/nn/gcn_layer.hpp"
 
 namespace mixgcn::nn {
@@ -82,6 +83,7 @@ public:
         const_matrix_view<V> h = x;
         for (std::size_t l = 0; l < layers_.size(); ++l) {
             seam::begin_layer(strategy, l);
+            trace::span sp("layer forward", trace::category::layer, int(l));
             h = layers_[l].forward(strategy, h, training, splitmix64(dropout_seed ^ (0xD50u + l)));
         }
         logits_ = seam::to_rows(strategy, h);
@@ -101,6 +103,7 @@ public:
         matrix_view<V> dz = seam::from_rows(strategy, dlogits_.view());
         for (std::size_t l = layers_.size(); l-- > 0;) {
             seam::begin_layer(strategy, l);
+            trace::span sp("layer backward", trace::category::layer, int(l));
             std::optional<matrix_view<V>> dh;
             if (l > 0) {
                 grads_[l].resize(dz.rows(), strategy.columns(layers_[l].options().in).count);
@@ -110,6 +113,7 @@ public:
             if (dh) dz = *dh;
         }
         const auto params = parameters();
+        trace::span sp("gradient reduction", trace::category::step);
         seam::reduce_gradients(strategy, std::span<parameter<B, V>* const>(params));
         return loss;
     }

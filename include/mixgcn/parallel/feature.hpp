@@ -28,6 +28,7 @@
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/strategy.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/parameter.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
@@ -85,10 +86,10 @@ public:
             for (std::size_t r = 0; r < n; ++r, o += s.count) std::copy_n(partial.row(r) + s.begin, s.count, o);
             counts[std::size_t(q)] = n * s.count;
         }
-        compute_seconds_ += seconds(t0, clock::now());
+        compute_seconds_ += trace::interval("partial dense update", trace::category::compute, t0, clock::now());
         require(z.contiguous() && z.rows() == n && z.cols() == out_slices[std::size_t(rank())].count,
                 "feature strategy (rank ", rank(), "): output block is ", z.rows(), "x", z.cols());
-        exchange([&] {
+        exchange("reduce-scatter", [&] {
             comm_->reduce_scatter_v(std::span<const V>(pack_), std::span<V>(z.data(), z.size()),
                                     std::span<const std::size_t>(counts));
         });
@@ -106,7 +107,7 @@ public:
         require(dz.contiguous() && dz.rows() == n && dz.cols() == out_slices[std::size_t(rank())].count,
                 "feature strategy (rank ", rank(), "): gradient block is ", dz.rows(), "x", dz.cols());
         pack_.resize(n * w.cols());
-        exchange([&] {
+        exchange("all-gather", [&] {
             comm_->all_gather_v(std::span<const V>(dz.data(), dz.size()), std::span<V>(pack_),
                                 std::span<const std::size_t>(counts));
         });
@@ -124,7 +125,7 @@ public:
                 B::gemm(transpose::no, transpose::yes, V(1), const_matrix_view<V>(full), w.row_block(in.begin, in.count),
                         V(0), *dh);
         }
-        compute_seconds_ += seconds(t0, clock::now());
+        compute_seconds_ += trace::interval("sliced dense backward", trace::category::compute, t0, clock::now());
     }
 
     // Each rank computed the rows of every weight gradient and the columns of every bias
@@ -155,7 +156,7 @@ public:
             mine.insert(mine.end(), p->grad.data() + b, p->grad.data() + e);
         }
         std::vector<V> all(std::accumulate(counts.begin(), counts.end(), std::size_t{0}));
-        timed([&] {
+        timed("gradient all-gather", [&] {
             comm_->all_gather_v(std::span<const V>(mine), std::span<V>(all), std::span<const std::size_t>(counts));
         });
         const V* at = all.data();
@@ -228,7 +229,7 @@ private:
                 "): blocks ", x.rows(), "x", x.cols(), " and ", y.rows(), "x", y.cols(), " for ", rows(), " rows");
         const auto t0 = clock::now();
         if (x.cols() > 0) B::aggregate(a, x, y);
-        compute_seconds_ += seconds(t0, clock::now());
+        compute_seconds_ += trace::interval("column slice product", trace::category::compute, t0, clock::now());
     }
     // The N x width partial product (or gathered dZ), kept at its widest size.
     matrix_view<V> partial_block(std::size_t n, std::size_t width) {
@@ -240,17 +241,17 @@ private:
                 h.rows(), "x", h.cols(), ", expected ", rows(), "x", in.count);
     }
     template <class F>
-    void timed(F&& f) {
+    void timed(const char* what, F&& f) {
         const auto t0 = clock::now();
         f();
-        comm_seconds_ += seconds(t0, clock::now());
+        comm_seconds_ += trace::interval(what, trace::category::comm, t0, clock::now());
     }
     // A blocking exchange of the dense update, counted in this layer's figures.
     template <class F>
-    void exchange(F&& f) {
+    void exchange(const char* what, F&& f) {
         const auto t0 = clock::now();
         f();
-        const double s = seconds(t0, clock::now());
+        const double s = trace::interval(what, trace::category::comm, t0, clock::now());
         this->add_exchange({1, s, s});
     }
     template <class E>

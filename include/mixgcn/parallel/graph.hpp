@@ -41,6 +41,7 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/identity.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -194,8 +195,12 @@ public:
         const auto t4 = clock::now();
         B::aggregate_rows(view(), const_matrix_view<V>(ext), y, interior_, own_);
         const auto t5 = clock::now();
-        comm_seconds_ += seconds(t1, t2) + seconds(t3, t4);
-        compute_seconds_ += seconds(t0, t1) + seconds(t2, t3) + seconds(t4, t5);
+        using trace::category;
+        comm_seconds_ += trace::interval("halo start", category::comm, t1, t2) +
+                         trace::interval("halo wait", category::comm, t3, t4);
+        compute_seconds_ += trace::interval("halo pack", category::compute, t0, t1) +
+                            trace::interval("interior rows", category::compute, t2, t3) +
+                            trace::interval("boundary rows", category::compute, t4, t5);
     }
 
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) {
@@ -218,15 +223,17 @@ public:
             for (std::size_t c = 0; c < d; ++c) row[c] += add[c];
         }
         const auto t3 = clock::now();
-        comm_seconds_ += seconds(t1, t2);
-        compute_seconds_ += seconds(t0, t1) + seconds(t2, t3);
+        using trace::category;
+        comm_seconds_ += trace::interval("ghost gradients exchange", category::comm, t1, t2);
+        compute_seconds_ += trace::interval("transposed product", category::compute, t0, t1) +
+                            trace::interval("ghost gradients add", category::compute, t2, t3);
     }
 
     template <class T>
     void sum(std::span<T> values) {
         const auto t0 = clock::now();
         comm_->all_reduce(values, comm::reduce_op::sum);
-        comm_seconds_ += seconds(t0, clock::now());
+        comm_seconds_ += trace::interval("all-reduce", trace::category::comm, t0, clock::now());
     }
 
     // This rank's rows of a global per-node matrix, in local order.

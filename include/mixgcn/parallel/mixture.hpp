@@ -26,6 +26,7 @@
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/strategy.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
 #include "mixgcn/parallel/detail/replicated_operator.hpp"
@@ -135,7 +136,10 @@ private:
             to_rows[k].add_to(f);
         }
         this->add_exchange(f);
-        compute_seconds_ += seconds(t_start, clock::now()) - f.blocked_seconds;
+        // One compute span around the overlapped switch; its exchanges' start and wait
+        // spans nest inside and are not compute time.
+        compute_seconds_ += trace::interval("switched product", trace::category::compute, t_start, clock::now()) -
+                            f.blocked_seconds;
     }
 
     // Â·x over every position, in row blocks with the exchanges polled in between.

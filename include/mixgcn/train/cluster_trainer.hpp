@@ -19,6 +19,7 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/parallel/detail/data_batch.hpp"
@@ -90,6 +91,7 @@ public:
         if (!o_.resume.empty()) ck.load(o_.resume, res);
         for (int epoch = res.resumed_from_epoch + 1; epoch <= o_.epochs; ++epoch) {
             const auto t0 = clock::now();
+            trace::span epoch_span("epoch", trace::category::step);
             double loss_sum = 0;
             int taken = 0;
             for (int s = 0; s < steps_per_epoch; ++s) {
@@ -110,12 +112,13 @@ public:
                     ++taken;
                 }
                 ++stats_.steps;
-                stats_.compute_seconds += std::chrono::duration<double>(clock::now() - ts).count() -
+                // One compute span per step; its all-reduces nest inside and are not compute.
+                stats_.compute_seconds += trace::interval("training step", trace::category::compute, ts, clock::now()) -
                                           (stats_.comm_seconds - comm_before);
             }
             const auto te = clock::now();
             const accuracies a = evaluate();
-            stats_.eval_seconds += std::chrono::duration<double>(clock::now() - te).count();
+            stats_.eval_seconds += trace::interval("evaluation", trace::category::eval, te, clock::now());
             epoch_metrics m;
             m.epoch = epoch;
             m.loss = taken ? loss_sum / taken : 0.0;
@@ -147,7 +150,7 @@ private:
     void sum(std::span<T> v) {
         const auto t0 = std::chrono::steady_clock::now();
         comm_.all_reduce(v, comm::reduce_op::sum);
-        stats_.comm_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        stats_.comm_seconds += trace::interval("all-reduce", trace::category::comm, t0, std::chrono::steady_clock::now());
     }
 
     Comm& comm_;

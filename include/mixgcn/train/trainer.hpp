@@ -20,6 +20,7 @@
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/row_list.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/io/checkpoint.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
@@ -305,23 +306,35 @@ public:
         if (!o_.resume.empty()) load(o_.resume, res);
         for (int epoch = res.resumed_from_epoch + 1; epoch <= o_.epochs; ++epoch) {
             const auto t0 = std::chrono::steady_clock::now();
+            trace::span epoch_span("epoch", trace::category::step);
             epoch_metrics m;
             m.epoch = epoch;
             // Training step.
-            model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))));
+            {
+                trace::span sp("forward", trace::category::step);
+                model_.forward(s_, data_.features, true, splitmix64(o_.seed ^ splitmix64(std::uint64_t(epoch))));
+            }
             detail::debug_fault_point(s_.rank(), epoch);
             const double l2 = model_.l2_penalty();
             const auto params = model_.parameters();
             std::vector<double> sums(4, 0.0);
-            sums[0] = model_.backward(s_, labels(), std::span<const index_t>(rows(0), data_.train.size()),
-                                      global_train_);
-            opt_.step(params);
-            // Evaluation with dropout off on the updated weights.
-            const auto logits = model_.forward(s_, data_.features, false, 0);
-            sums[1] = double(B::count_correct(logits, labels(), rows(0), data_.train.size()));
-            sums[2] = double(B::count_correct(logits, labels(), rows(1), data_.val.size()));
-            sums[3] = double(B::count_correct(logits, labels(), rows(2), data_.test.size()));
-            s_.sum(std::span<double>(sums));
+            {
+                trace::span sp("backward", trace::category::step);
+                sums[0] = model_.backward(s_, labels(), std::span<const index_t>(rows(0), data_.train.size()),
+                                          global_train_);
+            }
+            {
+                trace::span sp("optimizer", trace::category::optimizer);
+                opt_.step(params);
+            }
+            {  // Evaluation with dropout off on the updated weights.
+                trace::span sp("evaluation", trace::category::eval);
+                const auto logits = model_.forward(s_, data_.features, false, 0);
+                sums[1] = double(B::count_correct(logits, labels(), rows(0), data_.train.size()));
+                sums[2] = double(B::count_correct(logits, labels(), rows(1), data_.val.size()));
+                sums[3] = double(B::count_correct(logits, labels(), rows(2), data_.test.size()));
+                s_.sum(std::span<double>(sums));
+            }
             m.loss = sums[0] / double(global_train_) + l2;
             m.train_acc = sums[1] / double(global_train_);
             m.val_acc = global_val_ ? sums[2] / double(global_val_) : 0.0;

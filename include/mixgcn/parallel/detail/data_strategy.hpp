@@ -8,6 +8,7 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/concepts.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 
 namespace mixgcn::parallel {
@@ -35,7 +36,7 @@ public:
     void sum(std::span<T> values) {
         const auto t0 = std::chrono::steady_clock::now();
         comm_->all_reduce(values, comm::reduce_op::sum);
-        *comm_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        *comm_seconds_ += trace::interval("all-reduce", trace::category::comm, t0, std::chrono::steady_clock::now());
     }
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }

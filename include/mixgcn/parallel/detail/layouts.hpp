@@ -22,6 +22,7 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/strategy.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -114,7 +115,7 @@ public:
     explicit tracked_exchange(Start&& start) {
         start_ = clock::now();
         p_ = start();
-        blocked_ += seconds(start_, clock::now());
+        blocked_ += trace::interval("exchange start", trace::category::comm, start_, clock::now());
         active_ = true;
     }
     // Lets the transport advance; never blocks.
@@ -132,7 +133,7 @@ public:
         const auto t0 = clock::now();
         p_.wait();
         const auto t1 = clock::now();
-        blocked_ += seconds(t0, t1);
+        blocked_ += trace::interval("exchange wait", trace::category::comm, t0, t1);
         if (!done_) in_flight_ = seconds(start_, t1);
         done_ = true;
     }

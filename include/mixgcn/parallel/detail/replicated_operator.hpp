@@ -9,6 +9,7 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -32,7 +33,7 @@ public:
     void sum(std::span<T> values) {
         const auto t0 = clock::now();
         comm_->all_reduce(values, comm::reduce_op::sum);
-        comm_seconds_ += seconds(t0, clock::now());
+        comm_seconds_ += trace::interval("all-reduce", trace::category::comm, t0, clock::now());
     }
 
 protected:
