@@ -127,7 +127,7 @@ std::size_t mismatches(const storage::sparse_view<index_t, V, offset_t>& a, cons
     return bad;
 }
 
-const std::size_t all_widths[] = {8, 16, 32, 64, 128, 256, 1, 3, 7, 33, 300};
+const std::size_t all_widths[] = {8, 16, 32, 64, 128, 256, 1, 3, 7, 33, 41, 47, 100, 300, 602};
 
 enum class weighting { pattern, fused_scales, edge_weights, weights_and_scales };
 
@@ -156,6 +156,28 @@ TEST_CASE_TEMPLATE("host aggregate matches the reference at every instantiated a
     for (auto w : {weighting::pattern, weighting::fused_scales, weighting::edge_weights, weighting::weights_and_scales}) {
         CAPTURE(int(w));
         check_widths<V>(graph_shape{}, w, 11 + std::uint64_t(w));
+    }
+}
+
+// The fallback's tail is whole registers (one instance per count) plus pieces of 8, 4,
+// 2 and 1 columns: every width up to one chunk and a register past it reaches each
+// register count and each combination of pieces, on this machine's vector width.
+TEST_CASE_TEMPLATE("host aggregate matches the reference at every tail length of the fallback", V, float, double) {
+    graph_shape s;
+    s.rows = 40;
+    s.cols = 40;
+    s.avg_degree = 6;
+    const auto a = random_graph<V>(s, 51);
+    const auto cs = random_vector<V>(std::size_t(s.cols), 52, 0.5, 1.5);
+    const auto op = storage::view_of(a, cs.data(), cs.data());
+    const auto last = std::size_t(backend::host_detail::chunk<V> + backend::host_detail::lanes<V> + 1);
+    for (std::size_t d = 1; d <= last; ++d) {
+        CAPTURE(d);
+        dense_matrix<V> x(std::size_t(s.cols), d), y(std::size_t(s.rows), d);
+        fill_random(x.view(), 53 + d);
+        y.fill(std::numeric_limits<V>::quiet_NaN());
+        host::aggregate(op, x.cview(), y.view());
+        REQUIRE(mismatches(op, x.cview(), y.cview(), 0, s.rows) == 0);
     }
 }
 

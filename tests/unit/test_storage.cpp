@@ -1,8 +1,16 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <set>
+#include <span>
+#include <utility>
+#include <vector>
+
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/storage/convert.hpp"
 
 using namespace mixgcn;
@@ -93,4 +101,92 @@ TEST_CASE("gcn normalisation: fused and edge-weight forms agree with the dense f
             CHECK(wv.weight(r, k) == doctest::Approx(expect).epsilon(1e-15));
         }
     CHECK(fused.a.nnz() == 5 + 8);
+}
+
+namespace {
+
+// A copy of `list` with its node ids shuffled (seeded), as unordered real-world ids are.
+graph::edge_list<index_t> shuffled(const graph::edge_list<index_t>& list, std::uint64_t seed) {
+    std::vector<index_t> perm(std::size_t(list.num_nodes));
+    for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = index_t(i);
+    rng g(seed);
+    for (std::size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[g.below(i)]);
+    return graph::relabel(list, std::span<const index_t>(perm));
+}
+
+// max |u - v| over the edges: what an ordering for locality shrinks.
+index_t bandwidth(const graph::edge_list<index_t>& list) {
+    index_t b = 0;
+    for (const auto& [u, v] : list.edges) b = std::max(b, index_t(std::abs(u - v)));
+    return b;
+}
+
+bool is_permutation_of_nodes(const std::vector<index_t>& order, index_t n) {
+    std::vector<index_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (index_t i = 0; i < n; ++i)
+        if (std::size_t(i) >= sorted.size() || sorted[std::size_t(i)] != i) return false;
+    return sorted.size() == std::size_t(n);
+}
+
+}  // namespace
+
+TEST_CASE("node order: inverse_permutation inverts and rejects what is not a permutation") {
+    const std::vector<index_t> order{3, 0, 2, 1};
+    const auto inv = graph::inverse_permutation(std::span<const index_t>(order));
+    for (std::size_t i = 0; i < order.size(); ++i) CHECK(inv[std::size_t(order[i])] == index_t(i));
+    const std::vector<index_t> repeated{0, 1, 1}, outside{0, 3, 1};
+    CHECK_THROWS_AS(graph::inverse_permutation(std::span<const index_t>(repeated)), invalid_argument);
+    CHECK_THROWS_AS(graph::inverse_permutation(std::span<const index_t>(outside)), invalid_argument);
+    graph::edge_list<index_t> list{3, {{0, 1}}};
+    CHECK_THROWS_AS(graph::relabel(list, std::span<const index_t>(order)), invalid_argument);
+}
+
+TEST_CASE("node order: reverse Cuthill-McKee restores a shuffled path and narrows a shuffled grid") {
+    graph::edge_list<index_t> path{60, {}};
+    for (index_t i = 0; i + 1 < 60; ++i) path.edges.emplace_back(i, i + 1);
+    const auto p = shuffled(path, 3);
+    REQUIRE(bandwidth(p) > 10);
+    const auto order = graph::reverse_cuthill_mckee(graph::build_adjacency(p, {.symmetrize = true}));
+    REQUIRE(is_permutation_of_nodes(order, 60));
+    CHECK(bandwidth(graph::relabel(p, std::span<const index_t>(order))) == 1);
+
+    // A 12 x 9 grid, two further components (a triangle, an isolated node): every node
+    // is ordered once, and the grid's bandwidth comes back to about one level of width.
+    const index_t w = 12, h = 9, n = w * h + 4;
+    graph::edge_list<index_t> grid{n, {}};
+    for (index_t y = 0; y < h; ++y)
+        for (index_t x = 0; x < w; ++x) {
+            if (x + 1 < w) grid.edges.emplace_back(y * w + x, y * w + x + 1);
+            if (y + 1 < h) grid.edges.emplace_back(y * w + x, (y + 1) * w + x);
+        }
+    grid.edges.insert(grid.edges.end(), {{w * h, w * h + 1}, {w * h + 1, w * h + 2}, {w * h + 2, w * h}});
+    const auto g = shuffled(grid, 4);
+    const auto grid_order = graph::reverse_cuthill_mckee(graph::build_adjacency(g, {.symmetrize = true}));
+    REQUIRE(is_permutation_of_nodes(grid_order, n));
+    const auto narrowed = bandwidth(graph::relabel(g, std::span<const index_t>(grid_order)));
+    MESSAGE("grid bandwidth shuffled ", bandwidth(g), ", after RCM ", narrowed);
+    CHECK(narrowed <= 2 * h);
+    CHECK(narrowed * 4 < bandwidth(g));
+}
+
+TEST_CASE("node order: degree order puts high degrees first, ties by id, and relabel keeps every edge") {
+    rng r(9);
+    graph::edge_list<index_t> list{40, {}};
+    for (int k = 0; k < 120; ++k) {
+        const auto u = index_t(r.below(40)), v = index_t(r.below(8));  // nodes 0-7 become hubs
+        if (u != v) list.edges.emplace_back(u, v);
+    }
+    const auto a = graph::build_adjacency(list, {.symmetrize = true});
+    const auto order = graph::degree_order(a);
+    REQUIRE(is_permutation_of_nodes(order, 40));
+    for (std::size_t i = 1; i < order.size(); ++i) {
+        const auto d0 = a.degree(order[i - 1]), d1 = a.degree(order[i]);
+        CHECK((d0 > d1 || (d0 == d1 && order[i - 1] < order[i])));
+    }
+    // relabel then map back through `order`: the same set of edges.
+    const auto renamed = graph::relabel(list, std::span<const index_t>(order));
+    std::multiset<std::pair<index_t, index_t>> before(list.edges.begin(), list.edges.end()), after;
+    for (const auto& [u, v] : renamed.edges) after.emplace(order[std::size_t(u)], order[std::size_t(v)]);
+    CHECK(before == after);
 }

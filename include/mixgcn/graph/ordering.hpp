@@ -1,0 +1,127 @@
+#pragma once
+// Node orderings for locality: a permutation `order` with order[new] = old id. Numbering
+// neighbours close together makes the aggregation's random X-row gathers hit rows a
+// recent non-zero already brought into cache (docs/kernels.md, "Node ordering").
+//
+//   reverse_cuthill_mckee(a)   breadth-first from a low-degree peripheral node of each
+//                              component, neighbours by increasing degree, reversed
+//   degree_order(a)            decreasing degree (hubs' rows together), ties by id
+//   inverse_permutation(order) new id of every old id; throws unless `order` is one
+//   relabel(list, order)       the edge list in the new ids
+#include <algorithm>
+#include <cstddef>
+#include <numeric>
+#include <span>
+#include <vector>
+
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/graph/builder.hpp"
+#include "mixgcn/storage/csr.hpp"
+
+namespace mixgcn::graph {
+
+// inverse[old] = new. Throws invalid_argument naming the first id that is out of range
+// or repeated.
+template <class Index>
+std::vector<Index> inverse_permutation(std::span<const Index> order) {
+    std::vector<Index> inverse(order.size(), Index(-1));
+    for (std::size_t i = 0; i < order.size(); ++i) {
+        const Index old = order[i];
+        require(old >= 0 && static_cast<std::size_t>(old) < order.size(), "node order: entry ", i, " is ", old,
+                ", outside [0, ", order.size(), ")");
+        require(inverse[static_cast<std::size_t>(old)] == Index(-1), "node order: node ", old, " appears twice (at ",
+                inverse[static_cast<std::size_t>(old)], " and ", i, ")");
+        inverse[static_cast<std::size_t>(old)] = static_cast<Index>(i);
+    }
+    return inverse;
+}
+
+// Reverse Cuthill-McKee over the symmetric pattern of `a` (square). Each component
+// starts from a pseudo-peripheral node: its lowest-degree unvisited node, moved once to
+// the lowest-degree node of the last breadth-first level from there (George and Liu's
+// heuristic, one step), which keeps the level sets, hence the bandwidth, narrow.
+template <class I, class V, class O>
+std::vector<I> reverse_cuthill_mckee(const storage::csr<I, V, O>& a) {
+    require(a.rows == a.cols, "reverse_cuthill_mckee: the graph must be square, got ", a.rows, "x", a.cols);
+    const auto n = static_cast<std::size_t>(a.rows);
+    std::vector<I> order;
+    order.reserve(n);
+    std::vector<char> seen(n, 0);
+    std::vector<I> by_degree(n), scratch;
+    std::iota(by_degree.begin(), by_degree.end(), I(0));
+    std::stable_sort(by_degree.begin(), by_degree.end(), [&](I x, I y) { return a.degree(x) < a.degree(y); });
+    std::vector<int> level(n, -1);
+    // Breadth-first from `root` into `out` (appended), neighbours by increasing degree;
+    // `mark` is set on every node reached.
+    auto bfs = [&](I root, std::vector<I>& out, std::vector<char>& mark) {
+        const std::size_t first = out.size();
+        out.push_back(root);
+        mark[static_cast<std::size_t>(root)] = 1;
+        for (std::size_t head = first; head < out.size(); ++head) {
+            const I u = out[head];
+            scratch.clear();
+            for (I v : a.row_cols(u))
+                if (!mark[static_cast<std::size_t>(v)]) {
+                    mark[static_cast<std::size_t>(v)] = 1;
+                    scratch.push_back(v);
+                }
+            std::stable_sort(scratch.begin(), scratch.end(), [&](I x, I y) { return a.degree(x) < a.degree(y); });
+            out.insert(out.end(), scratch.begin(), scratch.end());
+        }
+    };
+    std::vector<I> probe;
+    std::vector<char> probe_mark(n, 0);
+    for (I start : by_degree) {
+        if (seen[static_cast<std::size_t>(start)]) continue;
+        // One George-Liu step: the lowest-degree node of the farthest level from `start`.
+        probe.clear();
+        bfs(start, probe, probe_mark);
+        level[static_cast<std::size_t>(start)] = 0;
+        for (I u : probe)
+            for (I v : a.row_cols(u))
+                if (level[static_cast<std::size_t>(v)] < 0)
+                    level[static_cast<std::size_t>(v)] = level[static_cast<std::size_t>(u)] + 1;
+        int far = 0;
+        for (I u : probe) far = std::max(far, level[static_cast<std::size_t>(u)]);
+        I root = start;
+        for (I u : probe)
+            if (level[static_cast<std::size_t>(u)] == far && a.degree(u) < a.degree(root)) root = u;
+        if (level[static_cast<std::size_t>(root)] != far)
+            for (I u : probe)
+                if (level[static_cast<std::size_t>(u)] == far) {
+                    root = u;
+                    break;
+                }
+        bfs(root, order, seen);
+    }
+    std::reverse(order.begin(), order.end());
+    return order;
+}
+
+// Decreasing degree, ties by increasing id.
+template <class I, class V, class O>
+std::vector<I> degree_order(const storage::csr<I, V, O>& a) {
+    std::vector<I> order(static_cast<std::size_t>(a.rows));
+    std::iota(order.begin(), order.end(), I(0));
+    std::stable_sort(order.begin(), order.end(), [&](I x, I y) { return a.degree(x) > a.degree(y); });
+    return order;
+}
+
+// The same edges with every endpoint u renamed to its new id (inverse[u]).
+template <class Index>
+edge_list<Index> relabel(const edge_list<Index>& list, std::span<const Index> order) {
+    require(order.size() == static_cast<std::size_t>(list.num_nodes), "relabel: an order of ", order.size(),
+            " nodes for a graph of ", list.num_nodes);
+    const auto inverse = inverse_permutation(order);
+    edge_list<Index> out;
+    out.num_nodes = list.num_nodes;
+    out.edges.reserve(list.edges.size());
+    for (const auto& [u, v] : list.edges) {
+        require(u >= 0 && u < list.num_nodes && v >= 0 && v < list.num_nodes, "relabel: edge (", u, ", ", v,
+                ") outside [0, ", list.num_nodes, ")");
+        out.edges.emplace_back(inverse[static_cast<std::size_t>(u)], inverse[static_cast<std::size_t>(v)]);
+    }
+    return out;
+}
+
+}  // namespace mixgcn::graph
