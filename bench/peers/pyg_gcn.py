@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""PyTorch Geometric peer of mixgcn's 2-layer GCN, beside the plain-PyTorch peer torch_gcn.py.
+
+Same dataset reader, model, loss, optimiser, dropout, seed, timing and JSON fields as
+torch_gcn.py (it is imported from there, so the two cannot drift apart); only the layers
+differ: torch_geometric.nn.GCNConv(cached=True). The graph handed to GCNConv is the edge
+set of torch_gcn.py's operator without its diagonal (symmetrised, de-duplicated, no self
+loops), so GCNConv's own gcn_norm (add self loops of weight 1, then D^-1/2 (A+I) D^-1/2)
+gives the same A_hat as torch_gcn.py and mixgcn. cached=True computes that normalisation
+once, on the first forward pass, as the other two build A_hat once before training.
+
+--adj edge_index (default) is PyG's usual gather/scatter message passing;
+--adj sparse hands GCNConv a torch sparse CSR adj_t instead, which PyG runs as an SpMM.
+
+Exit code 77 (skipped) when torch or torch_geometric is not importable.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+import resource
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torch_gcn import fail, load_dataset, gcn_operator  # exits 77 itself when torch is missing
+
+import torch
+import warnings
+
+warnings.filterwarnings("ignore", category=FutureWarning)  # torch.jit.script deprecation, at import
+try:
+    import torch_geometric
+    from torch_geometric.nn import GCNConv
+except ImportError as exc:  # pragma: no cover - depends on the machine
+    fail(f"torch_geometric is not importable ({exc}); install it (pip install torch_geometric) to run the peer", 77)
+
+
+class GCN(torch.nn.Module):
+    def __init__(self, dims, dropout):
+        super().__init__()
+        # GCNConv: glorot weight, zero bias, x W before propagation, as torch_gcn.GCN.
+        self.layers = torch.nn.ModuleList(GCNConv(a, b, cached=True) for a, b in zip(dims[:-1], dims[1:]))
+        self.dropout = dropout
+
+    def forward(self, adj, x):
+        h = x
+        for i, conv in enumerate(self.layers):
+            h = torch.nn.functional.dropout(h, self.dropout, self.training)
+            h = conv(h, adj)
+            if i + 1 < len(self.layers):
+                h = torch.relu(h)
+        return h
+
+
+def pyg_graph(edges, n, kind):
+    """The off-diagonal part of torch_gcn's operator: both directions, no duplicates, no loops."""
+    a = gcn_operator(edges, n)
+    crow, col = a.crow_indices(), a.col_indices()
+    row = torch.repeat_interleave(torch.arange(n), crow[1:] - crow[:-1])
+    keep = row != col
+    edge_index = torch.stack([row[keep], col[keep]])
+    if kind == "edge_index":
+        return edge_index, int(a.values().numel())
+    # Symmetric, so adj_t (target x source) is the same matrix; values 1, GCNConv normalises.
+    ones = torch.ones(edge_index.shape[1])
+    adj = torch.sparse_coo_tensor(edge_index, ones, (n, n)).coalesce().to_sparse_csr()
+    return adj, int(a.values().numel())
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True, help="dataset folder (FORMAT.md)")
+    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
+    ap.add_argument("--epochs", type=int, default=200)
+    ap.add_argument("--hidden", type=int, default=16)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--lr", type=float, default=0.01)
+    ap.add_argument("--weight-decay", type=float, default=5e-4)
+    ap.add_argument("--dropout", type=float, default=0.5)
+    ap.add_argument("--feature-norm", choices=["row", "none"], default="row",
+                    help="row-normalise features, as mixgcn-train does by default")
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap.add_argument("--adj", choices=["edge_index", "sparse"], default="edge_index",
+                    help="graph input of GCNConv: edge_index (scatter) or a sparse CSR adj_t (SpMM)")
+    ap.add_argument("--json", help="also write the result to this file")
+    args = ap.parse_args()
+    if args.layers < 1 or args.epochs < 1 or args.hidden < 1:
+        fail("--layers, --epochs and --hidden must be >= 1")
+
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    t0 = time.perf_counter()
+    x, edges, y, split = load_dataset(args.data)
+    n = x.shape[0]
+    if args.feature_norm == "row":
+        s = x.sum(1, keepdim=True)
+        x = torch.where(s != 0, x / torch.where(s != 0, s, torch.ones_like(s)), x)
+    adj, nnz = pyg_graph(edges, n, args.adj)
+    del edges
+    on_gpu = args.device.startswith("cuda")
+    if args.device != "cpu":
+        if on_gpu and not torch.cuda.is_available():
+            fail("--device cuda: torch sees no GPU", 77)
+        dev = torch.device(args.device)
+        x, adj, y, split = x.to(dev), adj.to(dev), y.to(dev), split.to(dev)
+    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
+    load_s = time.perf_counter() - t0
+    classes = int(y.max()) + 1
+    train, val, test = split == 1, split == 2, split == 3
+    if int(train.sum()) == 0:
+        fail(f"{args.data}: no training nodes")
+
+    dims = [x.shape[1]] + [args.hidden] * (args.layers - 1) + [classes]
+    model = GCN(dims, args.dropout).to(x.device)
+    first_layer = list(model.layers[0].parameters())
+    rest = [p for conv in model.layers[1:] for p in conv.parameters()]
+    groups = [{"params": first_layer, "weight_decay": args.weight_decay}]
+    if rest:
+        groups.append({"params": rest, "weight_decay": 0.0})
+    opt = torch.optim.Adam(groups, lr=args.lr)
+
+    def accuracy(logits, mask):
+        m = int(mask.sum())
+        return float((logits[mask].argmax(1) == y[mask]).sum()) / m if m else float("nan")
+
+    # The loop is torch_gcn.py's, line for line (epoch = train step + evaluation pass).
+    epoch_times, step_times = [], []
+    best_val, best_epoch, test_at_best, last_loss = -1.0, 0, float("nan"), float("nan")
+    for epoch in range(1, args.epochs + 1):
+        sync()
+        t = time.perf_counter()
+        model.train()
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(model(adj, x)[train], y[train])
+        loss.backward()
+        opt.step()
+        sync()
+        step_times.append(time.perf_counter() - t)
+        model.eval()
+        with torch.no_grad():
+            logits = model(adj, x)
+        va = accuracy(logits, val) if int(val.sum()) else accuracy(logits, train)
+        epoch_times.append(time.perf_counter() - t)
+        last_loss = loss.item()
+        if va > best_val:
+            best_val, best_epoch, test_at_best = va, epoch, accuracy(logits, test)
+
+    result = {
+        "peer": "pyg",
+        "torch_version": torch.__version__,
+        "torch_geometric_version": torch_geometric.__version__,
+        "adj": args.adj,
+        "threads": torch.get_num_threads(),
+        "nodes": n,
+        "nonzeros_with_self_loops": nnz,
+        "features": int(x.shape[1]),
+        "classes": classes,
+        "hidden": args.hidden,
+        "layers": args.layers,
+        "epochs": args.epochs,
+        "load_seconds": load_s,
+        "epoch_time_median_s": statistics.median(epoch_times),
+        "train_step_median_s": statistics.median(step_times),
+        "final_loss": last_loss,
+        "best_val_epoch": best_epoch,
+        "best_val_acc": best_val,
+        "test_accuracy": test_at_best,
+        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
+        "device_peak_bytes": torch.cuda.max_memory_allocated() if on_gpu else None,
+    }
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
