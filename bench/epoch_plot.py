@@ -88,7 +88,7 @@ def main():
     ax.legend(handles, names, loc="upper left", fontsize=8)
     ax.set_xticks(range(len(results)), [label(r.get("config", {})) for r in results], fontsize=8)
     ax.set_ylabel("epoch time, median (ms)")
-    ax.set_title("GCN epoch time (2 layers, train step + evaluation); hatched: no result")
+    ax.set_title("GCN epoch time (train step + evaluation)\nhatched: no result (OOM, timeout, not installed)", fontsize=10)
     fig.tight_layout()
     fig.savefig(args.output, dpi=120)
     print(f"wrote {args.output}")
