@@ -190,3 +190,11 @@ TEST_CASE("node order: degree order puts high degrees first, ties by id, and rel
     for (const auto& [u, v] : renamed.edges) after.emplace(order[std::size_t(u)], order[std::size_t(v)]);
     CHECK(before == after);
 }
+
+TEST_CASE("node order: part order numbers nodes part by part, ids ascending within a part") {
+    const std::vector<int> owner{2, 0, 1, 0, 2, 1, 0};
+    const auto order = graph::part_order<index_t>(std::span<const int>(owner));
+    CHECK(order == std::vector<index_t>{1, 3, 6, 2, 5, 0, 4});
+    const std::vector<int> bad{0, -1};
+    CHECK_THROWS_AS(graph::part_order<index_t>(std::span<const int>(bad)), invalid_argument);
+}

@@ -6,6 +6,8 @@
 //   reverse_cuthill_mckee(a)   breadth-first from a low-degree peripheral node of each
 //                              component, neighbours by increasing degree, reversed
 //   degree_order(a)            decreasing degree (hubs' rows together), ties by id
+//   part_order(owner)          nodes part by part (a partitioner's owners: community
+//                              order when the parts are communities), ids within a part
 //   inverse_permutation(order) new id of every old id; throws unless `order` is one
 //   relabel(list, order)       the edge list in the new ids
 #include <algorithm>
@@ -104,6 +106,19 @@ std::vector<I> degree_order(const storage::csr<I, V, O>& a) {
     std::vector<I> order(static_cast<std::size_t>(a.rows));
     std::iota(order.begin(), order.end(), I(0));
     std::stable_sort(order.begin(), order.end(), [&](I x, I y) { return a.degree(x) > a.degree(y); });
+    return order;
+}
+
+// Nodes part by part, in increasing part id, by increasing id within a part. Throws
+// invalid_argument naming the first negative part.
+template <class Index = index_t>
+std::vector<Index> part_order(std::span<const int> owner) {
+    std::vector<Index> order(owner.size());
+    std::iota(order.begin(), order.end(), Index(0));
+    for (std::size_t v = 0; v < owner.size(); ++v)
+        require(owner[v] >= 0, "part_order: node ", v, " has part ", owner[v]);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](Index x, Index y) { return owner[static_cast<std::size_t>(x)] < owner[static_cast<std::size_t>(y)]; });
     return order;
 }
 
