@@ -1,5 +1,10 @@
 #include <doctest/doctest.h>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#include <unistd.h>
+#endif
+
 #include <algorithm>
 #include <cstdlib>
 #include <set>
@@ -7,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "mixgcn/core/buffer.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/graph/normalize.hpp"
@@ -198,3 +204,44 @@ TEST_CASE("node order: part order numbers nodes part by part, ids ascending with
     const std::vector<int> bad{0, -1};
     CHECK_THROWS_AS(graph::part_order<index_t>(std::span<const int>(bad)), invalid_argument);
 }
+
+#if defined(__linux__)
+// Pages of [p, p + bytes) resident in memory (mincore), for the first-touch rule.
+static std::size_t resident_pages(const void* p, std::size_t bytes) {
+    const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    const auto first = reinterpret_cast<std::uintptr_t>(p) / page * page;
+    const auto last = (reinterpret_cast<std::uintptr_t>(p) + bytes + page - 1) / page * page;
+    std::vector<unsigned char> in((last - first) / page);
+    REQUIRE(::mincore(reinterpret_cast<void*>(first), last - first, in.data()) == 0);
+    std::size_t n = 0;
+    for (auto c : in) n += c & 1;
+    return n;
+}
+
+TEST_CASE("aligned_buffer: a large buffer is zero yet untouched until its user writes it (first touch)") {
+    const std::size_t n = (std::size_t(64) << 20) / sizeof(float);  // 64 MiB
+    aligned_buffer<float> big(n);
+    REQUIRE(big.size() == n);
+    CHECK(reinterpret_cast<std::uintptr_t>(big.data()) % buffer_alignment == 0);
+    // Nothing was written at allocation: no page is resident, so each page's first touch
+    // (and, on a NUMA machine, its placement) belongs to the thread that first writes it.
+    CHECK(resident_pages(big.data(), n * sizeof(float)) == 0);
+    // Still zero-initialised, as the contract says (reading maps the shared zero page).
+    bool zero = true;
+    for (std::size_t i = 0; i < n; i += 4096) zero = zero && big[i] == 0.0f;
+    CHECK(zero);
+    for (std::size_t i = 0; i < n; ++i) big[i] = float(i % 7);
+    CHECK(resident_pages(big.data(), n * sizeof(float)) * std::size_t(::sysconf(_SC_PAGESIZE)) >= n * sizeof(float));
+    // Copies and moves keep the contents and the mapping's ownership.
+    aligned_buffer<float> copy = big;
+    CHECK(copy[n - 1] == float((n - 1) % 7));
+    aligned_buffer<float> moved = std::move(copy);
+    CHECK(moved[12345] == float(12345 % 7));
+    CHECK(copy.empty());
+    // Small buffers come zeroed from operator new.
+    aligned_buffer<double> small(1000);
+    bool small_zero = true;
+    for (double v : small) small_zero = small_zero && v == 0.0;
+    CHECK(small_zero);
+}
+#endif
