@@ -15,15 +15,12 @@ once, on the first forward pass, as the other two build A_hat once before traini
 Exit code 77 (skipped) when torch or torch_geometric is not importable.
 """
 import argparse
-import json
 import os
-import statistics
 import sys
 import time
-import resource
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_gcn import fail, load_dataset, gcn_operator  # exits 77 itself when torch is missing
+from torch_gcn import fail, load_dataset, gcn_operator, train_and_report  # exits 77 itself when torch is missing
 
 import torch
 import warnings
@@ -106,77 +103,21 @@ def main():
             fail("--device cuda: torch sees no GPU", 77)
         dev = torch.device(args.device)
         x, adj, y, split = x.to(dev), adj.to(dev), y.to(dev), split.to(dev)
-    sync = torch.cuda.synchronize if on_gpu else (lambda: None)
     load_s = time.perf_counter() - t0
     classes = int(y.max()) + 1
-    train, val, test = split == 1, split == 2, split == 3
-    if int(train.sum()) == 0:
+    if int((split == 1).sum()) == 0:
         fail(f"{args.data}: no training nodes")
 
     dims = [x.shape[1]] + [args.hidden] * (args.layers - 1) + [classes]
     model = GCN(dims, args.dropout).to(x.device)
-    first_layer = list(model.layers[0].parameters())
-    rest = [p for conv in model.layers[1:] for p in conv.parameters()]
-    groups = [{"params": first_layer, "weight_decay": args.weight_decay}]
-    if rest:
-        groups.append({"params": rest, "weight_decay": 0.0})
-    opt = torch.optim.Adam(groups, lr=args.lr)
-
-    def accuracy(logits, mask):
-        m = int(mask.sum())
-        return float((logits[mask].argmax(1) == y[mask]).sum()) / m if m else float("nan")
-
-    # The loop is torch_gcn.py's, line for line (epoch = train step + evaluation pass).
-    epoch_times, step_times = [], []
-    best_val, best_epoch, test_at_best, last_loss = -1.0, 0, float("nan"), float("nan")
-    for epoch in range(1, args.epochs + 1):
-        sync()
-        t = time.perf_counter()
-        model.train()
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(adj, x)[train], y[train])
-        loss.backward()
-        opt.step()
-        sync()
-        step_times.append(time.perf_counter() - t)
-        model.eval()
-        with torch.no_grad():
-            logits = model(adj, x)
-        va = accuracy(logits, val) if int(val.sum()) else accuracy(logits, train)
-        epoch_times.append(time.perf_counter() - t)
-        last_loss = loss.item()
-        if va > best_val:
-            best_val, best_epoch, test_at_best = va, epoch, accuracy(logits, test)
-
-    result = {
+    # The loop and the JSON are torch_gcn.py's (train_and_report), so the peers time alike.
+    train_and_report(model, adj, x, y, split, args, load_s, {
         "peer": "pyg",
         "torch_version": torch.__version__,
         "torch_geometric_version": torch_geometric.__version__,
         "adj": args.adj,
-        "threads": torch.get_num_threads(),
-        "nodes": n,
         "nonzeros_with_self_loops": nnz,
-        "features": int(x.shape[1]),
-        "classes": classes,
-        "hidden": args.hidden,
-        "layers": args.layers,
-        "epochs": args.epochs,
-        "load_seconds": load_s,
-        "epoch_time_median_s": statistics.median(epoch_times),
-        "train_step_median_s": statistics.median(step_times),
-        "final_loss": last_loss,
-        "best_val_epoch": best_epoch,
-        "best_val_acc": best_val,
-        "test_accuracy": test_at_best,
-        "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
-        "device": torch.cuda.get_device_name() if on_gpu else "cpu",
-        "device_peak_bytes": torch.cuda.max_memory_allocated() if on_gpu else None,
-    }
-    text = json.dumps(result, indent=2)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    })
 
 
 if __name__ == "__main__":
