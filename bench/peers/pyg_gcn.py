@@ -14,13 +14,11 @@ once, on the first forward pass, as the other two build A_hat once before traini
 
 Exit code 77 (skipped) when torch or torch_geometric is not importable.
 """
-import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torch_gcn import fail, load_dataset, gcn_operator, train_and_report  # exits 77 itself when torch is missing
+from torch_gcn import fail, gcn_operator, load_inputs, peer_arguments, train_and_report  # exits 77 itself when torch is missing
 
 import torch
 import warnings
@@ -66,48 +64,11 @@ def pyg_graph(edges, n, kind):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", required=True, help="dataset folder (FORMAT.md)")
-    ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
-    ap.add_argument("--epochs", type=int, default=200)
-    ap.add_argument("--hidden", type=int, default=16)
-    ap.add_argument("--layers", type=int, default=2)
-    ap.add_argument("--lr", type=float, default=0.01)
-    ap.add_argument("--weight-decay", type=float, default=5e-4)
-    ap.add_argument("--dropout", type=float, default=0.5)
-    ap.add_argument("--feature-norm", choices=["row", "none"], default="row",
-                    help="row-normalise features, as mixgcn-train does by default")
-    ap.add_argument("--seed", type=int, default=42)
-    ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
+    ap = peer_arguments(__doc__.split("\n")[0])
     ap.add_argument("--adj", choices=["edge_index", "sparse"], default="edge_index",
                     help="graph input of GCNConv: edge_index (scatter) or a sparse CSR adj_t (SpMM)")
-    ap.add_argument("--json", help="also write the result to this file")
     args = ap.parse_args()
-    if args.layers < 1 or args.epochs < 1 or args.hidden < 1:
-        fail("--layers, --epochs and --hidden must be >= 1")
-
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    t0 = time.perf_counter()
-    x, edges, y, split = load_dataset(args.data)
-    n = x.shape[0]
-    if args.feature_norm == "row":
-        s = x.sum(1, keepdim=True)
-        x = torch.where(s != 0, x / torch.where(s != 0, s, torch.ones_like(s)), x)
-    adj, nnz = pyg_graph(edges, n, args.adj)
-    del edges
-    on_gpu = args.device.startswith("cuda")
-    if args.device != "cpu":
-        if on_gpu and not torch.cuda.is_available():
-            fail("--device cuda: torch sees no GPU", 77)
-        dev = torch.device(args.device)
-        x, adj, y, split = x.to(dev), adj.to(dev), y.to(dev), split.to(dev)
-    load_s = time.perf_counter() - t0
-    classes = int(y.max()) + 1
-    if int((split == 1).sum()) == 0:
-        fail(f"{args.data}: no training nodes")
-
+    x, adj, nnz, y, split, classes, load_s = load_inputs(args, lambda edges, n: pyg_graph(edges, n, args.adj))
     dims = [x.shape[1]] + [args.hidden] * (args.layers - 1) + [classes]
     model = GCN(dims, args.dropout).to(x.device)
     # The loop and the JSON are torch_gcn.py's (train_and_report), so the peers time alike.

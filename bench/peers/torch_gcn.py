@@ -208,8 +208,9 @@ class GCN(torch.nn.Module):
         return h
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def peer_arguments(description):
+    """The command line every peer shares (pyg_gcn.py adds its own on top)."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--data", required=True, help="dataset folder (FORMAT.md)")
     ap.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0 = torch default)")
     ap.add_argument("--epochs", type=int, default=200)
@@ -223,10 +224,15 @@ def main():
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--device", default="cpu", help="torch device: cpu (default) or cuda")
     ap.add_argument("--json", help="also write the result to this file")
-    args = ap.parse_args()
+    return ap
+
+
+def load_inputs(args, build_graph):
+    """Threads, seed, dataset, feature normalisation, graph (build_graph(edges, n) gives the
+    peer's graph object and its non-zeros with self loops), device: what every peer does
+    before training. Returns x, graph, nnz, y, split, classes and the seconds it took."""
     if args.layers < 1 or args.epochs < 1 or args.hidden < 1:
         fail("--layers, --epochs and --hidden must be >= 1")
-
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -236,23 +242,33 @@ def main():
     if args.feature_norm == "row":
         s = x.sum(1, keepdim=True)
         x = torch.where(s != 0, x / torch.where(s != 0, s, torch.ones_like(s)), x)
-    a_hat = gcn_operator(edges, n)
+    graph, nnz = build_graph(edges, n)
+    del edges
     if args.device != "cpu":
         if args.device.startswith("cuda") and not torch.cuda.is_available():
             fail("--device cuda: torch sees no GPU", 77)
         dev = torch.device(args.device)
-        x, a_hat, y, split = x.to(dev), a_hat.to(dev), y.to(dev), split.to(dev)
+        x, graph, y, split = x.to(dev), graph.to(dev), y.to(dev), split.to(dev)
     load_s = time.perf_counter() - t0
-    classes = int(y.max()) + 1
     if int((split == 1).sum()) == 0:
         fail(f"{args.data}: no training nodes")
+    return x, graph, nnz, y, split, int(y.max()) + 1, load_s
 
+
+def main():
+    args = peer_arguments(__doc__.split("\n")[0]).parse_args()
+
+    def operator(edges, n):
+        a_hat = gcn_operator(edges, n)
+        return a_hat, int(a_hat.values().numel())
+
+    x, a_hat, nnz, y, split, classes, load_s = load_inputs(args, operator)
     dims = [x.shape[1]] + [args.hidden] * (args.layers - 1) + [classes]
     model = GCN(dims, args.dropout).to(x.device)
     train_and_report(model, a_hat, x, y, split, args, load_s, {
         "peer": "pytorch",
         "torch_version": torch.__version__,
-        "nonzeros_with_self_loops": int(a_hat.values().numel()),
+        "nonzeros_with_self_loops": nnz,
     })
 
 
