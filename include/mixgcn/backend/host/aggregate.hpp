@@ -26,17 +26,25 @@
 
 namespace mixgcn::backend::host_detail {
 
+// Bytes of one vector register: a fixed-trip loop over a multiple of this vectorises
+// with no scalar remainder.
+#if defined(__AVX512F__)
+inline constexpr int lane_bytes = 64;
+#elif defined(__AVX__)
+inline constexpr int lane_bytes = 32;
+#else
+inline constexpr int lane_bytes = 16;
+#endif
+
+// Values per vector register.
+template <class V>
+inline constexpr int lanes = static_cast<int>(lane_bytes / sizeof(V));
+
 // Bytes of an output row kept in registers at once: 16 vector registers' worth, so
 // each pass over a row's non-zeros covers as many columns as the register file holds
 // (fewer passes over col_idx and fewer, longer gathers per X row). Measured on AVX2
 // (docs/kernels.md): 512 bytes ran 1.5-2x faster than 128 at widths 64-256.
-#if defined(__AVX512F__)
-inline constexpr int chunk_bytes = 1024;
-#elif defined(__AVX__)
-inline constexpr int chunk_bytes = 512;
-#else
-inline constexpr int chunk_bytes = 256;
-#endif
+inline constexpr int chunk_bytes = 16 * lane_bytes;
 
 // Values per register-resident chunk of an output row.
 template <class V>
@@ -75,18 +83,6 @@ inline void row_chunk(const storage::sparse_view<I, V, O>& a, const V* x, std::s
 #pragma omp simd
     for (int j = 0; j < C; ++j) y_row[c0 + static_cast<std::size_t>(j)] = rs * acc[j];
 }
-
-// Values per vector register: a fixed-trip loop over a multiple of this vectorises
-// with no scalar remainder.
-#if defined(__AVX512F__)
-inline constexpr int lane_bytes = 64;
-#elif defined(__AVX__)
-inline constexpr int lane_bytes = 32;
-#else
-inline constexpr int lane_bytes = 16;
-#endif
-template <class V>
-inline constexpr int lanes = static_cast<int>(lane_bytes / sizeof(V));
 
 // P accumulators of a tail's remainder, used when `on` (bit P of the remainder's length).
 template <int P, class V>
