@@ -83,17 +83,11 @@ std::vector<I> reverse_cuthill_mckee(const storage::csr<I, V, O>& a) {
             for (I v : a.row_cols(u))
                 if (level[static_cast<std::size_t>(v)] < 0)
                     level[static_cast<std::size_t>(v)] = level[static_cast<std::size_t>(u)] + 1;
-        int far = 0;
-        for (I u : probe) far = std::max(far, level[static_cast<std::size_t>(u)]);
-        I root = start;
+        // BFS order lists levels in turn: the last level is the tail of `probe`.
+        const int far = level[static_cast<std::size_t>(probe.back())];
+        I root = probe.back();
         for (I u : probe)
             if (level[static_cast<std::size_t>(u)] == far && a.degree(u) < a.degree(root)) root = u;
-        if (level[static_cast<std::size_t>(root)] != far)
-            for (I u : probe)
-                if (level[static_cast<std::size_t>(u)] == far) {
-                    root = u;
-                    break;
-                }
         bfs(root, order, seen);
     }
     std::reverse(order.begin(), order.end());
