@@ -141,7 +141,7 @@ text = open(log, errors="replace").read()[-20000:]
 if timed_out: state = "timeout"
 elif rc == 0: state = "ok"
 elif rc == 77: state = "skipped"
-elif sig == signal.SIGKILL or rc == 137 or re.search(r"MemoryError|bad_alloc|[Oo]ut of memory|needs .* but .* is available", text): state = "OOM"
+elif sig == signal.SIGKILL or rc == 137 or re.search(r"MemoryError|bad_alloc|[Oo]ut of memory|[Cc]an.t allocate memory|Cannot allocate memory|needs .* but .* is available", text): state = "OOM"
 else: state = "failed"
 json.dump({"status": state, "exit_code": rc, "signal": sig, "wall_s": time.monotonic() - t0,
            "peak_rss_bytes": ru.ru_maxrss * 1024, "timeout_s": limit, "log": log}, open(status_path, "w"), indent=2)
