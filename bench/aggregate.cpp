@@ -51,7 +51,7 @@ struct options {
     double degree = 16;
     std::vector<std::size_t> widths = {8, 16, 32, 64, 128, 256, 41, 47, 100, 602};
     std::vector<std::string> graphs = {"sbm", "rmat"};
-    std::vector<std::string> orders = {"none"};  // none, shuffle, rcm, degree
+    std::vector<std::string> orders = {"none"};  // none, shuffle, rcm, degree, metis
     int repeat = 10;
     std::string json;
 };
@@ -245,23 +245,22 @@ int main(int argc, char** argv) try {
     std::printf("%-11s %9s %9s %5s %5s %10s %10s %10s %7s %5s %10s %8s\n", "graph", "rows", "nnz", "width", "inst",
                 "ms", "GB/s comp", "GB/s gath", "of copy", "cpu%", "naive ms", "speedup");
     std::vector<result> results;
-    for (const auto& generated : o.graphs)
-    for (const auto& order : o.orders) {
+    for (const auto& generated : o.graphs) {
         const auto base_list =
             generated == "sbm" ? sbm_like(o.nodes, o.degree, 1) : rmat_like(o.nodes, o.degree, 2);
-        // The node numbering the kernel sees: as generated (sbm's communities are id
-        // ranges, rmat's ids are shuffled), shuffled, or reordered from the built graph.
-        auto list = base_list;
-        if (order != "none") {
-            std::vector<index_t> perm(std::size_t(o.nodes));
-            std::iota(perm.begin(), perm.end(), index_t(0));
+        for (const auto& order : o.orders) {
+            // The node numbering the kernel sees: as generated (sbm's communities are id
+            // ranges, rmat's ids are shuffled), shuffled, or reordered from the built graph.
+            auto list = base_list;
             if (order == "shuffle") {
                 rng g(5);
-                for (std::size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[g.below(i)]);
-            } else {
-                const auto built = graph::build_adjacency<index_t, float>(base_list, {.symmetrize = true});
+                const auto perm = graph::random_order<index_t>(std::size_t(o.nodes), g);
+                list = graph::relabel(base_list, std::span<const index_t>(perm));
+            } else if (order != "none") {
                 require(order == "rcm" || order == "degree" || order == "metis", "--order: unknown ordering '",
                         order, "' (none, shuffle, rcm, degree, metis)");
+                const auto built = graph::build_adjacency<index_t, float>(base_list, {.symmetrize = true});
+                std::vector<index_t> perm;
                 if (order == "metis") {
                     // Parts of ~4096 nodes: at width 128 a part's X rows (2 MiB) fit in L2.
                     const int parts = std::max(1, int(o.nodes / 4096));
@@ -270,40 +269,42 @@ int main(int argc, char** argv) try {
                 } else {
                     perm = order == "rcm" ? graph::reverse_cuthill_mckee(built) : graph::degree_order(built);
                 }
+                list = graph::relabel(base_list, std::span<const index_t>(perm));
             }
-            list = graph::relabel(base_list, std::span<const index_t>(perm));
-        }
-        const std::string shape = order == "none" ? generated : generated + "/" + order;
-        const auto adj = graph::build_adjacency<index_t, float>(list, {.symmetrize = true});
-        const auto op = graph::gcn_normalize<float>(adj, graph::normalization_mode::fused);
-        const auto a = op.forward();
-        const double rows = a.rows, nnz = double(a.nnz());
-        for (std::size_t d : o.widths) {
-            dense_matrix<float> x(std::size_t(a.cols), d), y(std::size_t(a.rows), d), y2(std::size_t(a.rows), d);
-            rng g(3);
-            for (auto& v : x.values()) v = float(g.uniform(-1, 1));
-            const timing th = time_best(o.repeat, threads, [&] { backend::host::aggregate(a, x.cview(), y.view()); });
-            const double s = th.best;
-            const double s_naive =
-                time_best(o.repeat, threads, [&] { naive_aggregate(a, x.cview(), y2.view()); }).best;
-            double diff = 0;
-            for (std::size_t i = 0; i < y.size(); ++i) diff = std::max(diff, double(std::abs(y.data()[i] - y2.data()[i])));
-            require(diff < 1e-3, "host and naive kernels disagree by ", diff, " at width ", d);
-            const double base = (rows + 1) * 8 + nnz * 4 + 2 * rows * 4 + rows * double(d) * 4;
-            result res{shape,
-                       d,
-                       backend::host_detail::is_instantiated_width(backend::host_detail::aggregate_widths{}, d),
-                       s,
-                       s_naive,
-                       base + double(a.cols) * double(d) * 4,
-                       base + nnz * double(d) * 4,
-                       th.cpu_share};
-            std::printf("%-11s %9.0f %9.0f %5zu %5s %10.3f %10.2f %10.2f %6.0f%% %4.0f%% %10.3f %7.2fx\n",
-                        shape.c_str(), rows, nnz, d, res.instantiated ? "yes" : "no", s * 1e3,
-                        res.compulsory_bytes / s / 1e9, res.gathered_bytes / s / 1e9,
-                        100 * res.compulsory_bytes / s / 1e9 / copy_gbs, 100 * th.cpu_share, s_naive * 1e3,
-                        s_naive / s);
-            results.push_back(res);
+            const std::string shape = order == "none" ? generated : generated + "/" + order;
+            const auto adj = graph::build_adjacency<index_t, float>(list, {.symmetrize = true});
+            const auto op = graph::gcn_normalize<float>(adj, graph::normalization_mode::fused);
+            const auto a = op.forward();
+            const double rows = a.rows, nnz = double(a.nnz());
+            for (std::size_t d : o.widths) {
+                dense_matrix<float> x(std::size_t(a.cols), d), y(std::size_t(a.rows), d), y2(std::size_t(a.rows), d);
+                rng g(3);
+                for (auto& v : x.values()) v = float(g.uniform(-1, 1));
+                const timing th =
+                    time_best(o.repeat, threads, [&] { backend::host::aggregate(a, x.cview(), y.view()); });
+                const double s = th.best;
+                const double s_naive =
+                    time_best(o.repeat, threads, [&] { naive_aggregate(a, x.cview(), y2.view()); }).best;
+                double diff = 0;
+                for (std::size_t i = 0; i < y.size(); ++i)
+                    diff = std::max(diff, double(std::abs(y.data()[i] - y2.data()[i])));
+                require(diff < 1e-3, "host and naive kernels disagree by ", diff, " at width ", d);
+                const double base = (rows + 1) * 8 + nnz * 4 + 2 * rows * 4 + rows * double(d) * 4;
+                result res{shape,
+                           d,
+                           backend::host_detail::is_instantiated_width(backend::host_detail::aggregate_widths{}, d),
+                           s,
+                           s_naive,
+                           base + double(a.cols) * double(d) * 4,
+                           base + nnz * double(d) * 4,
+                           th.cpu_share};
+                std::printf("%-11s %9.0f %9.0f %5zu %5s %10.3f %10.2f %10.2f %6.0f%% %4.0f%% %10.3f %7.2fx\n",
+                            shape.c_str(), rows, nnz, d, res.instantiated ? "yes" : "no", s * 1e3,
+                            res.compulsory_bytes / s / 1e9, res.gathered_bytes / s / 1e9,
+                            100 * res.compulsory_bytes / s / 1e9 / copy_gbs, 100 * th.cpu_share, s_naive * 1e3,
+                            s_naive / s);
+                results.push_back(res);
+            }
         }
     }
     // A fallback width against the nearest instantiated width measured on the same graph,
@@ -320,7 +321,7 @@ int main(int argc, char** argv) try {
         }
         if (!best) continue;
         nearest[i] = {best->width, (r.compulsory_bytes / r.seconds) / (best->compulsory_bytes / best->seconds)};
-        std::printf("%-5s width %zu: %.2fx the per-byte rate of width %zu\n", r.graph.c_str(), r.width,
+        std::printf("%-11s width %zu: %.2fx the per-byte rate of width %zu\n", r.graph.c_str(), r.width,
                     nearest[i].second, best->width);
     }
     if (!o.json.empty()) {

@@ -113,10 +113,8 @@ namespace {
 
 // A copy of `list` with its node ids shuffled (seeded), as unordered real-world ids are.
 graph::edge_list<index_t> shuffled(const graph::edge_list<index_t>& list, std::uint64_t seed) {
-    std::vector<index_t> perm(std::size_t(list.num_nodes));
-    for (std::size_t i = 0; i < perm.size(); ++i) perm[i] = index_t(i);
     rng g(seed);
-    for (std::size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[g.below(i)]);
+    const auto perm = graph::random_order<index_t>(std::size_t(list.num_nodes), g);
     return graph::relabel(list, std::span<const index_t>(perm));
 }
 

@@ -6,6 +6,8 @@
 //   reverse_cuthill_mckee(a)   breadth-first from a low-degree peripheral node of each
 //                              component, neighbours by increasing degree, reversed
 //   degree_order(a)            decreasing degree (hubs' rows together), ties by id
+//   random_order(n, g)         a uniformly random order (Fisher-Yates): ids as a crawl
+//                              would give them, the baseline the others are measured on
 //   part_order(owner)          nodes part by part (a partitioner's owners: community
 //                              order when the parts are communities), ids within a part
 //   inverse_permutation(order) new id of every old id; throws unless `order` is one
@@ -14,9 +16,11 @@
 #include <cstddef>
 #include <numeric>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/storage/csr.hpp"
 
@@ -103,6 +107,16 @@ std::vector<I> degree_order(const storage::csr<I, V, O>& a) {
     return order;
 }
 
+// A uniformly random order of n nodes drawn from g (Fisher-Yates, the same draws as the
+// generators' own scrambles).
+template <class Index = index_t>
+std::vector<Index> random_order(std::size_t n, rng& g) {
+    std::vector<Index> order(n);
+    std::iota(order.begin(), order.end(), Index(0));
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+    return order;
+}
+
 // Nodes part by part, in increasing part id, by increasing id within a part. Throws
 // invalid_argument naming the first negative part.
 template <class Index = index_t>
@@ -111,8 +125,8 @@ std::vector<Index> part_order(std::span<const int> owner) {
     std::iota(order.begin(), order.end(), Index(0));
     for (std::size_t v = 0; v < owner.size(); ++v)
         require(owner[v] >= 0, "part_order: node ", v, " has part ", owner[v]);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](Index x, Index y) { return owner[static_cast<std::size_t>(x)] < owner[static_cast<std::size_t>(y)]; });
+    const auto part = [&](Index v) { return owner[static_cast<std::size_t>(v)]; };
+    std::stable_sort(order.begin(), order.end(), [&](Index x, Index y) { return part(x) < part(y); });
     return order;
 }
 
