@@ -42,6 +42,11 @@ data:
   --export-dataset DIR    write the dataset (npy files) to DIR before training
   --feature-norm auto|row|none   row-normalise features (auto: when all are >= 0)
   --normalization fused|edge-weights   how D^-1/2 (A+I) D^-1/2 is applied (default fused)
+  --order auto|none|metis|rcm|degree   the node numbering the full-graph strategies train
+                          in, for the aggregation's locality (docs/kernels.md); logits,
+                          embeddings and dropout masks keep the loaded ids, so only
+                          rounding changes. auto: metis when METIS is built and the graph
+                          has >= 65536 nodes, else none. Host backends only
 model and training:
   --layers L              GCN layers (default 2)
   --hidden H              hidden width (default 16)
@@ -109,6 +114,9 @@ struct config {
 template <class V>
 int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
     const auto b = a.choice("backend", "host", {"host", "reference", "kokkos", "cuda"});
+    const auto order = a.choice("order", "auto", {"auto", "none", "metis", "rcm", "degree"});
+    if (b == "cuda" && order != "auto" && order != "none")
+        throw cli::usage_error("flag --order applies to the host backends; --backend cuda trains in the loaded ids");
     if (b != "cuda" && (a.has("tf32") || a.has("device")))
         throw cli::usage_error(std::string("flags --tf32 and --device apply to --backend cuda, not ") + b);
     if (b == "cuda") {
@@ -151,7 +159,7 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
-                           "chunks", "comm-timeout", "memory-limit", "trace"},
+                           "chunks", "comm-timeout", "memory-limit", "trace", "order"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

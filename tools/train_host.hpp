@@ -22,6 +22,7 @@
 #include "mixgcn/parallel/full_graph.hpp"
 #include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
+#include "mixgcn/partition/locality_order.hpp"
 #include "train_run.hpp"
 
 namespace mixgcn::train_tool {
@@ -85,6 +86,42 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
     return {owner.begin(), owner.end()};
 }
 
+// --order: the numbering the full-graph strategies train in. `auto` is METIS's community
+// order where it pays (docs/kernels.md, "Node ordering"): when METIS is built and the
+// graph has at least `auto_order_nodes` nodes (smaller X blocks stay in cache in any
+// order, and there METIS's time would not come back). Applied to the dataset and Â in
+// place; returns order[new] = user's id, empty when the ids stay as loaded.
+inline constexpr std::size_t auto_order_nodes = 65536;
+
+template <class B, class V, class Comm>
+std::vector<index_t> apply_node_order(train_tool::run_context<B, V, Comm>& ctx) {
+    const cli::args& a = ctx.a;
+    const auto requested = a.choice("order", "auto", {"auto", "none", "metis", "rcm", "degree"});
+    if (ctx.strategy_name == "data") {
+        if (requested != "auto" && requested != "none")
+            throw cli::usage_error("flag --order applies to the full-graph strategies; --strategy data trains "
+                                   "METIS clusters, which are already local");
+        return {};
+    }
+    const auto n = static_cast<std::size_t>(ctx.adjacency.rows);
+    const std::string chosen = requested != "auto"                                          ? requested
+                               : partition::metis::available() && n >= auto_order_nodes ? "metis"
+                                                                                          : "none";
+    if (chosen == "none") return {};
+    const auto t0 = std::chrono::steady_clock::now();
+    // One rank orders, everyone receives the same order (as with the owners).
+    std::vector<index_t> order(n);
+    if (ctx.comm.rank() == 0) order = partition::locality_order(ctx.adjacency, partition::parse_node_order(chosen));
+    ctx.comm.broadcast(std::span<index_t>(order), 0);
+    ctx.adjacency = graph::permute(ctx.adjacency, std::span<const index_t>(order));
+    graph::permute_nodes(ctx.ds, std::span<const index_t>(order));
+    ctx.order = chosen;
+    ctx.order_seconds = trace::interval("order nodes", trace::category::setup, t0, std::chrono::steady_clock::now());
+    if (!ctx.quiet)
+        std::printf("node order: %s (%.2f s; outputs keep the loaded ids)\n", chosen.c_str(), ctx.order_seconds);
+    return order;
+}
+
 // The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come
 // from one factory (parallel::with_strategy): the whole operator, an owner vector and the
 // dataset in, the strategy and its inputs out. `data` trains Cluster-GCN batches per rank.
@@ -92,6 +129,9 @@ template <class B, class V, class Comm>
 void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
+    // Before anything reads node ids (owners, the planner's layout): every rank computes
+    // the same deterministic order from the same graph.
+    const std::vector<index_t> original_ids = apply_node_order(ctx);
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;
     // --strategy auto: the planner, fed this graph's statistics and the owners the flags
@@ -152,6 +192,7 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     parallel::strategy_options so;
     so.kind = parallel::parse_strategy_kind(ctx.strategy_name);
     so.chunks = a.number<int>("chunks", 1);
+    so.original_ids = original_ids;
     if (so.chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(so.chunks));
     if (owner.empty())
         owner = so.kind == parallel::strategy_kind::single ? std::vector<int>(static_cast<std::size_t>(adjacency.rows), 0)

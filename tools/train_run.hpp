@@ -104,7 +104,7 @@ struct run_context {
     bool quiet;
     std::string strategy_name;
     dataset<V>& ds;
-    const storage::csr<index_t, V>& adjacency;
+    storage::csr<index_t, V>& adjacency;  // the host strategies may renumber both (--order)
     graph::normalization_mode mode;
     nn::gcn_model<B, V>& model;
     nn::optimizer<B, V>& opt;
@@ -117,6 +117,8 @@ struct run_context {
     std::size_t device_peak_bytes = 0;  // device memory high-water mark (device backends)
     dense_matrix<V>* logits = nullptr;  // when set, the best model's outputs go here
     dense_matrix<V>* embeddings = nullptr;  // when set, its last hidden layer's outputs
+    std::string order = "none";  // the node order the graph was trained in (--order)
+    double order_seconds = 0;    // computing and applying it
 
     // Trains `strategy` over `data` with the single-process trainer.
     template <class S>
@@ -246,7 +248,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
                                           [](V v) { return v >= V(0); });
     if (feature_norm == "row" || (feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
     graph::build_report report;
-    const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+    auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
     // Reading (or generating), validating, normalising the features and building Â.
     const double load_seconds =
         trace::interval("load dataset", trace::category::setup, t_load, std::chrono::steady_clock::now());
@@ -334,6 +336,8 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("strategy", ran).field("comm", Comm::name()).field("ranks", comm.size());
         if (strategy_name == "auto") j.field("strategy_requested", "auto");
         if (ran == "mixture") j.field("chunks", a.number<int>("chunks", 1));
+        j.field("order", ctx.order);
+        if (a.get("order", "auto") != ctx.order) j.field("order_requested", a.get("order", "auto"));
         if (ran != "single")
             j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
@@ -353,7 +357,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("train", ds.nodes_with(split_role::train).size()).field("val", ds.nodes_with(split_role::val).size());
         j.field("test", ds.nodes_with(split_role::test).size());
         j.field("degree_mean", stats.mean).field("degree_max", stats.max).field("degree_median", stats.median);
-        j.field("load_seconds", load_seconds);
+        j.field("load_seconds", load_seconds).field("order_seconds", ctx.order_seconds);
         j.end_object();
         j.key("epochs").begin_array();
         for (const auto& m : res.history) {

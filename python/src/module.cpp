@@ -520,8 +520,8 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
                   const std::string& optimizer, int patience, std::optional<std::int32_t> num_classes,
                   const std::string& strategy, std::optional<std::string> comm, const std::string& partition,
                   nb::handle partition_file, std::optional<int> chunks, std::optional<int> clusters,
-                  std::optional<int> clusters_per_batch, const std::string& normalization, bool decay_all_layers,
-                  bool eval_cache, std::optional<int> threads, nb::handle checkpoint, std::optional<int> checkpoint_every,
+                  std::optional<int> clusters_per_batch, const std::string& normalization, const std::string& order,
+                  bool decay_all_layers, bool eval_cache, std::optional<int> threads, nb::handle checkpoint, std::optional<int> checkpoint_every,
                   nb::handle resume, nb::handle memory_limit, std::optional<double> comm_timeout, nb::handle json,
                   nb::handle trace, bool verbose) {
     const auto d = check_dataset_arrays(edge_index, x_obj, y_obj, train_mask, val_mask, test_mask);
@@ -541,6 +541,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     require_choice(strategy, "strategy", {"single", "graph", "feature", "mixture", "data", "auto"});
     require_choice(partition, "partition", {"metis", "block", "random", "spectral"});
     require_choice(normalization, "normalization", {"fused", "edge-weights"});
+    require_choice(order, "order", {"auto", "none", "metis", "rcm", "degree"});
     const bool dbl = wants_double(precision, "precision");
     if (chunks) {
         if (*chunks < 1) value_fail("argument 'chunks': must be >= 1, got ", *chunks);
@@ -604,7 +605,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
         {"feature-norm", feature_norm},         {"optimizer", optimizer},
         {"patience", flag_value(patience)},     {"strategy", strategy},
         {"comm", c},                            {"partition", partition},
-        {"normalization", normalization},
+        {"normalization", normalization},       {"order", order},
     };
     if (!partition_path.empty()) f["partition-file"] = partition_path;
     if (chunks) f["chunks"] = flag_value(*chunks);
@@ -694,7 +695,7 @@ NB_MODULE(_mixgcn, m) {
           "feature_norm"_a = "auto", "optimizer"_a = "adam", "patience"_a = 0, "num_classes"_a = nb::none(),
           "strategy"_a = "single", "comm"_a = nb::none(), "partition"_a = "metis", "partition_file"_a.none() = nb::none(),
           "chunks"_a = nb::none(), "clusters"_a = nb::none(), "clusters_per_batch"_a = nb::none(),
-          "normalization"_a = "fused", "decay_all_layers"_a = false, "eval_cache"_a = true, "threads"_a = nb::none(),
+          "normalization"_a = "fused", "order"_a = "auto", "decay_all_layers"_a = false, "eval_cache"_a = true, "threads"_a = nb::none(),
           "checkpoint"_a.none() = nb::none(), "checkpoint_every"_a = nb::none(), "resume"_a.none() = nb::none(),
           "memory_limit"_a.none() = nb::none(), "comm_timeout"_a = nb::none(), "json"_a.none() = nb::none(),
           "trace"_a.none() = nb::none(), "verbose"_a = false,

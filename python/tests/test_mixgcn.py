@@ -185,6 +185,22 @@ def test_train_result_and_logits():
     assert mixgcn.train(*train_args(d), epochs=2, layers=1)["embeddings"] is None
 
 
+@pytest.mark.parametrize("order", ["rcm", "degree"])
+def test_node_order_keeps_the_given_ids(order):
+    # Trained in another numbering, the logits and embeddings still come back in the
+    # caller's node ids, and only rounding differs (dropout masks follow the given ids).
+    d = small_graph()
+    plain = mixgcn.train(*train_args(d), epochs=10, precision="double", order="none")
+    ordered = mixgcn.train(*train_args(d), epochs=10, precision="double", order=order)
+    assert ordered["config"]["order"] == order and plain["config"]["order"] == "none"
+    np.testing.assert_allclose([h["loss"] for h in ordered["history"]], [h["loss"] for h in plain["history"]],
+                               rtol=1e-9)
+    np.testing.assert_allclose(ordered["logits"], plain["logits"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(ordered["embeddings"], plain["embeddings"], rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="order"):
+        mixgcn.train(*train_args(d), epochs=1, order="bfs")
+
+
 def run_cli(flags, tmp):
     binary = os.environ.get("MIXGCN_TRAIN_BIN")
     if not binary or not os.path.exists(binary):

@@ -1,10 +1,15 @@
 """Compares the per-epoch losses of two mixgcn-train --json reports (relative tolerance),
 and checks the per-rank report of the second: bytes add up across ranks, every rank's
-measured bytes equal the cost model's prediction, and the graph strategy has a halo."""
+measured bytes equal the cost model's prediction, and the graph strategy has a halo.
+`--order NAME` also checks that the second run trained in that node order.
+
+usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME]"""
 import json
 import sys
 
 a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
+if len(sys.argv) > 5 and sys.argv[4] == "--order":
+    assert b["config"]["order"] == sys.argv[5], f"trained in order {b['config']['order']!r}, expected {sys.argv[5]!r}"
 la = [e["loss"] for e in a["epochs"]]
 lb = [e["loss"] for e in b["epochs"]]
 assert len(la) == len(lb) and la, f"epoch counts differ: {len(la)} vs {len(lb)}"

@@ -203,6 +203,66 @@ TEST_CASE("node order: part order numbers nodes part by part, ids ascending with
     CHECK_THROWS_AS(graph::part_order<index_t>(std::span<const int>(bad)), invalid_argument);
 }
 
+TEST_CASE("node order: permute gives the graph built from the relabelled edges, values with their columns") {
+    rng r(13);
+    graph::edge_list<index_t> list{300, {}};
+    for (int k = 0; k < 2000; ++k) list.edges.emplace_back(index_t(r.below(300)), index_t(r.below(300)));
+    const auto a = graph::build_adjacency<index_t, double>(list, {.symmetrize = true});
+    rng g(4);
+    const auto order = graph::random_order<index_t>(300, g);
+    const auto p = graph::permute(a, std::span<const index_t>(order));
+    p.validate();  // sorted, in range
+    const auto expect = graph::build_adjacency<index_t, double>(graph::relabel(list, std::span<const index_t>(order)),
+                                                                {.symmetrize = true});
+    CHECK(p.row_ptr == expect.row_ptr);
+    CHECK(p.col_idx == expect.col_idx);
+    // With values: entry (i, j) of P·A·Pᵀ is entry (order[i], order[j]) of A.
+    auto weighted = a;
+    weighted.val.resize(weighted.nnz());
+    for (index_t u = 0; u < weighted.rows; ++u)
+        for (auto k = weighted.row_begin(u); k < weighted.row_end(u); ++k)
+            weighted.val[std::size_t(k)] = 1000.0 * u + weighted.col_idx[std::size_t(k)];
+    const auto pw = graph::permute(weighted, std::span<const index_t>(order));
+    for (index_t i = 0; i < pw.rows; ++i)
+        for (auto k = pw.row_begin(i); k < pw.row_end(i); ++k)
+            CHECK(pw.val[std::size_t(k)] == 1000.0 * order[std::size_t(i)] + order[std::size_t(pw.col_idx[std::size_t(k)])]);
+    const std::vector<index_t> short_order{0, 1};
+    CHECK_THROWS_AS(graph::permute(a, std::span<const index_t>(short_order)), invalid_argument);
+}
+
+TEST_CASE("node order: permute_nodes moves every feature row, label, split entry and edge in place") {
+    dataset<float> ds;
+    ds.name = "tiny";
+    const std::size_t n = 257, f = 3;
+    ds.edges.num_nodes = index_t(n);
+    for (std::size_t v = 0; v + 1 < n; ++v) ds.edges.edges.emplace_back(index_t(v), index_t((v * 7 + 3) % n));
+    ds.features = dense_matrix<float>(n, f);
+    for (std::size_t v = 0; v < n; ++v)
+        for (std::size_t c = 0; c < f; ++c) ds.features(v, c) = float(10 * v + c);
+    ds.num_classes = 5;
+    for (std::size_t v = 0; v < n; ++v) {
+        ds.labels.push_back(std::int32_t(v % 5));
+        ds.split.push_back(split_role(v % 4));
+    }
+    const dataset<float> before = ds;
+    rng g(21);
+    const auto order = graph::random_order<index_t>(n, g);  // many cycles of many lengths
+    graph::permute_nodes(ds, std::span<const index_t>(order));
+    ds.validate();
+    for (std::size_t i = 0; i < n; ++i) {
+        const auto old = std::size_t(order[i]);
+        for (std::size_t c = 0; c < f; ++c) CHECK(ds.features(i, c) == before.features(old, c));
+        CHECK(ds.labels[i] == before.labels[old]);
+        CHECK(ds.split[i] == before.split[old]);
+    }
+    for (std::size_t k = 0; k < ds.edges.edges.size(); ++k) {
+        CHECK(order[std::size_t(ds.edges.edges[k].first)] == before.edges.edges[k].first);
+        CHECK(order[std::size_t(ds.edges.edges[k].second)] == before.edges.edges[k].second);
+    }
+    std::vector<index_t> twice(n, 0);
+    CHECK_THROWS_AS(graph::permute_nodes(ds, std::span<const index_t>(twice)), invalid_argument);
+}
+
 #if defined(__linux__)
 // Pages of [p, p + bytes) resident in memory (mincore), for the first-touch rule.
 static std::size_t resident_pages(const void* p, std::size_t bytes) {

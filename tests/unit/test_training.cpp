@@ -12,7 +12,10 @@
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/io/checkpoint.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/graph/ordering.hpp"
+#include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/single.hpp"
+#include "mixgcn/partition/locality_order.hpp"
 #include "mixgcn/train/trainer.hpp"
 
 using namespace mixgcn;
@@ -178,6 +181,54 @@ TEST_CASE("training learns, and the kept weights are those of the best validatio
     CHECK(val == doctest::Approx(res.best_val_acc).epsilon(1e-12));
     CHECK(res.best_val_acc == doctest::Approx(res.history[std::size_t(res.best_val_epoch - 1)].val_acc));
     for (const auto& m : res.history) CHECK(m.val_acc <= res.best_val_acc);
+}
+
+TEST_CASE("a node order at load changes only rounding: the same losses and outputs in the loaded ids") {
+    using B = backend::host;
+    fixture<double> f(3000);
+    train::trainer_options to;
+    to.epochs = 20;
+    run_state<B, double> plain;
+    REQUIRE(plain.model.options().dropout > 0);  // masks must follow the loaded ids
+    parallel::single<B, double> s(f.op);
+    const auto want = train::trainer(s, plain.model, plain.opt, f.local, to).run();
+    const auto want_out = plain.model.forward(s, f.local.features, false, 0);
+
+    // Parts of 256 nodes (12 here) so the METIS order moves nodes; RCM without METIS.
+    const auto method = partition::metis::available() ? partition::node_order::metis : partition::node_order::rcm;
+    dataset<double> ds = f.ds;
+    const auto order = partition::locality_order(graph::build_adjacency<index_t, double>(ds.edges), method, 256);
+    std::size_t moved = 0;
+    for (std::size_t i = 0; i < order.size(); ++i) moved += order[i] != index_t(i);
+    REQUIRE(moved > order.size() / 2);
+    graph::permute_nodes(ds, std::span<const index_t>(order));
+    const auto op = graph::gcn_normalize<double>(
+        graph::permute(graph::build_adjacency<index_t, double>(f.ds.edges), std::span<const index_t>(order)));
+    const train::local_data<double> local{ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train),
+                                          ds.nodes_with(split_role::val), ds.nodes_with(split_role::test)};
+    run_state<B, double> ordered;
+    parallel::renumbered<parallel::single<B, double>> rs(std::span<const index_t>(order), op);
+    CHECK(rs.row_ids().row(5) == std::uint64_t(order[5]));
+    const auto got = train::trainer(rs, ordered.model, ordered.opt, local, to).run();
+    REQUIRE(got.history.size() == want.history.size());
+    for (std::size_t e = 0; e < want.history.size(); ++e) {
+        CHECK(got.history[e].loss == doctest::Approx(want.history[e].loss).epsilon(1e-9));
+        CHECK(got.history[e].val_acc == want.history[e].val_acc);
+    }
+    CHECK(got.test_acc == want.test_acc);
+    // Output row i of the ordered run is the loaded node order[i]'s.
+    const auto out = ordered.model.forward(rs, local.features, false, 0);
+    double worst = 0;
+    for (std::size_t i = 0; i < out.rows(); ++i)
+        for (std::size_t c = 0; c < out.cols(); ++c)
+            worst = std::max(worst, std::abs(out(i, c) - want_out(std::size_t(order[i]), c)));
+    CHECK(worst < 1e-9);
+
+    // The control: the same ordered data without the renaming draws other masks.
+    run_state<B, double> unnamed;
+    parallel::single<B, double> us(op);
+    const auto other = train::trainer(us, unnamed.model, unnamed.opt, local, to).run();
+    CHECK(std::abs(other.history.back().loss - want.history.back().loss) > 1e-6);
 }
 
 TEST_CASE("patience stops early after the given number of epochs without improvement") {

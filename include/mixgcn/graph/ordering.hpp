@@ -12,8 +12,12 @@
 //                              order when the parts are communities), ids within a part
 //   inverse_permutation(order) new id of every old id; throws unless `order` is one
 //   relabel(list, order)       the edge list in the new ids
+//   permute(a, order)          the square csr in the new ids: P·A·Pᵀ, columns sorted
+//   permute_nodes(ds, order)   a dataset in the new ids, in place (edges, feature rows,
+//                              labels, split)
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <numeric>
 #include <span>
 #include <utility>
@@ -22,6 +26,7 @@
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
+#include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/storage/csr.hpp"
 
 namespace mixgcn::graph {
@@ -145,6 +150,89 @@ edge_list<Index> relabel(const edge_list<Index>& list, std::span<const Index> or
         out.edges.emplace_back(inverse[static_cast<std::size_t>(u)], inverse[static_cast<std::size_t>(v)]);
     }
     return out;
+}
+
+// P·A·Pᵀ of a square csr: new row i is old row order[i] with every column renamed
+// (inverse) and re-sorted; values travel with their columns. Rows are independent, so
+// they are filled in parallel once the new row pointers are known.
+template <class I, class V, class O>
+storage::csr<I, V, O> permute(const storage::csr<I, V, O>& a, std::span<const I> order) {
+    require(a.rows == a.cols, "permute: the graph must be square, got ", a.rows, "x", a.cols);
+    require(order.size() == static_cast<std::size_t>(a.rows), "permute: an order of ", order.size(),
+            " nodes for a graph of ", a.rows);
+    const auto inverse = inverse_permutation(order);
+    const auto n = static_cast<std::int64_t>(a.rows);
+    storage::csr<I, V, O> out;
+    out.rows = out.cols = a.rows;
+    out.row_ptr.assign(static_cast<std::size_t>(n) + 1, O(0));
+    for (std::int64_t i = 0; i < n; ++i)
+        out.row_ptr[static_cast<std::size_t>(i) + 1] = out.row_ptr[static_cast<std::size_t>(i)] + O(a.degree(order[i]));
+    out.col_idx.resize(a.nnz());
+    if (a.has_values()) out.val.resize(a.nnz());
+#pragma omp parallel
+    {
+        std::vector<std::pair<I, V>> row;  // (new column, value) of one row, for the sort
+#pragma omp for schedule(dynamic, 1024)
+        for (std::int64_t i = 0; i < n; ++i) {
+            const I old = order[static_cast<std::size_t>(i)];
+            const auto b = static_cast<std::size_t>(a.row_begin(old)), d = static_cast<std::size_t>(a.degree(old));
+            const auto to = static_cast<std::size_t>(out.row_ptr[static_cast<std::size_t>(i)]);
+            row.resize(d);
+            for (std::size_t k = 0; k < d; ++k)
+                row[k] = {inverse[static_cast<std::size_t>(a.col_idx[b + k])], a.has_values() ? a.val[b + k] : V(0)};
+            std::sort(row.begin(), row.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+            for (std::size_t k = 0; k < d; ++k) {
+                out.col_idx[to + k] = row[k].first;
+                if (a.has_values()) out.val[to + k] = row[k].second;
+            }
+        }
+    }
+    return out;
+}
+
+// The dataset in the new ids, in place: node `order[i]` becomes node i in the edge
+// list, the feature rows, the labels and the split. The feature rows move along the
+// permutation's cycles through one row of scratch, so no second N x F matrix exists.
+template <class V>
+void permute_nodes(dataset<V>& ds, std::span<const index_t> order) {
+    const auto n = static_cast<std::size_t>(ds.num_nodes());
+    require(order.size() == n, ds.name, ": an order of ", order.size(), " nodes for ", n, " nodes");
+    require(ds.features.rows() == n && ds.labels.size() == n && ds.split.size() == n, ds.name,
+            ": features, labels or split do not have one entry per node (validate() it first)");
+    const auto inverse = inverse_permutation(order);  // also checks that `order` is a permutation
+    for (auto& [u, v] : ds.edges.edges) {
+        require(u >= 0 && static_cast<std::size_t>(u) < n && v >= 0 && static_cast<std::size_t>(v) < n, ds.name,
+                ": edge (", u, ", ", v, ") outside [0, ", n, ")");
+        u = inverse[static_cast<std::size_t>(u)];
+        v = inverse[static_cast<std::size_t>(v)];
+    }
+    const std::size_t f = ds.features.cols();
+    std::vector<V> held(f);
+    std::vector<char> placed(n, 0);
+    for (std::size_t start = 0; start < n; ++start) {
+        if (placed[start]) continue;
+        // Cycle start -> order[start] -> ...: row i takes row order[i]'s values.
+        std::copy_n(ds.features.row(start), f, held.data());
+        std::size_t i = start;
+        for (;;) {
+            placed[i] = 1;
+            const auto from = static_cast<std::size_t>(order[i]);
+            if (from == start) {
+                std::copy_n(held.data(), f, ds.features.row(i));
+                break;
+            }
+            std::copy_n(ds.features.row(from), f, ds.features.row(i));
+            i = from;
+        }
+    }
+    std::vector<std::int32_t> labels(n);
+    std::vector<split_role> split(n);
+    for (std::size_t i = 0; i < n; ++i) {
+        labels[i] = ds.labels[static_cast<std::size_t>(order[i])];
+        split[i] = ds.split[static_cast<std::size_t>(order[i])];
+    }
+    ds.labels = std::move(labels);
+    ds.split = std::move(split);
 }
 
 }  // namespace mixgcn::graph

@@ -17,6 +17,7 @@
 #include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/mixture.hpp"
+#include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -44,35 +45,41 @@ inline strategy_kind parse_strategy_kind(std::string_view s) {
 struct strategy_options {
     strategy_kind kind = strategy_kind::single;
     int chunks = 1;  // mixture: column chunks pipelined per switch
+    // When the graph was renumbered at load (partition::locality_order): the user's id of
+    // every node, so dropout masks and outputs follow the user's ids (renumbered.hpp).
+    std::span<const index_t> original_ids{};
 };
 
 // Builds the strategy `o.kind` on this rank and its inputs from `ds` (every node's rows),
-// then returns f(strategy, inputs). Collective for the distributed strategies: every rank
+// then returns f(strategy, inputs); the strategy is a renumbered<S> naming its rows by
+// o.original_ids when those are given, S itself otherwise. Collective for the distributed strategies: every rank
 // passes the same operator and owners. `single` needs one rank.
 template <class B, class V, comm::communicator Comm, class F>
 decltype(auto) with_strategy(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
                              std::span<const int> owner, const dataset<V>& ds, const strategy_options& o, F&& f) {
     require(ds.features.rows() == static_cast<std::size_t>(op.a.rows), "strategy ", to_string(o.kind), ": dataset '",
             ds.name, "' has ", ds.features.rows(), " feature rows for an operator of ", op.a.rows, " nodes");
+    require(o.original_ids.empty() || o.original_ids.size() == ds.features.rows(), "strategy ", to_string(o.kind),
+            ": ", o.original_ids.size(), " original ids for ", ds.features.rows(), " nodes");
     switch (o.kind) {
         case strategy_kind::single: {
             require(comm.size() == 1, "strategy single runs on one rank, but ", comm.size(), " were started");
-            single<B, V> s(op);
+            renumbered<single<B, V>> s(o.original_ids, op);
             auto in = s.local_inputs(ds);
             return f(s, in);
         }
         case strategy_kind::graph: {
-            graph<B, V, Comm> s(comm, op, owner);
+            renumbered<graph<B, V, Comm>> s(o.original_ids, comm, op, owner);
             auto in = s.local_inputs(ds);
             return f(s, in);
         }
         case strategy_kind::feature: {
-            feature<B, V, Comm> s(comm, op, owner);
+            renumbered<feature<B, V, Comm>> s(o.original_ids, comm, op, owner);
             auto in = s.local_inputs(ds);
             return f(s, in);
         }
         case strategy_kind::mixture: {
-            mixture<B, V, Comm> s(comm, op, owner, o.chunks);
+            renumbered<mixture<B, V, Comm>> s(o.original_ids, comm, op, owner, o.chunks);
             auto in = s.local_inputs(ds);
             return f(s, in);
         }
