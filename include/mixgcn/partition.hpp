@@ -4,6 +4,7 @@
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/concept.hpp"
 #include "mixgcn/partition/feature_columns.hpp"
+#include "mixgcn/partition/fennel.hpp"
 #include "mixgcn/partition/file.hpp"
 #include "mixgcn/partition/metis.hpp"
 #include "mixgcn/partition/metrics.hpp"
