@@ -18,13 +18,13 @@
 // part is below W/P when a node fits nowhere). Every part is made non-empty at the end.
 #include <cmath>
 #include <cstdint>
-#include <numeric>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/concept.hpp"
 
@@ -71,11 +71,8 @@ struct fennel {
 
         std::vector<Index> order;
         if (shuffle) {
-            // Fisher-Yates, as graph::random_order (not included: partition stays graph-free).
-            order.resize(static_cast<std::size_t>(n));
-            std::iota(order.begin(), order.end(), Index(0));
             rng g(seed);
-            for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[g.below(i)]);
+            order = graph::random_order<Index>(static_cast<std::size_t>(n), g);
         }
 
         for (int pass = 0; pass < passes; ++pass) {
