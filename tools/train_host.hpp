@@ -129,8 +129,8 @@ template <class B, class V, class Comm>
 void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
-    // Before anything reads node ids (owners, the planner's layout): every rank computes
-    // the same deterministic order from the same graph.
+    // Before anything reads node ids (owners, the planner's layout): rank 0 orders and
+    // every rank renumbers its copy the same way.
     const std::vector<index_t> original_ids = apply_node_order(ctx);
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;

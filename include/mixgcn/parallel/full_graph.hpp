@@ -52,8 +52,9 @@ struct strategy_options {
 
 // Builds the strategy `o.kind` on this rank and its inputs from `ds` (every node's rows),
 // then returns f(strategy, inputs); the strategy is a renumbered<S> naming its rows by
-// o.original_ids when those are given, S itself otherwise. Collective for the distributed strategies: every rank
-// passes the same operator and owners. `single` needs one rank.
+// o.original_ids when those are given, S itself otherwise. Collective for the
+// distributed strategies: every rank passes the same operator and owners. `single`
+// needs one rank.
 template <class B, class V, comm::communicator Comm, class F>
 decltype(auto) with_strategy(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
                              std::span<const int> owner, const dataset<V>& ds, const strategy_options& o, F&& f) {

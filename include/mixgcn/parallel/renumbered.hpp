@@ -35,17 +35,15 @@ public:
                     original.size(), " ids of the original numbering");
             ids_[r] = original[static_cast<std::size_t>(g)];
         }
-        col_offset_ = inner.col_offset;
     }
 
     dropout_index row_ids() const noexcept {
-        return renamed_ ? dropout_index{ids_.data(), 0, col_offset_} : S::row_ids();
+        return renamed_ ? dropout_index{ids_.data(), 0, S::row_ids().col_offset} : S::row_ids();
     }
 
 private:
     bool renamed_ = false;
     std::vector<index_t> ids_;
-    std::uint64_t col_offset_ = 0;
 };
 
 }  // namespace mixgcn::parallel
