@@ -21,8 +21,8 @@ namespace {
 
 constexpr const char* usage =
     "usage: mixgcn-partition (--data DIR | --generate sbm|rmat) --parts P\n"
-    "                        [--method block|random|spectral|metis|all] [--out FILE] [--seed S]\n"
-    "                        [--imbalance E] [--per-rank] [--stats FILE]\n"
+    "                        [--method block|random|spectral|metis|fennel|all] [--out FILE] [--seed S]\n"
+    "                        [--imbalance E] [--passes K] [--per-rank] [--stats FILE]\n"
     "  --data DIR        dataset folder (see docs/datasets); only its graph is used\n"
     "  --generate sbm    power-law stochastic block model: --nodes N --avg-degree D --classes C\n"
     "                    --homophily H --graph-seed S\n"
@@ -31,6 +31,7 @@ constexpr const char* usage =
     "  --out FILE        owners, one per line; with --method all, FILE.<method> per method\n"
     "  --seed S          seed of random, spectral and metis (default 0)\n"
     "  --imbalance E     spectral's balance tolerance (default 0.03); metis: ufactor = 1000 E\n"
+    "  --passes K        fennel's streaming passes (default 1; later passes restream)\n"
     "  --per-rank        also print owned nodes, non-zeros and halo of every rank\n"
     "  --stats FILE      rows and halo rows (received, sent) per rank for mixgcn-plan\n"
     "                    --partition-stats; with --method all, FILE.<method> per method\n";
@@ -81,7 +82,7 @@ int run_tool(int argc, char** argv) {
     namespace mp = mixgcn::partition;
     mixgcn::cli::args args(argc, argv,
                            {"data", "generate", "parts", "method", "out", "seed", "imbalance", "nodes", "avg-degree",
-                            "classes", "homophily", "scale", "edge-factor", "graph-seed", "stats"},
+                            "classes", "homophily", "scale", "edge-factor", "graph-seed", "stats", "passes"},
                            {"per-rank", "help"});
     if (args.has("help")) {
         std::cout << usage;
@@ -92,11 +93,13 @@ int run_tool(int argc, char** argv) {
     if (!args.has("parts")) throw mixgcn::cli::usage_error("--parts P is required");
     const int parts = args.number<int>("parts", 0);
     if (parts < 1) throw mixgcn::cli::usage_error("--parts " + std::to_string(parts) + " must be at least 1");
-    const auto method = args.choice("method", "all", {"block", "random", "spectral", "metis", "all"});
+    const auto method = args.choice("method", "all", {"block", "random", "spectral", "metis", "fennel", "all"});
     const auto seed = args.number<std::uint64_t>("seed", 0);
     const double imbalance = args.number<double>("imbalance", 0.03);
     if (!(imbalance > 0 && imbalance < 1))
         throw mixgcn::cli::usage_error("--imbalance " + std::to_string(imbalance) + " must be in (0, 1)");
+    const int passes = args.number<int>("passes", 1);
+    if (passes < 1) throw mixgcn::cli::usage_error("--passes " + std::to_string(passes) + " must be at least 1");
 
     mixgcn::graph::edge_list<mixgcn::index_t> edges;
     std::string source;
@@ -138,6 +141,7 @@ int run_tool(int argc, char** argv) {
     if (want("block")) results.push_back(run(mp::block{}, a, parts));
     if (want("random")) results.push_back(run(mp::random{.seed = seed}, a, parts));
     if (want("spectral")) results.push_back(run(mp::spectral{.seed = seed, .imbalance = imbalance}, a, parts));
+    if (want("fennel")) results.push_back(run(mp::fennel{.seed = seed, .passes = passes}, a, parts));
     if (want("metis")) {
         if (mp::metis::available() || method == "metis")
             results.push_back(run(mp::metis{.seed = seed, .ufactor = static_cast<int>(imbalance * 1000 + 0.5)}, a, parts));

@@ -78,9 +78,14 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
                           rank with gradients all-reduced (docs/mixture.md)
   --chunks K              mixture: column chunks pipelined per layout switch (default 1)
   --clusters N --clusters-per-batch K   data: clusters of the graph (40), per batch (10)
-  --partition block|random|spectral|metis   rows to ranks (graph, and the row blocks of
+  --partition block|random|spectral|metis|fennel   rows to ranks (graph, and the row blocks of
                           feature/mixture) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
+  --load whole|partitioned   whole (default): every rank reads the whole dataset;
+                          partitioned: each rank reads only its share of a --data folder
+                          of .npy parts and holds only its rows (--strategy graph; owners
+                          from --partition range, the default: the rows each rank reads,
+                          or --partition-file; docs/graph-parallel.md)
   --comm local|mpi|gloo   communicator (default: local for single; otherwise gloo when
                           a launcher other than MPI's started the ranks (torchrun, srun
                           without PMI, MIXGCN_RANK) and Gloo is built, else mpi); Gloo
@@ -159,7 +164,7 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
-                           "chunks", "comm-timeout", "memory-limit", "trace", "order"},
+                           "chunks", "comm-timeout", "memory-limit", "trace", "order", "load"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

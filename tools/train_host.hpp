@@ -71,7 +71,7 @@ inline train::trainer_options tool_options(const train::trainer_options& base, c
 template <class V, class Comm>
 std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
     if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
-    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis"});
+    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis", "fennel"});
     std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
     if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
         std::vector<int> o;
@@ -80,6 +80,7 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
         if (method == "random") o = partition::random{seed}.partition(adjacency, parts);
         if (method == "spectral") o = partition::spectral{}.partition(adjacency, parts);
         if (method == "metis") o = partition::metis{}.partition(adjacency, parts);
+        if (method == "fennel") o = partition::fennel{.seed = seed}.partition(adjacency, parts);
         std::copy(o.begin(), o.end(), owner.begin());
     }
     comm.broadcast(std::span<std::int32_t>(owner), 0);
@@ -122,11 +123,50 @@ std::vector<index_t> apply_node_order(train_tool::run_context<B, V, Comm>& ctx) 
     return order;
 }
 
+// --load partitioned: the graph strategy from this rank's rows (parallel::graph's
+// local-rows constructor normalises them with the ghosts' degrees from their owners).
+// The owned feature rows move into the strategy's inputs, so none is held twice.
+template <class B, class V, class Comm>
+void train_partitioned(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
+    dataset<V>& ds = ctx.ds;
+    const auto& owned = *ctx.owned;
+    // The planner's figure for this run (halo estimated: no rank holds the whole graph).
+    train_tool::check_host_memory(ctx.a, ctx.comm,
+                                  parallel::plan::problem_for(std::uint64_t(ds.num_nodes()), ctx.nonzeros,
+                                                              ctx.model.options(), ctx.comm.size(), sizeof(V)),
+                                  "graph");
+    parallel::graph<B, V, Comm> strategy(ctx.comm, ds.num_nodes(), owned, ctx.adjacency, *ctx.owner, ctx.mode);
+    ctx.adjacency = {};  // the strategy holds its normalised copy
+    auto in = strategy.local_inputs(owned, ds.features.cview(), ds.labels, ds.split);
+    ds.features = {};
+    const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
+    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
+                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
+                                               ctx.seed,  {},       {},        {},                ctx.device,
+                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
+    inner.nonzeros = ctx.nonzeros;
+    inner.train_with(strategy, in.data());
+    ctx.res = std::move(inner.res);
+    const auto r = strategy.report();
+    if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
+    ctx.mem.features = in.bytes();
+    ctx.mem.graph = r.graph_bytes + ctx.owner->size() * sizeof(int) + owned.size() * sizeof(index_t);
+    ctx.mem.communication = r.buffer_bytes;
+    auto& f = ctx.mine;
+    f.bytes_sent = double(r.bytes_sent);
+    f.bytes_received = double(r.bytes_received);
+    f.comm_seconds = r.comm_seconds;
+    f.compute_seconds = r.compute_seconds;
+    f.owned = double(r.owned_nodes);
+    f.halo = double(r.halo_nodes);
+}
+
 // The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come
 // from one factory (parallel::with_strategy): the whole operator, an owner vector and the
 // dataset in, the strategy and its inputs out. `data` trains Cluster-GCN batches per rank.
 template <class B, class V, class Comm>
 void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
+    if (ctx.owned) return train_partitioned(ctx, hooks);
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
     // Before anything reads node ids (owners, the planner's layout): rank 0 orders and

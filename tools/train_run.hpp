@@ -29,7 +29,9 @@
 #include "mixgcn/io.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
+#include "mixgcn/partition/file.hpp"
 #include "mixgcn/train/json_writer.hpp"
 #include "mixgcn/train/memory.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -119,13 +121,20 @@ struct run_context {
     dense_matrix<V>* embeddings = nullptr;  // when set, its last hidden layer's outputs
     std::string order = "none";  // the node order the graph was trained in (--order)
     double order_seconds = 0;    // computing and applying it
+    // --load partitioned: this rank's nodes (ascending) and every node's owner; `ds` and
+    // `adjacency` then hold only this rank's rows (adjacency columns are global ids).
+    const std::vector<index_t>* owned = nullptr;
+    const std::vector<int>* owner = nullptr;
+    std::size_t nonzeros = 0;  // of the whole graph, when `adjacency` holds a part
+
+    std::size_t graph_nonzeros() const { return nonzeros ? nonzeros : adjacency.nnz(); }
 
     // Trains `strategy` over `data` with the single-process trainer.
     template <class S>
     void train_with(S& strategy, const train::local_data<V>& data) {
         if (!quiet)
             std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s%s%s, %s, strategy %s on %d rank(s)\n",
-                        ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
+                        ds.name.c_str(), ds.num_nodes(), graph_nonzeros(), model.options().in, ds.num_classes, B::name(),
                         device.empty() ? "" : " on ", device.c_str(), sizeof(V) == 4 ? "float" : "double",
                         strategy.name(), comm.size());
         train::trainer<B, V, S> trainer(strategy, model, opt, data, to);
@@ -214,6 +223,27 @@ void write_trace(const std::string& path, Comm& comm, const trace::recorder& rec
     if (!os) throw io_error(path, 0, "", "write of the trace failed");
 }
 
+// --load partitioned trains --strategy graph on host backends from a folder of .npy
+// parts; what needs the whole graph or dataset on one rank is refused by name.
+template <class B>
+void require_partitioned_flags(const cli::args& a, const std::string& strategy, bool dataset_in_memory) {
+    const auto refuse = [](const std::string& why) { throw cli::usage_error("flag --load partitioned: " + why); };
+    if (dataset_in_memory) refuse("it reads a dataset folder, but this caller hands the dataset over in memory");
+    if (!a.has("data")) refuse("needs --data DIR, a folder of .npy parts (--export-dataset DIR writes one)");
+    if (strategy != "graph")
+        refuse("trains --strategy graph, not " + strategy +
+               " (feature and mixture replicate the graph on every rank by design; single and data hold all of it)");
+    if (!backend::host_accessible<B>()) refuse("runs on the host backends");
+    for (const char* f : {"export-dataset", "data-split"})
+        if (a.has(f)) refuse(std::string("--") + f + " needs the whole dataset on one rank");
+    if (a.has("partition") && a.get("partition", "") != "range")
+        refuse("--partition " + a.get("partition", "") +
+               " needs the whole graph on one rank; use range (the default: each rank owns the rows it reads) or "
+               "--partition-file FILE (from mixgcn-partition --out FILE)");
+    const auto order = a.get("order", "auto");
+    if (order != "auto" && order != "none") refuse("--order " + order + " needs the whole graph on one rank");
+}
+
 // Loads or generates the data, builds the model and optimizer from the flags, lets
 // `train_strategy(run_context&)` train, then prints the summary and writes the JSON.
 template <class B, class V, class Comm, class Runner>
@@ -238,17 +268,54 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     }
     trace::scoped_recording recording(recorder ? &*recorder : nullptr);
     const auto t_load = std::chrono::steady_clock::now();
-    dataset<V> ds = extras.make_dataset ? extras.make_dataset() : obtain_dataset<V>(a);
-    ds.validate();
-    if (a.has("export-dataset") && lead) io::save_dataset(a.get("export-dataset", ""), ds);
+    // --load partitioned: every rank reads only its share (parallel/partitioned_load.hpp)
+    // and holds only its rows; the figures of the whole graph are summed over the ranks.
+    const bool partitioned = a.choice("load", "whole", {"whole", "partitioned"}) == "partitioned";
+    if (partitioned) require_partitioned_flags<B>(a, strategy_name, extras.make_dataset != nullptr);
+    dataset<V> ds;
+    storage::csr<index_t, V> adjacency;
+    graph::build_report report;
+    parallel::partitioned_load_report load;
+    std::vector<index_t> owned;
+    std::vector<int> owner;
+    std::size_t global_nonzeros = 0;
+    if (partitioned) {
+        const std::filesystem::path dir = a.get("data", "");
+        parallel::partitioned_load_options lo;
+        if (a.has("partition-file"))
+            lo.owner = partition::read_partition_file(a.get("partition-file", ""),
+                                                      std::int64_t(parallel::dataset_nodes(dir)), comm.size());
+        auto part = parallel::load_partitioned<V>(comm, dir, std::move(lo));
+        ds.name = part.name;
+        ds.features = std::move(part.features);
+        ds.labels = std::move(part.labels);
+        ds.split = std::move(part.split);
+        ds.num_classes = part.num_classes;
+        ds.edges.num_nodes = part.nodes;
+        adjacency = std::move(part.rows);
+        owned = std::move(part.owned);
+        owner = std::move(part.owner);
+        load = part.report;
+        std::vector<std::uint64_t> sums{adjacency.nnz(), load.self_loops_dropped, load.directed_entries};
+        comm.all_reduce(std::span<std::uint64_t>(sums));
+        global_nonzeros = sums[0];
+        report.input_edges = part.edge_rows;
+        report.self_loops_dropped = sums[1];
+        report.duplicates_dropped = sums[2] - sums[0];
+    } else {
+        ds = extras.make_dataset ? extras.make_dataset() : obtain_dataset<V>(a);
+        ds.validate();
+        if (a.has("export-dataset") && lead) io::save_dataset(a.get("export-dataset", ""), ds);
+    }
     // Row normalisation suits non-negative (bag-of-words) features; on signed features
     // a row sum near zero would blow the row up, so `auto` leaves those alone.
     const auto feature_norm = a.choice("feature-norm", "auto", {"auto", "row", "none"});
-    const bool non_negative = std::all_of(ds.features.values().begin(), ds.features.values().end(),
-                                          [](V v) { return v >= V(0); });
+    std::int32_t negative = std::any_of(ds.features.values().begin(), ds.features.values().end(),
+                                        [](V v) { return v < V(0); });
+    if (partitioned) comm.all_reduce(std::span<std::int32_t>(&negative, 1), comm::reduce_op::max);  // any rank's
+    const bool non_negative = negative == 0;
     if (feature_norm == "row" || (feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
-    graph::build_report report;
-    auto adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+    if (!partitioned) adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
     // Reading (or generating), validating, normalising the features and building Â.
     const double load_seconds =
         trace::interval("load dataset", trace::category::setup, t_load, std::chrono::steady_clock::now());
@@ -258,7 +325,21 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
                                {"fused", "edge-weights"}) == "fused"
                           ? graph::normalization_mode::fused
                           : graph::normalization_mode::edge_weights;
-    const auto stats = graph::compute_degree_stats(adjacency);
+    auto stats = graph::compute_degree_stats(adjacency);
+    std::array<std::size_t, 3> split_counts{ds.nodes_with(split_role::train).size(), ds.nodes_with(split_role::val).size(),
+                                            ds.nodes_with(split_role::test).size()};
+    if (partitioned) {  // this rank's rows only: the whole graph's figures from every rank's
+        std::vector<std::uint64_t> counts(split_counts.begin(), split_counts.end());
+        comm.all_reduce(std::span<std::uint64_t>(counts));
+        std::copy(counts.begin(), counts.end(), split_counts.begin());
+        std::vector<std::uint64_t> most{stats.max};
+        comm.all_reduce(std::span<std::uint64_t>(most), comm::reduce_op::max);
+        stats.nodes = static_cast<std::size_t>(ds.num_nodes());
+        stats.nonzeros = global_nonzeros;
+        stats.mean = double(global_nonzeros) / double(std::max<std::size_t>(stats.nodes, 1));
+        stats.max = most[0];
+        stats.self_loops = 0;  // the loader drops them
+    }
 
     nn::model_options mo;
     mo.in = ds.features.cols();
@@ -295,6 +376,11 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
 
     run_context<B, V, Comm> ctx{a,  comm, quiet, strategy_name, ds, adjacency, mode, model, opt, to, seed, {}, {}, {},
                                 {}, 0,    extras.logits, extras.embeddings};
+    if (partitioned) {
+        ctx.owned = &owned;
+        ctx.owner = &owner;
+        ctx.nonzeros = global_nonzeros;
+    }
     train_strategy(ctx);
     const std::string& ran = ctx.strategy_name;  // what --strategy auto resolved to
     auto& res = ctx.res;
@@ -336,10 +422,11 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("strategy", ran).field("comm", Comm::name()).field("ranks", comm.size());
         if (strategy_name == "auto") j.field("strategy_requested", "auto");
         if (ran == "mixture") j.field("chunks", a.number<int>("chunks", 1));
-        j.field("order", ctx.order);
+        j.field("order", ctx.order).field("load", partitioned ? "partitioned" : "whole");
         if (a.get("order", "auto") != ctx.order) j.field("order_requested", a.get("order", "auto"));
         if (ran != "single")
-            j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis"));
+            j.field("partition", a.has("partition-file") ? "file:" + a.get("partition-file", "")
+                                                         : a.get("partition", partitioned ? "range" : "metis"));
         j.field("layers", mo.layers).field("hidden", mo.hidden);
         j.field("epochs", to.epochs).field("lr", oo.lr).field("weight_decay", mo.weight_decay);
         j.field("dropout", mo.dropout).field("seed", seed).field("eval_cache", mo.cache_input_aggregation);
@@ -351,13 +438,22 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.end_object();
         j.key("dataset").begin_object();
         j.field("name", ds.name).field("nodes", ds.num_nodes()).field("edges_in_file", report.input_edges);
-        j.field("nonzeros", adjacency.nnz()).field("nonzeros_with_self_loops", adjacency.nnz() + stats.nodes - stats.self_loops);
+        j.field("nonzeros", stats.nonzeros).field("nonzeros_with_self_loops", stats.nonzeros + stats.nodes - stats.self_loops);
         j.field("duplicates_dropped", report.duplicates_dropped).field("self_loops_dropped", report.self_loops_dropped);
         j.field("features", mo.in).field("classes", ds.num_classes);
-        j.field("train", ds.nodes_with(split_role::train).size()).field("val", ds.nodes_with(split_role::val).size());
-        j.field("test", ds.nodes_with(split_role::test).size());
-        j.field("degree_mean", stats.mean).field("degree_max", stats.max).field("degree_median", stats.median);
+        j.field("train", split_counts[0]).field("val", split_counts[1]).field("test", split_counts[2]);
+        j.field("degree_mean", stats.mean).field("degree_max", stats.max);
+        if (!partitioned) j.field("degree_median", stats.median);  // not gathered from the parts
         j.field("load_seconds", load_seconds).field("order_seconds", ctx.order_seconds);
+        if (partitioned) {  // the writing rank's
+            j.key("load").begin_object();
+            j.field("bytes_read", load.bytes_read()).field("features_bytes_read", load.features_bytes_read);
+            j.field("edges_bytes_read", load.edges_bytes_read).field("bytes_sent", load.bytes_sent);
+            j.field("headers_seconds", load.headers_seconds).field("rows_seconds", load.rows_seconds);
+            j.field("redistribute_seconds", load.redistribute_seconds).field("edges_read_seconds", load.edges_read_seconds);
+            j.field("edges_exchange_seconds", load.edges_exchange_seconds).field("build_seconds", load.build_seconds);
+            j.end_object();
+        }
         j.end_object();
         j.key("epochs").begin_array();
         for (const auto& m : res.history) {

@@ -539,7 +539,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     require_choice(feature_norm, "feature_norm", {"auto", "row", "none"});
     require_choice(optimizer, "optimizer", {"adam", "sgd"});
     require_choice(strategy, "strategy", {"single", "graph", "feature", "mixture", "data", "auto"});
-    require_choice(partition, "partition", {"metis", "block", "random", "spectral"});
+    require_choice(partition, "partition", {"metis", "block", "random", "spectral", "fennel"});
     require_choice(normalization, "normalization", {"fused", "edge-weights"});
     require_choice(order, "order", {"auto", "none", "metis", "rcm", "degree"});
     const bool dbl = wants_double(precision, "precision");

@@ -1,15 +1,17 @@
 """Compares the per-epoch losses of two mixgcn-train --json reports (relative tolerance),
 and checks the per-rank report of the second: bytes add up across ranks, every rank's
 measured bytes equal the cost model's prediction, and the graph strategy has a halo.
-`--order NAME` also checks that the second run trained in that node order.
+`--order NAME` also checks that the second run trained in that node order, `--load NAME`
+that it loaded the data that way.
 
-usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME]"""
+usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME]"""
 import json
 import sys
 
 a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
-if len(sys.argv) > 5 and sys.argv[4] == "--order":
-    assert b["config"]["order"] == sys.argv[5], f"trained in order {b['config']['order']!r}, expected {sys.argv[5]!r}"
+for flag, value in zip(sys.argv[4::2], sys.argv[5::2]):
+    key = {"--order": "order", "--load": "load"}[flag]
+    assert b["config"][key] == value, f"config.{key} is {b['config'][key]!r}, expected {value!r}"
 la = [e["loss"] for e in a["epochs"]]
 lb = [e["loss"] for e in b["epochs"]]
 assert len(la) == len(lb) and la, f"epoch counts differ: {len(la)} vs {len(lb)}"

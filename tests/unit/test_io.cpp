@@ -482,3 +482,41 @@ TEST_CASE("Citeseer loads with the counts of its stats.json") {
     CHECK(std::count(ds.labels.begin(), ds.labels.end(), -1) == stats_value(stats, "unlabelled"));
     ds.validate();
 }
+
+TEST_CASE("npy row ranges: equal the slice of the whole load, read only header and rows, and say where a bad value is") {
+    dense_matrix<double> m(9, 3);
+    for (std::size_t r = 0; r < 9; ++r)
+        for (std::size_t c = 0; c < 3; ++c) m(r, c) = std::ldexp(double(r * 3 + c) + 0.25, int(r) - 4);
+    const auto p = scratch("rows.npy");
+    io::write_features(p, m);
+    io::input_file in(p);
+    const auto h = io::read_npy_header(in);
+    CHECK(in.bytes_read() == h.data_offset);
+    const auto slice = io::features_from_npy<double>(io::load_npy_rows(in, h, 2, 7));
+    REQUIRE(slice.rows() == 5);
+    for (std::size_t r = 0; r < 5; ++r)
+        for (std::size_t c = 0; c < 3; ++c) CHECK(slice(r, c) == m(r + 2, c));
+    CHECK(in.bytes_read() == h.data_offset + 5 * 3 * sizeof(double));
+    CHECK(io::features_from_npy<double>(io::load_npy_rows(in, h, 4, 4)).rows() == 0);
+    CHECK_IO_ERROR(io::load_npy_rows(in, h, 3, 10), p, std::int64_t(h.header_offset), true, "3..10");
+
+    // A NaN at file row 6 is reported at row 6 and its file offset, read from rows 5..8.
+    m(6, 1) = std::numeric_limits<double>::quiet_NaN();
+    io::write_features(p, m);
+    io::input_file again(p);
+    const auto what = io_error_of([&] { io::features_from_npy<double>(io::load_npy_rows(again, 5, 8)); });
+    REQUIRE(what);
+    CHECK(what->line() == std::int64_t(h.data_offset + (6 * 3 + 1) * sizeof(double)));
+    CHECK(contains(what->what(), "row 6, column 1"));
+
+    // Big-endian rows are swapped; Fortran-order files cannot be read by rows.
+    auto big = npy_with_dict("{'descr': '>i4', 'fortran_order': False, 'shape': (3,), }");
+    big += std::string("\0\0\0\x05\0\0\0\x06\0\0\0\x07", 12);
+    io::input_file bf(write_text("big_rows.npy", big));
+    CHECK(io::labels_from_npy(io::load_npy_rows(bf, 1, 3)) == std::vector<std::int32_t>{6, 7});
+    auto fortran = npy_with_dict("{'descr': '<i4', 'fortran_order': True, 'shape': (3, 2), }");
+    fortran.append(24, '\0');
+    const auto pf = write_text("fortran_rows.npy", fortran);
+    io::input_file ff(pf);
+    CHECK(contains(io_error_of([&] { io::load_npy_rows(ff, 0, 1); })->what(), "C-order"));
+}

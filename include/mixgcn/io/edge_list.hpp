@@ -147,9 +147,9 @@ snap_edge_list<Index> read_edge_list_snap(const std::filesystem::path& path) {
 }
 
 // An int32 or int64 array of shape [E, 2] in C order.
+// From a loaded image, whole or a row range (load_npy_rows).
 template <index_type Index = index_t>
-graph::edge_list<Index> read_edge_list_npy(const std::filesystem::path& path, std::optional<Index> num_nodes = {}) {
-    const npy_array a = load_npy(path);
+graph::edge_list<Index> edge_list_from_npy(const npy_array& a, std::optional<Index> num_nodes = {}) {
     npy_require(a, {"i4", "i8"}, 2, "an edge list");
     if (a.header.shape[1] != 2)
         a.fail(a.header.header_offset, std::to_string(a.header.shape[1]) + " columns",
@@ -166,6 +166,10 @@ graph::edge_list<Index> read_edge_list_npy(const std::filesystem::path& path, st
     });
     g.num_nodes = detail::node_count(g, num_nodes);
     return g;
+}
+template <index_type Index = index_t>
+graph::edge_list<Index> read_edge_list_npy(const std::filesystem::path& path, std::optional<Index> num_nodes = {}) {
+    return edge_list_from_npy<Index>(load_npy(path), num_nodes);
 }
 
 // Matrix Market coordinate N x N (pattern, real or integer; values ignored). A symmetric

@@ -58,9 +58,9 @@ void check_dense_limit(std::uint64_t rows, std::uint64_t cols, const auto& fail)
 }
 }  // namespace detail
 
+// From a loaded .npy image, whole or a row range (load_npy_rows).
 template <value_type Value = float>
-dense_matrix<Value> read_features_npy(const std::filesystem::path& path) {
-    const npy_array a = load_npy(path);
+dense_matrix<Value> features_from_npy(const npy_array& a) {
     npy_require(a, {"f4", "f8"}, 2, "features");
     const auto rows = a.header.shape[0], cols = a.header.shape[1];
     detail::checked_area(rows, cols, [&](const std::string& why) { a.fail(a.header.header_offset, "", why); });
@@ -70,10 +70,15 @@ dense_matrix<Value> read_features_npy(const std::filesystem::path& path) {
         const double v = static_cast<double>(raw);
         if (auto why = detail::feature_problem<Value>(v); !why.empty())
             a.fail(a.offset_of(i), detail::number_text(v),
-                   why + " at row " + std::to_string(i / cols) + ", column " + std::to_string(i % cols));
+                   why + " at row " + std::to_string((a.first + i) / cols) + ", column " + std::to_string(i % cols));
         out[i] = static_cast<Value>(raw);
     });
     return m;
+}
+
+template <value_type Value = float>
+dense_matrix<Value> read_features_npy(const std::filesystem::path& path) {
+    return features_from_npy<Value>(load_npy(path));
 }
 
 // Coordinate real/integer (pattern entries count as 1). Duplicate entries are summed,

@@ -57,6 +57,47 @@ inline std::uint64_t declared_size_limit() noexcept {
     return std::numeric_limits<std::uint64_t>::max();
 }
 
+// A file opened for reading parts of it: read_at() fills a buffer from an offset, and
+// bytes_read() counts what was read, so a partitioned loader can show that it read only
+// its share. RAII; errors are io_errors naming the file.
+class input_file {
+public:
+    explicit input_file(const std::filesystem::path& path) : name_(path.string()) {
+        std::error_code ec;
+        if (std::filesystem::is_directory(path, ec)) throw io_error(name_, 0, "", "is a directory, expected a file");
+        in_.open(path, std::ios::binary);
+        if (!in_) throw io_error(name_, 0, "", std::string("cannot open file: ") + std::strerror(errno));
+        in_.seekg(0, std::ios::end);
+        const auto end = static_cast<std::streamoff>(in_.tellg());
+        if (end < 0) throw io_error(name_, 0, "", "cannot determine the file size");
+        size_ = static_cast<std::uint64_t>(end);
+    }
+    std::uint64_t size() const noexcept { return size_; }
+    std::uint64_t bytes_read() const noexcept { return read_; }
+    const std::string& name() const noexcept { return name_; }
+
+    // Bytes [offset, offset + n) into dst; a range past the end is an io_error.
+    void read_at(std::uint64_t offset, char* dst, std::uint64_t n) {
+        if (offset > size_ || n > size_ - offset)
+            throw io_error(name_, static_cast<std::int64_t>(offset), "",
+                           "read of " + std::to_string(n) + " bytes runs past the end of the file (" +
+                               std::to_string(size_) + " bytes)",
+                           true);
+        if (n == 0) return;
+        in_.clear();
+        in_.seekg(static_cast<std::streamoff>(offset));
+        in_.read(dst, static_cast<std::streamsize>(n));
+        if (static_cast<std::uint64_t>(in_.gcount()) != n)
+            throw io_error(name_, static_cast<std::int64_t>(offset) + in_.gcount(), "", "read failed", true);
+        read_ += n;
+    }
+
+private:
+    std::string name_;
+    std::ifstream in_;
+    std::uint64_t size_ = 0, read_ = 0;
+};
+
 namespace detail {
 // The last component of a folder path, trailing separators ignored ("data/cora/" -> "cora").
 inline std::string folder_name(const std::filesystem::path& dir) {

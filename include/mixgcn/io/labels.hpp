@@ -41,9 +41,8 @@ inline std::vector<std::int32_t> read_labels_text(const std::filesystem::path& p
     return out;
 }
 
-// int32 or int64, 1-D.
-inline std::vector<std::int32_t> read_labels_npy(const std::filesystem::path& path) {
-    const npy_array a = load_npy(path);
+// int32 or int64, 1-D; from a loaded image, whole or a row range (load_npy_rows).
+inline std::vector<std::int32_t> labels_from_npy(const npy_array& a) {
     npy_require(a, {"i4", "i8"}, 1, "labels");
     std::vector<std::int32_t> out(static_cast<std::size_t>(a.header.shape[0]));
     npy_for_each(a, [&](std::uint64_t i, auto raw) {
@@ -52,6 +51,9 @@ inline std::vector<std::int32_t> read_labels_npy(const std::filesystem::path& pa
         out[static_cast<std::size_t>(i)] = static_cast<std::int32_t>(v);
     });
     return out;
+}
+inline std::vector<std::int32_t> read_labels_npy(const std::filesystem::path& path) {
+    return labels_from_npy(load_npy(path));
 }
 
 inline std::vector<std::int32_t> read_labels(const std::filesystem::path& path) {
@@ -80,9 +82,8 @@ inline std::vector<split_role> read_split_text(const std::filesystem::path& path
     return out;
 }
 
-// int8, 1-D: 0 = none, 1 = train, 2 = val, 3 = test.
-inline std::vector<split_role> read_split_npy(const std::filesystem::path& path) {
-    const npy_array a = load_npy(path);
+// int8, 1-D: 0 = none, 1 = train, 2 = val, 3 = test; whole or a row range.
+inline std::vector<split_role> split_from_npy(const npy_array& a) {
     npy_require(a, {"i1"}, 1, "a split");
     std::vector<split_role> out(static_cast<std::size_t>(a.header.shape[0]));
     npy_for_each(a, [&](std::uint64_t i, auto raw) {
@@ -92,6 +93,7 @@ inline std::vector<split_role> read_split_npy(const std::filesystem::path& path)
     });
     return out;
 }
+inline std::vector<split_role> read_split_npy(const std::filesystem::path& path) { return split_from_npy(load_npy(path)); }
 
 inline std::vector<split_role> read_split(const std::filesystem::path& path) {
     const auto ext = path.extension().string();

@@ -49,6 +49,9 @@ struct npy_array {
     std::string file;
     std::string bytes;
     npy_header header;
+    // A row range read by load_npy_rows: element 0 here is element `first` of the file
+    // (header.shape[0] counts the rows read); 0 for a whole file.
+    std::uint64_t first = 0;
 
     const char* element(std::uint64_t i) const noexcept {
         return bytes.data() + header.data_offset + i * header.item_size;
@@ -56,7 +59,7 @@ struct npy_array {
     // Where element i (C-order index) lies in the file, for error messages: a
     // Fortran-order file holds it elsewhere.
     std::uint64_t offset_of(std::uint64_t i) const noexcept {
-        if (!header.fortran_order || header.shape.size() < 2) return header.data_offset + i * header.item_size;
+        if (!header.fortran_order || header.shape.size() < 2) return header.data_offset + (first + i) * header.item_size;
         std::uint64_t f = 0, stride = 1;
         std::vector<std::uint64_t> idx(header.shape.size());
         for (std::size_t k = header.shape.size(); k-- > 0;) {
@@ -238,16 +241,24 @@ void fortran_to_c(const char* src, char* dst, const std::vector<std::uint64_t>& 
 
 }  // namespace detail
 
-// Parses and checks the header of a .npy image held in memory (a file or a member of an
-// .npz archive); `file` names it in errors, offsets are from the image's first byte.
-// Verifies the data is exactly as long as the shape says, then converts it to C order
-// and little-endian.
-inline npy_array parse_npy(std::string file, std::string bytes) {
-    npy_array a;
-    a.file = std::move(file);
-    a.bytes = std::move(bytes);
-    const std::string_view b = a.bytes;
-    if (b.empty()) a.fail(0, "", "file is empty");
+namespace detail {
+// Bytes of the image's start that hold its whole header (magic, version, length, dict),
+// read from its first min(size, 12) bytes `b`; 0 when `b` is too short to say (the
+// header parser then reports what is missing).
+inline std::size_t npy_header_end(std::string_view b) noexcept {
+    if (b.size() < 10) return 0;
+    const int major = static_cast<unsigned char>(b[6]);
+    if (major == 1) return 10 + load_le<std::uint16_t>(b.data() + 8);
+    if ((major == 2 || major == 3) && b.size() >= 12) return 12 + std::size_t(load_le<std::uint32_t>(b.data() + 8));
+    return 0;
+}
+
+// Parses and checks the header at the start `b` of a .npy image of `total` bytes (`b`
+// holds at least the whole header, or all of a shorter image): magic, version, dict,
+// dtype, and that the data after the header is exactly as long as the shape says.
+// Errors go through a.fail (a.file names the image).
+inline npy_header parse_npy_header(const npy_array& a, std::string_view b, std::uint64_t total) {
+    if (total == 0) a.fail(0, "", "file is empty");
     constexpr std::string_view magic = "\x93NUMPY";
     if (b.size() < magic.size() || b.substr(0, magic.size()) != magic) {
         if (b.size() < magic.size() && magic.substr(0, b.size()) == b) a.fail(b.size(), "", "truncated .npy magic");
@@ -260,45 +271,58 @@ inline npy_array parse_npy(std::string file, std::string bytes) {
     else if (major == 2 || major == 3) len_bytes = 4;
     else a.fail(6, std::to_string(major), "unsupported .npy format version");
     if (b.size() < 8 + len_bytes) a.fail(b.size(), "", "truncated .npy header: no header length");
-    const std::size_t header_len = len_bytes == 2 ? detail::load_le<std::uint16_t>(b.data() + 8)
-                                                  : detail::load_le<std::uint32_t>(b.data() + 8);
+    const std::size_t header_len = len_bytes == 2 ? load_le<std::uint16_t>(b.data() + 8)
+                                                  : load_le<std::uint32_t>(b.data() + 8);
     const std::size_t start = 8 + len_bytes;
     if (b.size() < start + header_len)
         a.fail(b.size(), "", "truncated .npy header: promises " + std::to_string(header_len) + " header bytes");
     const std::string_view text = b.substr(start, header_len);
-    a.header = detail::npy_dict_parser(a.file, text, start).parse();
-    a.header.header_offset = start;
-    a.header.data_offset = start + header_len;
+    npy_header h = detail::npy_dict_parser(a.file, text, start).parse();
+    h.header_offset = start;
+    h.data_offset = start + header_len;
 
     // descr: byte order, kind, item size, e.g. "<f8", "|i1", ">i4", "<U3", "|S3".
-    const std::string& d = a.header.descr;
+    const std::string& d = h.descr;
     if (d.size() < 3) a.fail(start, d, "unsupported .npy dtype");
     if (d[0] != '<' && d[0] != '|' && d[0] != '=' && d[0] != '>') a.fail(start, d, "unsupported .npy dtype byte order");
-    a.header.kind = d[1];
+    h.kind = d[1];
     std::size_t size = 0;
     const auto r = std::from_chars(d.data() + 2, d.data() + d.size(), size);
     constexpr std::string_view kinds = "iufbSU";
     if (r.ec != std::errc{} || r.ptr != d.data() + d.size() || size == 0 || size > (1u << 20) ||
-        kinds.find(a.header.kind) == std::string_view::npos)
+        kinds.find(h.kind) == std::string_view::npos)
         a.fail(start, d, "unsupported .npy dtype");
     // 'U<n>' counts UCS-4 characters, every other kind bytes.
-    a.header.item_size = a.header.kind == 'U' ? size * 4 : size;
-    a.header.big_endian = d[0] == '>';
+    h.item_size = h.kind == 'U' ? size * 4 : size;
+    h.big_endian = d[0] == '>';
 
     // Overflow-safe size check: count * item_size must equal the remaining bytes.
-    const std::uint64_t have = b.size() - a.header.data_offset;
-    std::uint64_t need = a.header.item_size;
-    for (auto dim : a.header.shape) {
+    const std::uint64_t have = total - h.data_offset;
+    std::uint64_t need = h.item_size;
+    for (auto dim : h.shape) {
         if (dim != 0 && need > std::numeric_limits<std::uint64_t>::max() / dim)
             a.fail(start, "", "the .npy shape is too large");
         need *= dim;
     }
     if (have < need)
-        a.fail(b.size(), "", "truncated .npy data: shape needs " + std::to_string(need) + " bytes, file has " +
+        a.fail(total, "", "truncated .npy data: shape needs " + std::to_string(need) + " bytes, file has " +
                                  std::to_string(have));
     if (have > need)
-        a.fail(a.header.data_offset + need, "",
+        a.fail(h.data_offset + need, "",
                std::to_string(have - need) + " unexpected bytes after the .npy data");
+    return h;
+}
+}  // namespace detail
+
+// Parses and checks a .npy image held in memory (a file or a member of an .npz archive);
+// `file` names it in errors, offsets are from the image's first byte. Verifies the data
+// is exactly as long as the shape says, then converts it to C order and little-endian.
+inline npy_array parse_npy(std::string file, std::string bytes) {
+    npy_array a;
+    a.file = std::move(file);
+    a.bytes = std::move(bytes);
+    a.header = detail::parse_npy_header(a, a.bytes, a.bytes.size());
+    const std::uint64_t need = a.bytes.size() - a.header.data_offset;
 
     char* data = a.bytes.data() + a.header.data_offset;
     if (a.header.big_endian) detail::byte_swap(data, need, a.header.kind == 'U' ? 4 : a.header.item_size);
@@ -321,6 +345,53 @@ inline npy_array parse_npy(std::string file, std::string bytes) {
 
 // Loads a .npy file; see parse_npy.
 inline npy_array load_npy(const std::filesystem::path& path) { return parse_npy(path.string(), read_file(path)); }
+
+// The header of an open .npy file, reading only the header's bytes; the file's size is
+// checked against the shape as for a whole file.
+inline npy_header read_npy_header(input_file& file) {
+    npy_array a;
+    a.file = file.name();
+    std::string start(static_cast<std::size_t>(std::min<std::uint64_t>(file.size(), 12)), '\0');
+    file.read_at(0, start.data(), start.size());
+    const std::uint64_t end =
+        std::min<std::uint64_t>(file.size(), std::max<std::uint64_t>(detail::npy_header_end(start), start.size()));
+    std::string prefix(static_cast<std::size_t>(end), '\0');
+    std::copy(start.begin(), start.end(), prefix.begin());
+    file.read_at(start.size(), prefix.data() + start.size(), end - start.size());
+    return detail::parse_npy_header(a, prefix, file.size());
+}
+
+// Rows [begin, end) (along the first dimension) of a C-order .npy file whose header
+// `h` was read by read_npy_header, reading only those rows: the array's shape[0] is
+// end - begin and `first` says where its element 0 lies in the file, so the typed
+// readers' checks and error offsets hold as for a whole file. Big-endian data is
+// byte-swapped; a Fortran-order file (its rows are not contiguous) is an io_error.
+// `file` counts the bytes read.
+inline npy_array load_npy_rows(input_file& file, const npy_header& h, std::uint64_t begin, std::uint64_t end) {
+    npy_array a;
+    a.file = file.name();
+    a.header = h;
+    if (h.shape.empty()) a.fail(h.header_offset, "()", "a 0-d .npy array has no rows to read");
+    if (h.fortran_order && h.shape.size() > 1)
+        a.fail(h.header_offset, "fortran_order",
+               "reading a row range needs a C-order .npy (save numpy.ascontiguousarray(x) instead)");
+    if (begin > end || end > h.shape[0])
+        a.fail(h.header_offset, std::to_string(begin) + ".." + std::to_string(end),
+               "row range outside the " + std::to_string(h.shape[0]) + " rows of the file");
+    std::uint64_t row_elements = 1;
+    for (std::size_t k = 1; k < h.shape.size(); ++k) row_elements *= h.shape[k];  // no overflow: checked by the header
+    const std::uint64_t row_bytes = row_elements * h.item_size, bytes = (end - begin) * row_bytes;
+    // The header's bytes are not needed again: element(i) only skips them.
+    a.bytes.assign(static_cast<std::size_t>(h.data_offset + bytes), '\0');
+    file.read_at(h.data_offset + begin * row_bytes, a.bytes.data() + h.data_offset, bytes);
+    if (h.big_endian) detail::byte_swap(a.bytes.data() + h.data_offset, bytes, h.kind == 'U' ? 4 : h.item_size);
+    a.header.shape[0] = end - begin;
+    a.first = begin * row_elements;
+    return a;
+}
+inline npy_array load_npy_rows(input_file& file, std::uint64_t begin, std::uint64_t end) {
+    return load_npy_rows(file, read_npy_header(file), begin, end);
+}
 
 // Calls f(i, value) for every element, `value` having the element type (any integer,
 // float or bool dtype); callers convert and range-check.

@@ -17,19 +17,23 @@
 //
 // Memory per rank: the local operator and its transpose (O(nnz_p + halo_p)), the
 // extended matrices ((|V_p| + halo_p) x d) and send buffers (Σ_q |send_q| x d): nothing
-// of size |V| x d. Setup reads the global adjacency pattern (O(|E|) integers, every
-// rank holds it today) and keeps O(|V|) integers only while it runs. The one |V| x d
-// copy left is the caller's, when it loads every node's features before handing this
-// rank its rows (local_inputs(dataset)); local_inputs(ids, ...) takes the owned rows
-// only, and train_graph_parallel accepts either.
+// of size |V| x d. Setup looks nodes up in sorted lists of the own and ghost ids, so
+// beyond the caller's owner vector it holds nothing of size |V|. Two ways in: the
+// global operator (every rank holds it, O(|E|)), or only this rank's rows of A, as
+// parallel/partitioned_load.hpp reads them (O(|E|/P)); this rank then normalises them
+// with the ghosts' degrees from their owners. Inputs likewise: local_inputs(dataset)
+// from every node's rows (the caller holds |V| x d until it drops them), or
+// local_inputs(ids, ...) from the owned rows only.
 //
 // Entry points: the class (strategy surface of parallel/single.hpp, for a custom loop),
-// graph_inputs (this rank's features/labels/split in local order) and
-// train_graph_parallel (setup + inputs + trainer, fills a graph_report).
+// graph_inputs (this rank's features/labels/split in local order),
+// train_graph_parallel (setup + inputs + trainer, fills a graph_report), and over a
+// partitioned load make_graph and train_graph_partitioned.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <span>
 #include <utility>
@@ -44,6 +48,7 @@
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/storage/convert.hpp"
 #include "mixgcn/storage/csr.hpp"
@@ -70,91 +75,95 @@ public:
         : comm_(&comm) {
         const auto& adjacency = gop.a;  // A + I, columns ascending
         const index_t n = adjacency.rows;
-        const int P = comm.size(), me = comm.rank();
+        const int me = comm.rank();
         require(adjacency.rows == adjacency.cols, "graph strategy: operator is ", adjacency.rows, "x",
                 adjacency.cols, ", expected square");
         require(gop.symmetric, "graph strategy (rank ", me, "): the operator is not symmetric; the halo exchange "
                 "sends ghost gradients back along the same edges, which needs Â = Âᵀ");
-        require(owner.size() == static_cast<std::size_t>(n), "graph strategy (rank ", me, "): owner vector has ",
-                owner.size(), " entries for ", n, " nodes");
-        for (std::size_t v = 0; v < owner.size(); ++v)
-            require(owner[v] >= 0 && owner[v] < P, "graph strategy (rank ", me, "): node ", v, " has owner ", owner[v],
-                    " outside [0, ", P, ")");
-        // Own nodes: interior first, then boundary, each ascending by global id.
-        std::vector<index_t> interior, boundary;
-        std::vector<char> is_ghost(static_cast<std::size_t>(n), 0);
-        for (index_t v = 0; v < n; ++v) {
-            if (owner[static_cast<std::size_t>(v)] != me) continue;
-            bool has_ghost = false;
-            for (index_t c : adjacency.row_cols(v))
-                if (owner[static_cast<std::size_t>(c)] != me) {
-                    has_ghost = true;
-                    is_ghost[static_cast<std::size_t>(c)] = 1;
-                }
-            (has_ghost ? boundary : interior).push_back(v);
-        }
-        interior_ = static_cast<index_t>(interior.size());
-        global_ = interior;
-        global_.insert(global_.end(), boundary.begin(), boundary.end());
-        own_ = static_cast<index_t>(global_.size());
-        // Ghosts grouped by owner, ascending global id within each owner.
-        ghost_count_.assign(static_cast<std::size_t>(P), 0);
-        std::vector<index_t> ghosts;
+        check_owners(n, owner);
+        std::vector<index_t> own;
         for (index_t v = 0; v < n; ++v)
-            if (is_ghost[static_cast<std::size_t>(v)]) ghosts.push_back(v);
-        std::stable_sort(ghosts.begin(), ghosts.end(), [&](index_t a, index_t b) {
-            return owner[static_cast<std::size_t>(a)] < owner[static_cast<std::size_t>(b)];
-        });
-        for (index_t g : ghosts) ++ghost_count_[static_cast<std::size_t>(owner[static_cast<std::size_t>(g)])];
-        global_.insert(global_.end(), ghosts.begin(), ghosts.end());
-
-        owned_sorted_.reserve(static_cast<std::size_t>(own_));
-        for (index_t i = 0; i < own_; ++i) owned_sorted_.push_back({global_[std::size_t(i)], i});
-        std::sort(owned_sorted_.begin(), owned_sorted_.end());
-        nodes_ = n;
-
-        std::vector<index_t> local_of(static_cast<std::size_t>(n), -1);
-        for (std::size_t i = 0; i < global_.size(); ++i) local_of[static_cast<std::size_t>(global_[i])] = index_t(i);
-
-        // Local rows of A + I with columns in the global order of the single operator,
-        // so each row sums its terms in the same order as `single`.
-        auto& a = op_;
+            if (owner[static_cast<std::size_t>(v)] == me) own.push_back(v);
         const bool weighted = adjacency.has_values();
-        a.rows = own_;
-        a.cols = static_cast<index_t>(global_.size());
-        a.row_ptr.assign(static_cast<std::size_t>(own_) + 1, 0);
-        for (index_t i = 0; i < own_; ++i) {
-            const index_t v = global_[static_cast<std::size_t>(i)];
-            for (offset_t k = adjacency.row_begin(v); k < adjacency.row_end(v); ++k) {
-                a.col_idx.push_back(local_of[static_cast<std::size_t>(adjacency.col_idx[static_cast<std::size_t>(k)])]);
-                if (weighted) a.val.push_back(adjacency.val[static_cast<std::size_t>(k)]);
-            }
-            a.row_ptr[static_cast<std::size_t>(i) + 1] = static_cast<offset_t>(a.col_idx.size());
-        }
-        at_ = storage::transpose(op_);
+        setup(n, own, owner, [&](std::size_t k) {
+            const index_t v = own[k];
+            const auto b = static_cast<std::size_t>(adjacency.row_begin(v)), e = static_cast<std::size_t>(adjacency.row_end(v));
+            return std::pair{std::span<const index_t>(adjacency.col_idx.data() + b, e - b),
+                             weighted ? std::span<const V>(adjacency.val.data() + b, e - b) : std::span<const V>{}};
+        });
         if (!gop.row_scale.empty()) {
             scale_.resize(global_.size());
             for (std::size_t i = 0; i < global_.size(); ++i)
                 scale_[i] = gop.row_scale[static_cast<std::size_t>(global_[i])];
         }
+        since_ = comm.stats();  // the report counts training traffic, not this setup
+    }
 
-        // Tell every owner which of its rows this rank needs (in this rank's ghost order).
-        std::vector<std::size_t> one(static_cast<std::size_t>(P), 1), counts(static_cast<std::size_t>(P));
-        std::vector<std::uint64_t> want(ghost_count_.begin(), ghost_count_.end()), got(static_cast<std::size_t>(P));
-        comm.all_to_all_v(std::span<const std::uint64_t>(want), one, std::span<std::uint64_t>(got), one);
-        send_count_.assign(got.begin(), got.end());
-        std::vector<std::int64_t> request(ghosts.begin(), ghosts.end());
-        std::vector<std::int64_t> requested(std::accumulate(send_count_.begin(), send_count_.end(), std::size_t{0}));
-        comm.all_to_all_v(std::span<const std::int64_t>(request), ghost_count_, std::span<std::int64_t>(requested),
-                          send_count_);
-        send_rows_.resize(requested.size());
-        for (std::size_t k = 0, q = 0, end = send_count_.empty() ? 0 : send_count_[0]; k < requested.size(); ++k) {
-            while (k >= end) end += send_count_[++q];  // requests arrive grouped by the asking rank
-            const auto v = requested[k];
-            require(v >= 0 && v < n && owner[static_cast<std::size_t>(v)] == me, "graph strategy (rank ", me,
-                    "): rank ", q, " asked for node ", v, ", which this rank does not own (do the ranks hold "
-                    "different owner vectors?)");
-            send_rows_[k] = local_of[static_cast<std::size_t>(v)];
+    // Collective, for a rank that holds only its own rows (parallel/partitioned_load.hpp):
+    // `rows` are the rows of the symmetric adjacency A (no self-loops needed, columns are
+    // global ids, ascending) of the nodes `owned` (ascending, exactly the nodes `owner`
+    // gives this rank) in a graph of `nodes` nodes. This rank normalises its rows as
+    // graph::gcn_normalize would (A + I, D from the row lengths in double): its own
+    // degrees it counts, the ghosts' degrees their owners send over the halo pattern. So
+    // the local operator equals the one cut from the global Â, value for value.
+    graph(Comm& comm, index_t nodes, std::span<const index_t> owned, const storage::csr<index_t, V>& rows,
+          std::span<const int> owner,
+          ::mixgcn::graph::normalization_mode mode = ::mixgcn::graph::normalization_mode::fused)
+        : comm_(&comm) {
+        const int me = comm.rank();
+        check_owners(nodes, owner);
+        require(rows.rows == static_cast<index_t>(owned.size()) && rows.cols == nodes, "graph strategy (rank ", me,
+                "): ", rows.rows, "x", rows.cols, " local rows for ", owned.size(), " owned nodes of ", nodes);
+        std::size_t mine = 0;
+        for (auto o : owner) mine += o == me;
+        require(mine == owned.size(), "graph strategy (rank ", me, "): the owner vector gives this rank ", mine,
+                " nodes, but ", owned.size(), " rows were given");
+        for (std::size_t k = 0; k < owned.size(); ++k)
+            require(owned[k] >= 0 && owned[k] < nodes && owner[static_cast<std::size_t>(owned[k])] == me &&
+                        (k == 0 || owned[k - 1] < owned[k]),
+                    "graph strategy (rank ", me, "): owned node ", owned[k], " (row ", k,
+                    ") is out of order or not this rank's");
+        // A + I, the self-loop placed where gcn_normalize places it.
+        storage::csr<index_t, V> api;
+        api.rows = rows.rows;
+        api.cols = nodes;
+        api.row_ptr.assign(owned.size() + 1, 0);
+        api.col_idx.reserve(rows.nnz() + owned.size());
+        for (std::size_t k = 0; k < owned.size(); ++k) {
+            const index_t r = owned[k];
+            bool placed = false;
+            for (index_t c : rows.row_cols(index_t(k))) {
+                require(c >= 0 && c < nodes, "graph strategy (rank ", me, "): row of node ", r, " has column ", c,
+                        " outside [0, ", nodes, ")");
+                if (!placed && c >= r) {
+                    if (c != r) api.col_idx.push_back(r);
+                    placed = true;
+                }
+                api.col_idx.push_back(c);
+            }
+            if (!placed) api.col_idx.push_back(r);
+            api.row_ptr[k + 1] = static_cast<offset_t>(api.col_idx.size());
+        }
+        setup(nodes, owned, owner, [&](std::size_t k) {
+            const auto b = static_cast<std::size_t>(api.row_ptr[k]), e = static_cast<std::size_t>(api.row_ptr[k + 1]);
+            return std::pair{std::span<const index_t>(api.col_idx.data() + b, e - b), std::span<const V>{}};
+        });
+        // D^-1/2 of own rows (in local order), then of the ghosts from their owners.
+        std::vector<double> dinv(global_.size());
+        for (index_t i = 0; i < own_; ++i) dinv[std::size_t(i)] = 1.0 / std::sqrt(double(op_.degree(i)));
+        std::vector<double> send(send_rows_.size());
+        for (std::size_t k = 0; k < send_rows_.size(); ++k) send[k] = dinv[static_cast<std::size_t>(send_rows_[k])];
+        comm.all_to_all_v(std::span<const double>(send), send_count_,
+                          std::span<double>(dinv.data() + own_, halo()), ghost_count_);
+        if (mode == ::mixgcn::graph::normalization_mode::fused) {
+            scale_.assign(dinv.begin(), dinv.end());  // double -> V, as gcn_normalize's row_scale
+        } else {
+            op_.val.resize(op_.nnz());
+            for (index_t i = 0; i < own_; ++i)
+                for (offset_t k = op_.row_begin(i); k < op_.row_end(i); ++k)
+                    op_.val[static_cast<std::size_t>(k)] = static_cast<V>(
+                        dinv[std::size_t(i)] * dinv[static_cast<std::size_t>(op_.col_idx[static_cast<std::size_t>(k)])]);
+            at_ = storage::transpose(op_);
         }
         since_ = comm.stats();  // the report counts training traffic, not this setup
     }
@@ -346,6 +355,99 @@ public:
 
 private:
     using clock = std::chrono::steady_clock;
+
+    void check_owners(index_t n, std::span<const int> owner) const {
+        const int P = comm_->size(), me = comm_->rank();
+        require(owner.size() == static_cast<std::size_t>(n), "graph strategy (rank ", me, "): owner vector has ",
+                owner.size(), " entries for ", n, " nodes");
+        for (std::size_t v = 0; v < owner.size(); ++v)
+            require(owner[v] >= 0 && owner[v] < P, "graph strategy (rank ", me, "): node ", v, " has owner ", owner[v],
+                    " outside [0, ", P, ")");
+    }
+
+    // The layout from this rank's rows: `own` lists its nodes ascending, row_of(k) gives
+    // the columns (global ids, ascending, A + I) and, when weighted, the values of node
+    // own[k]'s row. Own nodes: interior first, then boundary, each ascending by global id;
+    // ghosts grouped by owner, ascending within each. Lookups go through sorted lists, so
+    // setup holds nothing of size |V| beyond the caller's owner vector.
+    template <class RowOf>
+    void setup(index_t n, std::span<const index_t> own, std::span<const int> owner, RowOf&& row_of) {
+        Comm& comm = *comm_;
+        const int P = comm.size(), me = comm.rank();
+        auto owner_of = [&](index_t v) { return owner[static_cast<std::size_t>(v)]; };
+        std::vector<std::size_t> interior, boundary;  // positions in `own`
+        std::vector<index_t> ghosts;
+        for (std::size_t k = 0; k < own.size(); ++k) {
+            bool has_ghost = false;
+            for (index_t c : row_of(k).first)
+                if (owner_of(c) != me) {
+                    has_ghost = true;
+                    ghosts.push_back(c);
+                }
+            (has_ghost ? boundary : interior).push_back(k);
+        }
+        const auto by_owner = [&](index_t a, index_t b) {
+            return std::pair{owner_of(a), a} < std::pair{owner_of(b), b};
+        };
+        std::sort(ghosts.begin(), ghosts.end(), by_owner);
+        ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
+        interior_ = static_cast<index_t>(interior.size());
+        global_.clear();
+        global_.reserve(own.size() + ghosts.size());
+        for (auto k : interior) global_.push_back(own[k]);
+        for (auto k : boundary) global_.push_back(own[k]);
+        own_ = static_cast<index_t>(global_.size());
+        ghost_count_.assign(static_cast<std::size_t>(P), 0);
+        for (index_t g : ghosts) ++ghost_count_[static_cast<std::size_t>(owner_of(g))];
+        global_.insert(global_.end(), ghosts.begin(), ghosts.end());
+
+        owned_sorted_.clear();
+        owned_sorted_.reserve(static_cast<std::size_t>(own_));
+        for (index_t i = 0; i < own_; ++i) owned_sorted_.push_back({global_[std::size_t(i)], i});
+        std::sort(owned_sorted_.begin(), owned_sorted_.end());
+        nodes_ = n;
+        auto local_of = [&](index_t c) {
+            if (owner_of(c) == me) return local_row(c);
+            const auto it = std::lower_bound(ghosts.begin(), ghosts.end(), c, by_owner);
+            return static_cast<index_t>(own_ + (it - ghosts.begin()));
+        };
+
+        // Local rows of A + I with columns in the global order of the single operator,
+        // so each row sums its terms in the same order as `single`.
+        auto& a = op_;
+        a = {};
+        a.rows = own_;
+        a.cols = static_cast<index_t>(global_.size());
+        a.row_ptr.assign(static_cast<std::size_t>(own_) + 1, 0);
+        std::size_t i = 0;
+        for (const auto* part : {&interior, &boundary})
+            for (auto k : *part) {
+                const auto [cols, vals] = row_of(k);
+                for (index_t c : cols) a.col_idx.push_back(local_of(c));
+                a.val.insert(a.val.end(), vals.begin(), vals.end());
+                a.row_ptr[++i] = static_cast<offset_t>(a.col_idx.size());
+            }
+        at_ = storage::transpose(op_);
+
+        // Tell every owner which of its rows this rank needs (in this rank's ghost order).
+        std::vector<std::size_t> one(static_cast<std::size_t>(P), 1);
+        std::vector<std::uint64_t> want(ghost_count_.begin(), ghost_count_.end()), got(static_cast<std::size_t>(P));
+        comm.all_to_all_v(std::span<const std::uint64_t>(want), one, std::span<std::uint64_t>(got), one);
+        send_count_.assign(got.begin(), got.end());
+        std::vector<std::int64_t> request(ghosts.begin(), ghosts.end());
+        std::vector<std::int64_t> requested(std::accumulate(send_count_.begin(), send_count_.end(), std::size_t{0}));
+        comm.all_to_all_v(std::span<const std::int64_t>(request), ghost_count_, std::span<std::int64_t>(requested),
+                          send_count_);
+        send_rows_.resize(requested.size());
+        for (std::size_t k = 0, q = 0, end = send_count_.empty() ? 0 : send_count_[0]; k < requested.size(); ++k) {
+            while (k >= end) end += send_count_[++q];  // requests arrive grouped by the asking rank
+            const auto v = requested[k];
+            require(v >= 0 && v < n && owner_of(index_t(v)) == me, "graph strategy (rank ", me, "): rank ", q,
+                    " asked for node ", v, ", which this rank does not own (do the ranks hold different owner "
+                    "vectors?)");
+            send_rows_[k] = local_row(index_t(v));
+        }
+    }
     static double seconds(clock::time_point a, clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();
     }
@@ -430,6 +532,41 @@ train::train_result train_graph_parallel(Comm& comm, const dataset<V>& ds, const
     if (mo.in == 0) mo.in = in.features.cols();
     if (mo.classes == 0) mo.classes = static_cast<std::size_t>(ds.num_classes);
     require(mo.in == in.features.cols(), "train_graph_parallel: model input width ", mo.in, " but features have ",
+            in.features.cols(), " columns");
+    nn::gcn_model<B, V> model(mo);
+    model.initialize(to.seed);
+    nn::optimizer<B, V> opt(oo);
+    const auto data = in.data();
+    auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
+    detail::finish_report(out, g, in, model);
+    return res;
+}
+
+// The graph strategy over a partitioned load: the local-rows constructor (collective).
+template <class B, class V, comm::communicator Comm>
+graph<B, V, Comm> make_graph(Comm& comm, const local_part<V>& part,
+                             ::mixgcn::graph::normalization_mode mode = ::mixgcn::graph::normalization_mode::fused) {
+    return graph<B, V, Comm>(comm, part.nodes, part.owned, part.rows, part.owner, mode);
+}
+
+// Loads `dir` partitioned and trains the graph strategy on it, as train_graph_parallel
+// does over a fully loaded dataset (the same model, to rounding). `mo.in`/`mo.classes`
+// may be 0 (taken from the data). `out` receives the strategy's figures; `load` the
+// loader's.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_graph_partitioned(Comm& comm, const std::filesystem::path& dir,
+                                            partitioned_load_options lo, nn::model_options mo,
+                                            const nn::optimizer_options& oo, const train::trainer_options& to,
+                                            graph_report* out = nullptr, partitioned_load_report* load = nullptr) {
+    // The loaded rows live only until the strategy and its inputs are built.
+    auto part = std::make_unique<local_part<V>>(load_partitioned<V>(comm, dir, std::move(lo)));
+    if (load) *load = part->report;
+    graph<B, V, Comm> g(comm, part->nodes, part->owned, part->rows, part->owner);
+    graph_inputs<V> in = g.local_inputs(part->owned, part->features.cview(), part->labels, part->split);
+    if (mo.classes == 0) mo.classes = static_cast<std::size_t>(part->num_classes);
+    part.reset();
+    if (mo.in == 0) mo.in = in.features.cols();
+    require(mo.in == in.features.cols(), "train_graph_partitioned: model input width ", mo.in, " but features have ",
             in.features.cols(), " columns");
     nn::gcn_model<B, V> model(mo);
     model.initialize(to.seed);

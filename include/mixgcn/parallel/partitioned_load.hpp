@@ -1,0 +1,328 @@
+#pragma once
+// Partitioned loading: every rank reads only its share of a dataset folder and ends with
+// the rows it owns, so no rank ever holds all features or all edges.
+//
+//   features, labels, split: rank r reads rows [N·r/P, N·(r+1)/P) of each .npy by offset
+//       (io::load_npy_rows), then, unless those ranges already are the owners, sends each
+//       row to its owner (all-to-all-v);
+//   edges: rank r reads rows [E·r/P, E·(r+1)/P) of edges.npy in slices, and sends every
+//       edge {u, v} (u != v) to the owner of u as (u, v) and to the owner of v as (v, u);
+//       each rank sorts what it receives and drops duplicates, which gives exactly the
+//       owned rows of graph::build_adjacency (symmetrised, self-loops and duplicates
+//       dropped, columns ascending) with global column ids.
+// parallel::graph's local-rows constructor (parallel/graph.hpp: make_graph,
+// train_graph_partitioned) then normalises those rows with the ghosts' degrees from
+// their owners: the run equals one over the fully loaded dataset.
+//
+// Per-rank memory: the owned rows (features, labels, split, adjacency) and, while
+// loading, one read range and the edge keys in flight (O(E/P)), plus one O(N) array: the
+// owner vector (4 bytes per node), which the graph strategy's ghost lookup needs; it is
+// counted in local_part::bytes(). The parts must be .npy (C order); any other format of
+// a part is an io_error that names the file. Call it from every rank, under
+// comm::run_guarded as mixgcn-train does, so that a rank's bad input ends every rank.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <limits>
+#include <numeric>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/dense.hpp"
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/graph/dataset.hpp"
+#include "mixgcn/io/dataset.hpp"
+#include "mixgcn/io/edge_list.hpp"
+#include "mixgcn/io/features.hpp"
+#include "mixgcn/io/file.hpp"
+#include "mixgcn/io/labels.hpp"
+#include "mixgcn/io/npy.hpp"
+#include "mixgcn/storage/csr.hpp"
+
+namespace mixgcn::parallel {
+
+// Where the time and the bytes of one rank's load went.
+struct partitioned_load_report {
+    std::uint64_t features_bytes_read = 0, labels_bytes_read = 0, split_bytes_read = 0, edges_bytes_read = 0;
+    std::uint64_t bytes_sent = 0, bytes_received = 0;  // to and from other ranks
+    // Of this rank's edge rows: self-loops dropped, and directed copies sent (two per
+    // other edge); summed over the ranks, copies minus non-zeros are the duplicates.
+    std::uint64_t self_loops_dropped = 0, directed_entries = 0;
+    double headers_seconds = 0, rows_seconds = 0, redistribute_seconds = 0, edges_read_seconds = 0,
+           edges_exchange_seconds = 0, build_seconds = 0;
+    std::uint64_t bytes_read() const noexcept {
+        return features_bytes_read + labels_bytes_read + split_bytes_read + edges_bytes_read;
+    }
+    double seconds() const noexcept {
+        return headers_seconds + rows_seconds + redistribute_seconds + edges_read_seconds + edges_exchange_seconds +
+               build_seconds;
+    }
+};
+
+// One rank's part of a dataset.
+template <class V>
+struct local_part {
+    std::string name;
+    index_t nodes = 0;             // of the whole graph
+    std::uint64_t edge_rows = 0;   // rows of the edge file (all ranks)
+    std::int32_t num_classes = 0;  // over all ranks
+    std::vector<int> owner;        // every node's rank: the one O(N) array
+    std::vector<index_t> owned;    // this rank's nodes, ascending
+    dense_matrix<V> features;      // row k belongs to owned[k]
+    std::vector<std::int32_t> labels;
+    std::vector<split_role> split;
+    // A's rows of the owned nodes (row k is owned[k]), columns global and ascending.
+    storage::csr<index_t, V> rows;
+    partitioned_load_report report;
+
+    std::size_t bytes() const noexcept {
+        return features.bytes() + labels.size() * sizeof(std::int32_t) + split.size() * sizeof(split_role) +
+               rows.bytes() + owner.size() * sizeof(int) + owned.size() * sizeof(index_t);
+    }
+};
+
+// The rows rank r reads of a file of n rows: [n·r/P, n·(r+1)/P) (n·P below 2^64).
+inline std::pair<std::uint64_t, std::uint64_t> read_range(std::uint64_t n, int rank, int ranks) noexcept {
+    const auto at = [&](int r) { return n * std::uint64_t(r) / std::uint64_t(ranks); };
+    return {at(rank), at(rank + 1)};
+}
+
+// The owners that make every rank own exactly the rows it reads (no redistribution).
+inline std::vector<int> range_owners(std::uint64_t n, int ranks) {
+    std::vector<int> owner(static_cast<std::size_t>(n));
+    for (int r = 0; r < ranks; ++r) {
+        const auto [b, e] = read_range(n, r, ranks);
+        std::fill(owner.begin() + std::ptrdiff_t(b), owner.begin() + std::ptrdiff_t(e), r);
+    }
+    return owner;
+}
+
+struct partitioned_load_options {
+    // Every node's rank, the same on every rank; empty: range_owners (each rank owns the
+    // rows it reads). A partitioner that needs the whole graph cannot run here; streaming
+    // ones can (partition::fennel over a graph one machine holds, or a partition file).
+    std::vector<int> owner;
+    std::uint64_t edge_slice = std::uint64_t(1) << 22;  // edges read and converted at a time
+};
+
+namespace detail {
+
+inline std::filesystem::path npy_part(const std::filesystem::path& dir, std::initializer_list<const char*> names,
+                                      const char* part) {
+    const auto file = io::detail::first_existing(dir, names, part);
+    if (file.extension() != ".npy")
+        throw io_error(file.string(), 0, file.extension().string(),
+                       std::string("partitioned loading reads the ") + part + " from .npy by row ranges; convert this " +
+                           "file (mixgcn-train --export-dataset DIR writes every part as .npy)");
+    return file;
+}
+
+// Sends send_counts[q] elements of `send` (grouped by destination) to each rank q and
+// returns what this rank receives, grouped by source rank.
+template <class T, class Comm>
+std::vector<T> exchange_grouped(Comm& comm, std::span<const T> send, std::span<const std::size_t> send_counts) {
+    const auto P = static_cast<std::size_t>(comm.size());
+    std::vector<std::size_t> one(P, 1), recv_counts(P);
+    std::vector<std::uint64_t> want(send_counts.begin(), send_counts.end()), got(P);
+    comm.all_to_all_v(std::span<const std::uint64_t>(want), one, std::span<std::uint64_t>(got), one);
+    std::copy(got.begin(), got.end(), recv_counts.begin());
+    std::vector<T> out(std::accumulate(recv_counts.begin(), recv_counts.end(), std::size_t{0}));
+    comm.all_to_all_v(send, send_counts, std::span<T>(out), std::span<const std::size_t>(recv_counts));
+    return out;
+}
+
+}  // namespace detail
+
+// The node count of a dataset folder, from its features.npy header alone (what a caller
+// needs to read a partition file before load_partitioned).
+inline std::uint64_t dataset_nodes(const std::filesystem::path& dir) {
+    io::input_file f(detail::npy_part(dir, {"features.npy", "features.mtx", "features.npz"}, "features"));
+    const auto h = io::read_npy_header(f);
+    if (h.shape.size() != 2) throw io_error(f.name(), 0, "", "wrong shape for features: expected [N, d]");
+    return h.shape[0];
+}
+
+// Collective: this rank's part of the dataset folder `dir` (the same parts as
+// io::load_dataset picks, each of which must be .npy). Throws io_error for a missing or
+// malformed part and invalid_argument for a bad owner vector.
+template <class V, comm::communicator Comm>
+local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, partitioned_load_options opt = {}) {
+    using clock = std::chrono::steady_clock;
+    const auto since = [](clock::time_point t) { return std::chrono::duration<double>(clock::now() - t).count(); };
+    const int P = comm.size(), me = comm.rank();
+    const auto traffic0 = comm.stats().total();
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) throw io_error(dir.string(), 0, "", "dataset folder does not exist");
+    if (io::is_ogb_layout(dir))
+        throw io_error(dir.string(), 0, "", "partitioned loading reads .npy dataset folders, not OGB's raw layout; "
+                                            "convert it once with mixgcn-train --data DIR --export-dataset OUT");
+    local_part<V> out;
+    auto& rep = out.report;
+    out.name = io::detail::folder_name(dir);
+
+    auto t = clock::now();
+    io::input_file ff(detail::npy_part(dir, {"features.npy", "features.mtx", "features.npz"}, "features"));
+    io::input_file ef(detail::npy_part(
+        dir, {"edges.npy", "edges.tsv", "edges.mtx", "edges.npz", "edges.tsv.gz", "edges.csv", "edges.csv.gz"}, "edges"));
+    io::input_file lf(detail::npy_part(dir, {"labels.npy", "labels.txt"}, "labels"));
+    io::input_file sf(detail::npy_part(dir, {"split.txt", "split.npy"}, "split"));
+    const auto fh = io::read_npy_header(ff), eh = io::read_npy_header(ef), lh = io::read_npy_header(lf),
+               sh = io::read_npy_header(sf);
+    if (fh.shape.size() != 2) throw io_error(ff.name(), 0, "", "wrong shape for features: expected [N, d]");
+    const std::uint64_t n = fh.shape[0];
+    if (n > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()))
+        throw io_error(ff.name(), 0, std::to_string(n), "node count does not fit index_t");
+    for (const auto& [h, f, what] : {std::tuple{&lh, &lf, "labels"}, std::tuple{&sh, &sf, "split entries"}})
+        if (h->shape.size() != 1 || h->shape[0] != n)
+            throw io_error(f->name(), 0, "",
+                           "has " + std::to_string(h->shape.empty() ? 0 : h->shape[0]) + " " + what + " but " +
+                               ff.name() + " has " + std::to_string(n) + " rows (nodes)");
+    out.nodes = static_cast<index_t>(n);
+    out.edge_rows = eh.shape.empty() ? 0 : eh.shape[0];
+    if (opt.owner.empty()) opt.owner = range_owners(n, P);
+    require(opt.owner.size() == n, "load_partitioned (rank ", me, "): owner vector has ", opt.owner.size(),
+            " entries for ", n, " nodes");
+    for (std::size_t v = 0; v < n; ++v)
+        require(opt.owner[v] >= 0 && opt.owner[v] < P, "load_partitioned (rank ", me, "): node ", v, " has owner ",
+                opt.owner[v], " outside [0, ", P, ")");
+    out.owner = std::move(opt.owner);
+    const auto& owner = out.owner;
+    rep.headers_seconds = since(t);
+
+    // This rank's read range of the per-node parts.
+    t = clock::now();
+    const auto [lo, hi] = read_range(n, me, P);
+    auto features = io::features_from_npy<V>(io::load_npy_rows(ff, fh, lo, hi));
+    auto labels = io::labels_from_npy(io::load_npy_rows(lf, lh, lo, hi));
+    auto split = io::split_from_npy(io::load_npy_rows(sf, sh, lo, hi));
+    rep.rows_seconds = since(t);
+
+    // To the owners, unless every rank already owns exactly what it read.
+    t = clock::now();
+    std::size_t owned_count = 0;
+    for (auto o : owner) owned_count += o == me;
+    bool in_place = owned_count == hi - lo;
+    for (std::uint64_t v = lo; in_place && v < hi; ++v) in_place = owner[v] == me;
+    std::int32_t moved = in_place ? 0 : 1;
+    comm.all_reduce(std::span<std::int32_t>(&moved, 1), comm::reduce_op::max);
+    const std::size_t d = features.cols();
+    if (moved == 0) {
+        out.owned.resize(hi - lo);
+        std::iota(out.owned.begin(), out.owned.end(), static_cast<index_t>(lo));
+        out.features = std::move(features);
+        out.labels = std::move(labels);
+        out.split = std::move(split);
+    } else {
+        // Rows in order of (destination, id): grouped by owner, ascending within.
+        std::vector<index_t> order(hi - lo);
+        std::iota(order.begin(), order.end(), static_cast<index_t>(lo));
+        std::stable_sort(order.begin(), order.end(), [&](index_t a, index_t b) { return owner[std::size_t(a)] < owner[std::size_t(b)]; });
+        std::vector<std::size_t> rows_to(static_cast<std::size_t>(P), 0);
+        for (auto v : order) ++rows_to[static_cast<std::size_t>(owner[std::size_t(v)])];
+        std::vector<std::int64_t> ids(order.begin(), order.end());
+        std::vector<std::int32_t> lab(order.size());
+        std::vector<std::uint8_t> role(order.size());
+        std::vector<V> feat(order.size() * d);
+        for (std::size_t k = 0; k < order.size(); ++k) {
+            const auto i = static_cast<std::size_t>(order[k]) - lo;
+            lab[k] = labels[i];
+            role[k] = static_cast<std::uint8_t>(split[i]);
+            std::copy_n(features.row(i), d, feat.data() + k * d);
+        }
+        features = {};  // the read range goes before the owned rows arrive
+        std::vector<std::size_t> values_to(rows_to);
+        for (auto& c : values_to) c *= d;
+        const auto got_ids = detail::exchange_grouped<std::int64_t>(comm, ids, rows_to);
+        const auto got_lab = detail::exchange_grouped<std::int32_t>(comm, lab, rows_to);
+        const auto got_role = detail::exchange_grouped<std::uint8_t>(comm, role, rows_to);
+        auto got_feat = detail::exchange_grouped<V>(comm, feat, values_to);
+        // Sources' ranges are ascending and disjoint, each sent ascending: the rows
+        // arrive in ascending id.
+        out.owned.assign(got_ids.begin(), got_ids.end());
+        out.labels = got_lab;
+        out.split.resize(got_role.size());
+        for (std::size_t k = 0; k < got_role.size(); ++k) out.split[k] = static_cast<split_role>(got_role[k]);
+        out.features = dense_matrix<V>(out.owned.size(), d);
+        std::copy(got_feat.begin(), got_feat.end(), out.features.data());
+    }
+    rep.redistribute_seconds = since(t);
+
+    // Labels over all ranks, as io::load_dataset checks them.
+    std::int32_t max_label = -1;
+    for (auto l : out.labels) max_label = std::max(max_label, l);
+    comm.all_reduce(std::span<std::int32_t>(&max_label, 1), comm::reduce_op::max);
+    if (max_label < 0) throw io_error(lf.name(), 0, "", "no node has a label");
+    out.num_classes = max_label + 1;
+    for (std::size_t k = 0; k < out.owned.size(); ++k)
+        if (out.split[k] != split_role::none && out.labels[k] < 0)
+            throw io_error(sf.name(), 0, "node " + std::to_string(out.owned[k]),
+                           std::string("node is in the ") + io::split_word(out.split[k]) + " split but " +
+                               lf.name() + " gives it no label");
+
+    // Edges: this rank's range in slices, each directed copy keyed (row << 32 | column)
+    // and bucketed by the row's owner.
+    t = clock::now();
+    const auto [elo, ehi] = read_range(out.edge_rows, me, P);
+    std::vector<std::vector<std::uint64_t>> bucket(static_cast<std::size_t>(P));
+    const auto key = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
+    for (std::uint64_t b = elo; b < ehi; b += std::max<std::uint64_t>(opt.edge_slice, 1)) {
+        const auto e = std::min(ehi, b + std::max<std::uint64_t>(opt.edge_slice, 1));
+        const auto slice = io::edge_list_from_npy<index_t>(io::load_npy_rows(ef, eh, b, e), out.nodes);
+        for (const auto& [u, v] : slice.edges) {
+            if (u == v) {
+                ++rep.self_loops_dropped;
+                continue;
+            }
+            rep.directed_entries += 2;
+            bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key(u, v));
+            bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key(v, u));
+        }
+    }
+    std::vector<std::size_t> keys_to(static_cast<std::size_t>(P));
+    std::vector<std::uint64_t> send;
+    send.reserve(std::accumulate(bucket.begin(), bucket.end(), std::size_t{0},
+                                 [](std::size_t s, const auto& x) { return s + x.size(); }));
+    for (std::size_t q = 0; q < bucket.size(); ++q) {
+        keys_to[q] = bucket[q].size();
+        send.insert(send.end(), bucket[q].begin(), bucket[q].end());
+        bucket[q] = {};
+    }
+    rep.edges_read_seconds = since(t);
+    t = clock::now();
+    auto keys = detail::exchange_grouped<std::uint64_t>(comm, send, keys_to);
+    send = {};
+    rep.edges_exchange_seconds = since(t);
+
+    t = clock::now();
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    auto& a = out.rows;
+    a.rows = static_cast<index_t>(out.owned.size());
+    a.cols = out.nodes;
+    a.row_ptr.assign(out.owned.size() + 1, 0);
+    a.col_idx.resize(keys.size());
+    std::size_t row = 0;
+    for (std::size_t k = 0; k < keys.size(); ++k) {
+        const auto r = static_cast<index_t>(keys[k] >> 32);
+        while (row < out.owned.size() && out.owned[row] < r) a.row_ptr[++row] = static_cast<offset_t>(k);
+        require(row < out.owned.size() && out.owned[row] == r, "load_partitioned (rank ", me, "): received an edge of node ",
+                r, ", which this rank does not own (do the ranks hold different owner vectors?)");
+        a.col_idx[k] = static_cast<index_t>(keys[k] & 0xffffffffu);
+    }
+    while (row < out.owned.size()) a.row_ptr[++row] = static_cast<offset_t>(keys.size());
+    rep.build_seconds = since(t);
+
+    rep.features_bytes_read = ff.bytes_read();
+    rep.labels_bytes_read = lf.bytes_read();
+    rep.split_bytes_read = sf.bytes_read();
+    rep.edges_bytes_read = ef.bytes_read();
+    const auto traffic1 = comm.stats().total();
+    rep.bytes_sent = traffic1.bytes_sent - traffic0.bytes_sent;
+    rep.bytes_received = traffic1.bytes_received - traffic0.bytes_received;
+    return out;
+}
+
+}  // namespace mixgcn::parallel
