@@ -67,6 +67,18 @@ TEST_CASE("a run that fits passes; one that does not names its need, the limit a
     if (ranks > 2) CHECK(predicted(reddit(ranks / 2), "graph") > limit);
 }
 
+TEST_CASE("a distributed strategy started on one rank is checked against single's figure") {
+    const auto one = reddit(1);
+    const double need = predicted(one, "single");
+    for (const char* s : {"graph", "mixture", "feature"}) {
+        CAPTURE(s);
+        CHECK_NOTHROW(plan::require_fits(one, s, need, "test"));
+        CHECK_THROWS_AS(plan::require_fits(one, s, need / 2, "test"), memory_error);
+    }
+    CHECK_THROWS_WITH_AS(plan::require_fits(one, "pipeline", need, "test"),
+                         doctest::Contains("no estimate for strategy 'pipeline' at 1 rank(s)"), invalid_argument);
+}
+
 TEST_CASE("nothing fits: said so") {
     std::string message;
     try {

@@ -497,6 +497,26 @@ private:
     double comm_seconds_ = 0, compute_seconds_ = 0;
 };
 
+namespace detail {
+// A model (`mo.in` 0: the features' width) initialised from `to.seed`, the optimizer and
+// the trainer over a built strategy and its inputs; fills `out`.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_on_inputs(graph<B, V, Comm>& g, const graph_inputs<V>& in, nn::model_options mo,
+                                    const nn::optimizer_options& oo, const train::trainer_options& to,
+                                    graph_report* out, const char* who) {
+    if (mo.in == 0) mo.in = in.features.cols();
+    require(mo.in == in.features.cols(), who, ": model input width ", mo.in, " but features have ",
+            in.features.cols(), " columns");
+    nn::gcn_model<B, V> model(mo);
+    model.initialize(to.seed);
+    nn::optimizer<B, V> opt(oo);
+    const auto data = in.data();
+    auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
+    finish_report(out, g, in, model);
+    return res;
+}
+}  // namespace detail
+
 // The entry point for a program that trains with the graph strategy (mixgcn-train):
 // setup (collective), this rank's inputs, a model initialised from `to.seed`, the
 // trainer. Every rank calls it with the same owner vector and options.
@@ -529,17 +549,8 @@ train::train_result train_graph_parallel(Comm& comm, const dataset<V>& ds, const
         const auto ids = g.owned_ids();
         in = g.local_inputs(ids, ds.features.cview(), ds.labels, ds.split);
     }
-    if (mo.in == 0) mo.in = in.features.cols();
     if (mo.classes == 0) mo.classes = static_cast<std::size_t>(ds.num_classes);
-    require(mo.in == in.features.cols(), "train_graph_parallel: model input width ", mo.in, " but features have ",
-            in.features.cols(), " columns");
-    nn::gcn_model<B, V> model(mo);
-    model.initialize(to.seed);
-    nn::optimizer<B, V> opt(oo);
-    const auto data = in.data();
-    auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
-    detail::finish_report(out, g, in, model);
-    return res;
+    return detail::train_on_inputs(g, in, mo, oo, to, out, "train_graph_parallel");
 }
 
 // The graph strategy over a partitioned load: the local-rows constructor (collective).
@@ -565,16 +576,7 @@ train::train_result train_graph_partitioned(Comm& comm, const std::filesystem::p
     graph_inputs<V> in = g.local_inputs(part->owned, part->features.cview(), part->labels, part->split);
     if (mo.classes == 0) mo.classes = static_cast<std::size_t>(part->num_classes);
     part.reset();
-    if (mo.in == 0) mo.in = in.features.cols();
-    require(mo.in == in.features.cols(), "train_graph_partitioned: model input width ", mo.in, " but features have ",
-            in.features.cols(), " columns");
-    nn::gcn_model<B, V> model(mo);
-    model.initialize(to.seed);
-    nn::optimizer<B, V> opt(oo);
-    const auto data = in.data();
-    auto res = train::trainer<B, V, graph<B, V, Comm>>(g, model, opt, data, to).run();
-    detail::finish_report(out, g, in, model);
-    return res;
+    return detail::train_on_inputs(g, in, mo, oo, to, out, "train_graph_partitioned");
 }
 
 }  // namespace mixgcn::parallel

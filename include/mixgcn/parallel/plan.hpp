@@ -419,6 +419,10 @@ inline void require_fits(const problem& p, const std::string& strategy, double l
     const estimate* mine = nullptr;
     for (const auto& e : here.strategies)
         if (e.strategy == strategy) mine = &e;
+    // On one rank a distributed strategy holds the whole graph and features, as single.
+    if (!mine && p.ranks == 1 && (strategy == "graph" || strategy == "mixture" || strategy == "feature"))
+        for (const auto& e : here.strategies)
+            if (e.strategy == "single") mine = &e;
     require(mine != nullptr, "plan: no estimate for strategy '", strategy, "' at ", p.ranks, " rank(s)");
     const double need = mine->mem.total() - borrowed;
     if (need <= limit) return;
