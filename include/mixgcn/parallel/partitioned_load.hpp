@@ -267,7 +267,7 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     t = clock::now();
     const auto [elo, ehi] = read_range(out.edge_rows, me, P);
     std::vector<std::vector<std::uint64_t>> bucket(static_cast<std::size_t>(P));
-    const auto key = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
+    const auto key_of = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
     for (std::uint64_t b = elo; b < ehi; b += std::max<std::uint64_t>(opt.edge_slice, 1)) {
         const auto e = std::min(ehi, b + std::max<std::uint64_t>(opt.edge_slice, 1));
         const auto slice = io::edge_list_from_npy<index_t>(io::load_npy_rows(ef, eh, b, e), out.nodes);
@@ -277,8 +277,8 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
                 continue;
             }
             rep.directed_entries += 2;
-            bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key(u, v));
-            bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key(v, u));
+            bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key_of(u, v));
+            bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key_of(v, u));
         }
     }
     std::vector<std::size_t> keys_to(static_cast<std::size_t>(P));
@@ -297,22 +297,45 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     rep.edges_exchange_seconds = since(t);
 
     t = clock::now();
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    auto& a = out.rows;
-    a.rows = static_cast<index_t>(out.owned.size());
-    a.cols = out.nodes;
-    a.row_ptr.assign(out.owned.size() + 1, 0);
-    a.col_idx.resize(keys.size());
-    std::size_t row = 0;
-    for (std::size_t k = 0; k < keys.size(); ++k) {
-        const auto r = static_cast<index_t>(keys[k] >> 32);
-        while (row < out.owned.size() && out.owned[row] < r) a.row_ptr[++row] = static_cast<offset_t>(k);
-        require(row < out.owned.size() && out.owned[row] == r, "load_partitioned (rank ", me, "): received an edge of node ",
-                r, ", which this rank does not own (do the ranks hold different owner vectors?)");
-        a.col_idx[k] = static_cast<index_t>(keys[k] & 0xffffffffu);
+    // Bucketed by local row (a counting sort), then each row's columns sorted and
+    // deduplicated in parallel: what graph::build_adjacency does, on this rank's rows.
+    const auto& owned = out.owned;
+    const std::size_t rows = owned.size();
+    const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
+    const auto local_of = [&](std::uint64_t key) {
+        const auto r = static_cast<index_t>(key >> 32);
+        const std::size_t l = contiguous ? std::size_t(std::uint32_t(r - owned.front()))
+                                         : std::size_t(std::lower_bound(owned.begin(), owned.end(), r) - owned.begin());
+        require(l < rows && owned[l] == r, "load_partitioned (rank ", me, "): received an edge of node ", r,
+                ", which this rank does not own (do the ranks hold different owner vectors?)");
+        return l;
+    };
+    std::vector<offset_t> start(rows + 1, 0);
+    for (const auto key : keys) ++start[local_of(key) + 1];
+    std::partial_sum(start.begin(), start.end(), start.begin());
+    std::vector<index_t> cols(keys.size());
+    {
+        std::vector<offset_t> next(start.begin(), start.end() - 1);
+        for (const auto key : keys) cols[static_cast<std::size_t>(next[local_of(key)]++)] = static_cast<index_t>(key & 0xffffffffu);
     }
-    while (row < out.owned.size()) a.row_ptr[++row] = static_cast<offset_t>(keys.size());
+    keys = {};
+    std::vector<offset_t> kept(rows + 1, 0);
+#pragma omp parallel for schedule(dynamic, 1024)
+    for (std::ptrdiff_t l = 0; l < std::ptrdiff_t(rows); ++l) {
+        const auto b = cols.begin() + std::ptrdiff_t(start[std::size_t(l)]), e = cols.begin() + std::ptrdiff_t(start[std::size_t(l) + 1]);
+        std::sort(b, e);
+        kept[std::size_t(l) + 1] = static_cast<offset_t>(std::unique(b, e) - b);
+    }
+    std::partial_sum(kept.begin(), kept.end(), kept.begin());
+    auto& a = out.rows;
+    a.rows = static_cast<index_t>(rows);
+    a.cols = out.nodes;
+    a.row_ptr = kept;
+    a.col_idx.resize(static_cast<std::size_t>(kept.back()));
+#pragma omp parallel for schedule(static)
+    for (std::ptrdiff_t l = 0; l < std::ptrdiff_t(rows); ++l)
+        std::copy_n(cols.begin() + std::ptrdiff_t(start[std::size_t(l)]), kept[std::size_t(l) + 1] - kept[std::size_t(l)],
+                    a.col_idx.begin() + std::ptrdiff_t(kept[std::size_t(l)]));
     rep.build_seconds = since(t);
 
     rep.features_bytes_read = ff.bytes_read();
