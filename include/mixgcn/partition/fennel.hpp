@@ -66,6 +66,10 @@ struct fennel {
         const double limit = capacity * static_cast<double>(total_cost) / parts;
 
         std::vector<std::int64_t> nodes(np, 0), cost(np, 0), shared(np, 0);
+        // Each part's size penalty a·γ·|S_p|^(γ-1), recomputed only when its size changes
+        // (one pow per placement instead of one per part per node).
+        const auto penalty_of = [&](std::int64_t size) { return a * gamma * std::pow(static_cast<double>(size), gamma - 1); };
+        std::vector<double> penalty(np, penalty_of(0));
         std::vector<int> touched;  // parts with shared > 0, so the reset is O(touched), not O(P)
         touched.reserve(np);
 
@@ -81,8 +85,9 @@ struct fennel {
                 const std::int64_t rc = row_cost(adjacency, v);
                 int& own = owner[static_cast<std::size_t>(v)];
                 if (own >= 0) {  // restreaming: v competes afresh, without its own weight
-                    --nodes[static_cast<std::size_t>(own)];
-                    cost[static_cast<std::size_t>(own)] -= rc;
+                    const auto o = static_cast<std::size_t>(own);
+                    penalty[o] = penalty_of(--nodes[o]);
+                    cost[o] -= rc;
                 }
                 for (Index c : adjacency.row_cols(v)) {
                     const int oc = owner[static_cast<std::size_t>(c)];
@@ -94,8 +99,7 @@ struct fennel {
                 for (std::size_t p = 0; p < np; ++p) {
                     if (cost[p] < cost[static_cast<std::size_t>(least)]) least = static_cast<int>(p);
                     if (static_cast<double>(cost[p] + rc) > limit) continue;
-                    const double score = static_cast<double>(shared[p]) -
-                                         a * gamma * std::pow(static_cast<double>(nodes[p]), gamma - 1);
+                    const double score = static_cast<double>(shared[p]) - penalty[p];
                     // Strictly better score, or equal score and lower load; index order
                     // breaks the remaining ties.
                     if (best < 0 || score > best_score ||
@@ -106,7 +110,7 @@ struct fennel {
                 }
                 if (best < 0) best = least;
                 own = best;
-                ++nodes[static_cast<std::size_t>(best)];
+                penalty[static_cast<std::size_t>(best)] = penalty_of(++nodes[static_cast<std::size_t>(best)]);
                 cost[static_cast<std::size_t>(best)] += rc;
                 for (int p : touched) shared[static_cast<std::size_t>(p)] = 0;
                 touched.clear();
