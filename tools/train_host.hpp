@@ -123,6 +123,38 @@ std::vector<index_t> apply_node_order(train_tool::run_context<B, V, Comm>& ctx) 
     return order;
 }
 
+// ctx with the tool's trainer options `to`: the same training call, the same outputs.
+template <class B, class V, class Comm>
+train_tool::run_context<B, V, Comm> with_options(train_tool::run_context<B, V, Comm>& ctx,
+                                                 const train::trainer_options& to) {
+    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
+                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
+                                               ctx.seed,  {},       {},        {},                ctx.device,
+                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
+    inner.nonzeros = ctx.nonzeros;
+    return inner;
+}
+
+// A full-graph strategy's report into the rank's figures for the JSON (traffic, time,
+// rows, per-layer exchanges) and its buffers into the memory breakdown.
+template <class B, class V, class Comm>
+void record_report(train_tool::run_context<B, V, Comm>& ctx, const parallel::strategy_report& r) {
+    ctx.mem.communication = r.buffer_bytes;
+    auto& f = ctx.mine;
+    f.bytes_sent = double(r.bytes_sent);
+    f.bytes_received = double(r.bytes_received);
+    f.comm_seconds = r.comm_seconds;
+    f.compute_seconds = r.compute_seconds;
+    f.owned = double(r.owned_nodes);
+    f.halo = double(r.halo_nodes);
+    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
+    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
+        f.layers[3 * l] = double(r.layers[l].exchanges);
+        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
+        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
+    }
+}
+
 // --load partitioned: the graph strategy from this rank's rows (parallel::graph's
 // local-rows constructor normalises them with the ghosts' degrees from their owners).
 // The owned feature rows move into the strategy's inputs, so none is held twice.
@@ -140,25 +172,14 @@ void train_partitioned(train_tool::run_context<B, V, Comm>& ctx, const tool_hook
     auto in = strategy.local_inputs(owned, ds.features.cview(), ds.labels, ds.split);
     ds.features = {};
     const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
-    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
-                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
-                                               ctx.seed,  {},       {},        {},                ctx.device,
-                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
-    inner.nonzeros = ctx.nonzeros;
+    auto inner = with_options(ctx, to);
     inner.train_with(strategy, in.data());
     ctx.res = std::move(inner.res);
     const auto r = strategy.report();
     if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
     ctx.mem.features = in.bytes();
     ctx.mem.graph = r.graph_bytes + ctx.owner->size() * sizeof(int) + owned.size() * sizeof(index_t);
-    ctx.mem.communication = r.buffer_bytes;
-    auto& f = ctx.mine;
-    f.bytes_sent = double(r.bytes_sent);
-    f.bytes_received = double(r.bytes_received);
-    f.comm_seconds = r.comm_seconds;
-    f.compute_seconds = r.compute_seconds;
-    f.owned = double(r.owned_nodes);
-    f.halo = double(r.halo_nodes);
+    record_report(ctx, r);
 }
 
 // The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come
@@ -250,11 +271,7 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
     parallel::strategy_report r;
     const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
-    // ctx with the options above: the same training call, the tool's options.
-    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
-                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
-                                               ctx.seed,  {},       {},        {},                ctx.device,
-                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
+    auto inner = with_options(ctx, to);
     parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
         inner.train_with(strategy, in.data());
         ctx.res = std::move(inner.res);
@@ -267,22 +284,9 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
                                                    comm.rank(), int(ctx.res.history.size()) - ctx.res.resumed_from_epoch,
                                                    sizeof(V));  // the epochs this run trained (not the resumed ones)
     ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
-    ctx.mem.communication = r.buffer_bytes;
-    auto& f = ctx.mine;
-    f.bytes_sent = double(r.bytes_sent);
-    f.bytes_received = double(r.bytes_received);
-    f.predicted_sent = double(predicted.total().sent);
-    f.predicted_received = double(predicted.total().received);
-    f.comm_seconds = r.comm_seconds;
-    f.compute_seconds = r.compute_seconds;
-    f.owned = double(r.owned_nodes);
-    f.halo = double(r.halo_nodes);
-    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
-    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
-        f.layers[3 * l] = double(r.layers[l].exchanges);
-        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
-        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
-    }
+    record_report(ctx, r);
+    ctx.mine.predicted_sent = double(predicted.total().sent);
+    ctx.mine.predicted_received = double(predicted.total().received);
 }
 
 // Starts the communicator the flags ask for; a rank that fails takes every rank down

@@ -43,6 +43,23 @@ struct gcn_operator {
     }
 };
 
+namespace detail {
+// Appends row r's columns (ascending) to `out` with the self-loop r in its place, added
+// when missing: one row of A + I, as gcn_normalize and parallel::graph build it.
+template <class Index, class Cols>
+void append_with_self_loop(Index r, const Cols& cols, std::vector<Index>& out) {
+    bool placed = false;
+    for (Index c : cols) {
+        if (!placed && c >= r) {
+            if (c != r) out.push_back(r);
+            placed = true;
+        }
+        out.push_back(c);
+    }
+    if (!placed) out.push_back(r);
+}
+}  // namespace detail
+
 // Adds I (where a self-loop is missing) and normalises. The input pattern's values are
 // ignored; degrees count the self-loop, so isolated nodes get degree 1.
 template <class Value, class Index>
@@ -57,15 +74,7 @@ gcn_operator<Index, Value> gcn_normalize(const storage::csr<Index, Value>& adjac
     a.row_ptr.assign(static_cast<std::size_t>(n) + 1, 0);
     a.col_idx.reserve(adjacency.nnz() + static_cast<std::size_t>(n));
     for (Index r = 0; r < n; ++r) {
-        bool placed = false;
-        for (Index c : adjacency.row_cols(r)) {
-            if (!placed && c >= r) {
-                if (c != r) a.col_idx.push_back(r);
-                placed = true;
-            }
-            a.col_idx.push_back(c);
-        }
-        if (!placed) a.col_idx.push_back(r);
+        detail::append_with_self_loop(r, adjacency.row_cols(r), a.col_idx);
         a.row_ptr[static_cast<std::size_t>(r) + 1] = static_cast<offset_t>(a.col_idx.size());
     }
     // Degrees in double so float runs see the same normalisation as double runs.

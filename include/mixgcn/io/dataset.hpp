@@ -3,10 +3,11 @@
 // wins; N is the number of feature rows and every other part must agree with it. A
 // folder in OGB's raw layout (raw/edge.csv[.gz]) is read by load_ogb_dataset instead.
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <filesystem>
-#include <initializer_list>
 #include <limits>
+#include <span>
 #include <string>
 
 #include "mixgcn/core/error.hpp"
@@ -19,15 +20,22 @@
 namespace mixgcn::io {
 
 namespace detail {
-inline std::filesystem::path first_existing(const std::filesystem::path& dir,
-                                            std::initializer_list<const char*> names, const char* part) {
+// The files each part of a dataset folder may come from; the first that exists wins.
+inline constexpr std::array<const char*, 3> feature_files{"features.npy", "features.mtx", "features.npz"};
+inline constexpr std::array<const char*, 7> edge_files{"edges.npy",    "edges.tsv", "edges.mtx",   "edges.npz",
+                                                       "edges.tsv.gz", "edges.csv", "edges.csv.gz"};
+inline constexpr std::array<const char*, 2> label_files{"labels.npy", "labels.txt"};
+inline constexpr std::array<const char*, 2> split_files{"split.txt", "split.npy"};
+
+inline std::filesystem::path first_existing(const std::filesystem::path& dir, std::span<const char* const> names,
+                                            const char* part) {
     std::string tried;
     for (const char* n : names) {
         std::error_code ec;
         if (std::filesystem::exists(dir / n, ec)) return dir / n;
         (tried += tried.empty() ? "" : ", ") += n;
     }
-    throw io_error((dir / *names.begin()).string(), 0, "",
+    throw io_error((dir / names.front()).string(), 0, "",
                    std::string("dataset has no ") + part + " file (looked for " + tried + ")");
 }
 
@@ -49,11 +57,10 @@ dataset<Value> load_dataset(const std::filesystem::path& dir, const load_options
     std::error_code ec;
     if (!std::filesystem::is_directory(dir, ec)) throw io_error(dir.string(), 0, "", "dataset folder does not exist");
     if (is_ogb_layout(dir)) return load_ogb_dataset<Value>(dir, ogb_options{opt.split});
-    const auto feat_file = detail::first_existing(dir, {"features.npy", "features.mtx", "features.npz"}, "features");
-    const auto edge_file = detail::first_existing(
-        dir, {"edges.npy", "edges.tsv", "edges.mtx", "edges.npz", "edges.tsv.gz", "edges.csv", "edges.csv.gz"}, "edges");
-    const auto label_file = detail::first_existing(dir, {"labels.npy", "labels.txt"}, "labels");
-    const auto split_file = detail::first_existing(dir, {"split.txt", "split.npy"}, "split");
+    const auto feat_file = detail::first_existing(dir, detail::feature_files, "features");
+    const auto edge_file = detail::first_existing(dir, detail::edge_files, "edges");
+    const auto label_file = detail::first_existing(dir, detail::label_files, "labels");
+    const auto split_file = detail::first_existing(dir, detail::split_files, "split");
 
     dataset<Value> ds;
     ds.name = detail::folder_name(dir);

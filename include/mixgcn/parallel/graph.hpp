@@ -91,6 +91,7 @@ public:
             return std::pair{std::span<const index_t>(adjacency.col_idx.data() + b, e - b),
                              weighted ? std::span<const V>(adjacency.val.data() + b, e - b) : std::span<const V>{}};
         });
+        at_ = storage::transpose(op_);
         if (!gop.row_scale.empty()) {
             scale_.resize(global_.size());
             for (std::size_t i = 0; i < global_.size(); ++i)
@@ -131,17 +132,10 @@ public:
         api.col_idx.reserve(rows.nnz() + owned.size());
         for (std::size_t k = 0; k < owned.size(); ++k) {
             const index_t r = owned[k];
-            bool placed = false;
-            for (index_t c : rows.row_cols(index_t(k))) {
+            for (index_t c : rows.row_cols(index_t(k)))
                 require(c >= 0 && c < nodes, "graph strategy (rank ", me, "): row of node ", r, " has column ", c,
                         " outside [0, ", nodes, ")");
-                if (!placed && c >= r) {
-                    if (c != r) api.col_idx.push_back(r);
-                    placed = true;
-                }
-                api.col_idx.push_back(c);
-            }
-            if (!placed) api.col_idx.push_back(r);
+            ::mixgcn::graph::detail::append_with_self_loop(r, rows.row_cols(index_t(k)), api.col_idx);
             api.row_ptr[k + 1] = static_cast<offset_t>(api.col_idx.size());
         }
         setup(nodes, owned, owner, [&](std::size_t k) {
@@ -163,8 +157,8 @@ public:
                 for (offset_t k = op_.row_begin(i); k < op_.row_end(i); ++k)
                     op_.val[static_cast<std::size_t>(k)] = static_cast<V>(
                         dinv[std::size_t(i)] * dinv[static_cast<std::size_t>(op_.col_idx[static_cast<std::size_t>(k)])]);
-            at_ = storage::transpose(op_);
         }
+        at_ = storage::transpose(op_);
         since_ = comm.stats();  // the report counts training traffic, not this setup
     }
 
@@ -427,7 +421,7 @@ private:
                 a.val.insert(a.val.end(), vals.begin(), vals.end());
                 a.row_ptr[++i] = static_cast<offset_t>(a.col_idx.size());
             }
-        at_ = storage::transpose(op_);
+        // The transpose is the caller's to take, once op_'s values are final.
 
         // Tell every owner which of its rows this rank needs (in this rank's ghost order).
         std::vector<std::size_t> one(static_cast<std::size_t>(P), 1);

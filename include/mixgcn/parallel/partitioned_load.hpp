@@ -110,7 +110,7 @@ struct partitioned_load_options {
 
 namespace detail {
 
-inline std::filesystem::path npy_part(const std::filesystem::path& dir, std::initializer_list<const char*> names,
+inline std::filesystem::path npy_part(const std::filesystem::path& dir, std::span<const char* const> names,
                                       const char* part) {
     const auto file = io::detail::first_existing(dir, names, part);
     if (file.extension() != ".npy")
@@ -139,7 +139,7 @@ std::vector<T> exchange_grouped(Comm& comm, std::span<const T> send, std::span<c
 // The node count of a dataset folder, from its features.npy header alone (what a caller
 // needs to read a partition file before load_partitioned).
 inline std::uint64_t dataset_nodes(const std::filesystem::path& dir) {
-    io::input_file f(detail::npy_part(dir, {"features.npy", "features.mtx", "features.npz"}, "features"));
+    io::input_file f(detail::npy_part(dir, io::detail::feature_files, "features"));
     const auto h = io::read_npy_header(f);
     if (h.shape.size() != 2) throw io_error(f.name(), 0, "", "wrong shape for features: expected [N, d]");
     return h.shape[0];
@@ -164,11 +164,10 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     out.name = io::detail::folder_name(dir);
 
     auto t = clock::now();
-    io::input_file ff(detail::npy_part(dir, {"features.npy", "features.mtx", "features.npz"}, "features"));
-    io::input_file ef(detail::npy_part(
-        dir, {"edges.npy", "edges.tsv", "edges.mtx", "edges.npz", "edges.tsv.gz", "edges.csv", "edges.csv.gz"}, "edges"));
-    io::input_file lf(detail::npy_part(dir, {"labels.npy", "labels.txt"}, "labels"));
-    io::input_file sf(detail::npy_part(dir, {"split.txt", "split.npy"}, "split"));
+    io::input_file ff(detail::npy_part(dir, io::detail::feature_files, "features"));
+    io::input_file ef(detail::npy_part(dir, io::detail::edge_files, "edges"));
+    io::input_file lf(detail::npy_part(dir, io::detail::label_files, "labels"));
+    io::input_file sf(detail::npy_part(dir, io::detail::split_files, "split"));
     const auto fh = io::read_npy_header(ff), eh = io::read_npy_header(ef), lh = io::read_npy_header(lf),
                sh = io::read_npy_header(sf);
     if (fh.shape.size() != 2) throw io_error(ff.name(), 0, "", "wrong shape for features: expected [N, d]");
