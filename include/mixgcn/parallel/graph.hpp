@@ -168,6 +168,15 @@ public:
     // Local row i is global node global_ids()[i]: dropout masks follow the node.
     dropout_index row_ids() const noexcept { return {global_.data(), 0, 0}; }
     std::uint64_t product_identity() const noexcept { return identity_.value(); }
+    // Seconds inside communication since setup (the load balancer's per-epoch measure).
+    double comm_seconds() const noexcept { return comm_seconds_; }
+    // Carries on the counters of `earlier`, the strategy this one replaces (a rebalance):
+    // the report's traffic and seconds then cover the whole run, the rebuild included.
+    void continue_counters(const graph& earlier) {
+        since_ = earlier.since_;
+        comm_seconds_ += earlier.comm_seconds_;
+        compute_seconds_ += earlier.compute_seconds_;
+    }
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }
     std::size_t halo() const noexcept { return global_.size() - static_cast<std::size_t>(own_); }

@@ -4,9 +4,11 @@
 //
 // Balance: every boundary sits at the node id whose prefix cost is nearest the ideal
 // p·W/P, so each part's cost differs from W/P by at most one maximal row cost. Every
-// part holds at least one node (boundaries are clamped to keep ranges non-empty).
+// part holds at least one node (boundaries are clamped to keep ranges non-empty). With
+// target shares t the ideal boundaries are W·(t_0 + ... + t_{p-1}) instead.
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -20,8 +22,10 @@ struct block {
 
     // First node of each part, P+1 entries (the last is the node count).
     template <class Index, class Value, class Offset>
-    static std::vector<Index> boundaries(const storage::csr<Index, Value, Offset>& adjacency, int parts) {
+    static std::vector<Index> boundaries(const storage::csr<Index, Value, Offset>& adjacency, int parts,
+                                         std::span<const double> targets = {}) {
         check_parts(adjacency, parts, "partition::block");
+        const auto shares = targets.empty() ? std::vector<double>{} : target_shares(targets, parts, "partition::block");
         const Index n = adjacency.rows;
         std::vector<std::int64_t> prefix(static_cast<std::size_t>(n) + 1, 0);
         for (Index r = 0; r < n; ++r)
@@ -29,10 +33,15 @@ struct block {
         const std::int64_t total = prefix.back();
         std::vector<Index> bounds(static_cast<std::size_t>(parts) + 1, 0);
         bounds.back() = n;
+        double cumulative = 0;
         for (int p = 1; p < parts; ++p) {
-            // Ideal cut point p·W/P, compared in integers scaled by P to stay exact.
-            const auto target = static_cast<std::int64_t>(p) * total;
-            auto scaled = [&](Index i) { return prefix[static_cast<std::size_t>(i)] * parts; };
+            // Ideal cut point p·W/P, compared in integers scaled by P to stay exact; with
+            // target shares W·Σ_{q<p} t_q, in doubles.
+            if (!shares.empty()) cumulative += shares[static_cast<std::size_t>(p) - 1];
+            const double target = shares.empty() ? double(static_cast<std::int64_t>(p) * total) : cumulative * double(total);
+            auto scaled = [&](Index i) {
+                return shares.empty() ? double(prefix[static_cast<std::size_t>(i)] * parts) : double(prefix[static_cast<std::size_t>(i)]);
+            };
             Index lo = 0, hi = n;  // first i with scaled(i) >= target
             while (lo < hi) {
                 const Index mid = lo + (hi - lo) / 2;
@@ -49,8 +58,9 @@ struct block {
     }
 
     template <class Index, class Value, class Offset>
-    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts) const {
-        const auto bounds = boundaries(adjacency, parts);
+    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts,
+                               std::span<const double> targets = {}) const {
+        const auto bounds = boundaries(adjacency, parts, targets);
         std::vector<int> owner(static_cast<std::size_t>(adjacency.rows));
         for (int p = 0; p < parts; ++p)
             std::fill(owner.begin() + bounds[static_cast<std::size_t>(p)],
@@ -58,6 +68,6 @@ struct block {
         return owner;
     }
 };
-static_assert(partitioner<block>, "partition::block must satisfy the partitioner concept.");
+static_assert(weighted_partitioner<block>, "partition::block must satisfy the partitioner concept.");
 
 }  // namespace mixgcn::partition

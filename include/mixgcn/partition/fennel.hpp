@@ -16,8 +16,13 @@
 // during the first pass) plus O(P) per-part counts. shuffle = true adds the O(N) stream
 // order. Balance: a part's row cost stays ≤ capacity·W/P + one row cost (the least loaded
 // part is below W/P when a node fits nowhere). Every part is made non-empty at the end.
+//
+// Target shares t (the load balancer's re-cut): part p's capacity is capacity·W·t_p, its
+// size penalty is taken at |P_p|/(t_p·P), and "least loaded" compares cost/t_p; equal
+// shares give the plain algorithm exactly.
 #include <cmath>
 #include <cstdint>
+#include <span>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -41,8 +46,11 @@ struct fennel {
     static constexpr std::string_view name() noexcept { return "fennel"; }
 
     template <class Index, class Value, class Offset>
-    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts) const {
+    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts,
+                               std::span<const double> targets = {}) const {
         check_parts(adjacency, parts, "partition::fennel");
+        const bool weighted = !targets.empty();
+        const auto shares = target_shares(targets, parts, "partition::fennel");
         require(capacity >= 1 && std::isfinite(capacity), "partition::fennel: capacity must be finite and at least 1, got ",
                 capacity);
         require(gamma > 1 && std::isfinite(gamma), "partition::fennel: gamma must be finite and greater than 1, got ",
@@ -63,13 +71,27 @@ struct fennel {
         const double edges = static_cast<double>(static_cast<std::int64_t>(adjacency.nnz()) - loops) / 2;
         const double nd = static_cast<double>(n);
         const double a = alpha > 0 ? alpha : std::sqrt(static_cast<double>(parts)) * edges / std::pow(nd, 1.5);
-        const double limit = capacity * static_cast<double>(total_cost) / parts;
+        // Per part: the cost limit and the scale of its size in the penalty (1 unweighted).
+        std::vector<double> limit(np), size_scale(np, 1.0);
+        for (std::size_t p = 0; p < np; ++p) {
+            limit[p] = weighted ? capacity * static_cast<double>(total_cost) * shares[p]
+                                : capacity * static_cast<double>(total_cost) / parts;
+            if (weighted) size_scale[p] = 1.0 / (shares[p] * parts);
+        }
 
         std::vector<std::int64_t> nodes(np, 0), cost(np, 0), shared(np, 0);
         // Each part's size penalty a·γ·|S_p|^(γ-1), recomputed only when its size changes
         // (one pow per placement instead of one per part per node).
-        const auto penalty_of = [&](std::int64_t size) { return a * gamma * std::pow(static_cast<double>(size), gamma - 1); };
-        std::vector<double> penalty(np, penalty_of(0));
+        const auto penalty_of = [&](std::int64_t size, std::size_t p) {
+            return a * gamma * std::pow(static_cast<double>(size) * size_scale[p], gamma - 1);
+        };
+        std::vector<double> penalty(np);
+        for (std::size_t p = 0; p < np; ++p) penalty[p] = penalty_of(0, p);
+        // "Least loaded": lowest cost, relative to the target share when there is one.
+        const auto lighter = [&](std::size_t p, std::size_t q) {
+            return weighted ? static_cast<double>(cost[p]) * shares[q] < static_cast<double>(cost[q]) * shares[p]
+                            : cost[p] < cost[q];
+        };
         std::vector<int> touched;  // parts with shared > 0, so the reset is O(touched), not O(P)
         touched.reserve(np);
 
@@ -86,7 +108,7 @@ struct fennel {
                 int& own = owner[static_cast<std::size_t>(v)];
                 if (own >= 0) {  // restreaming: v competes afresh, without its own weight
                     const auto o = static_cast<std::size_t>(own);
-                    penalty[o] = penalty_of(--nodes[o]);
+                    penalty[o] = penalty_of(--nodes[o], o);
                     cost[o] -= rc;
                 }
                 for (Index c : adjacency.row_cols(v)) {
@@ -97,53 +119,31 @@ struct fennel {
                 int best = -1, least = 0;
                 double best_score = 0;
                 for (std::size_t p = 0; p < np; ++p) {
-                    if (cost[p] < cost[static_cast<std::size_t>(least)]) least = static_cast<int>(p);
-                    if (static_cast<double>(cost[p] + rc) > limit) continue;
+                    if (lighter(p, static_cast<std::size_t>(least))) least = static_cast<int>(p);
+                    if (static_cast<double>(cost[p] + rc) > limit[p]) continue;
                     const double score = static_cast<double>(shared[p]) - penalty[p];
                     // Strictly better score, or equal score and lower load; index order
                     // breaks the remaining ties.
                     if (best < 0 || score > best_score ||
-                        (score == best_score && cost[p] < cost[static_cast<std::size_t>(best)])) {
+                        (score == best_score && lighter(p, static_cast<std::size_t>(best)))) {
                         best = static_cast<int>(p);
                         best_score = score;
                     }
                 }
                 if (best < 0) best = least;
                 own = best;
-                penalty[static_cast<std::size_t>(best)] = penalty_of(++nodes[static_cast<std::size_t>(best)]);
+                penalty[static_cast<std::size_t>(best)] =
+                    penalty_of(++nodes[static_cast<std::size_t>(best)], static_cast<std::size_t>(best));
                 cost[static_cast<std::size_t>(best)] += rc;
                 for (int p : touched) shared[static_cast<std::size_t>(p)] = 0;
                 touched.clear();
             }
         }
 
-        // Empty parts (possible when the penalty is weak or P is close to N): move in the
-        // cheapest node (lowest id among equals) of the part with most nodes, which holds
-        // at least two because parts <= nodes. Moving out only lowers the donor's cost.
-        for (std::size_t e = 0; e < np; ++e) {
-            if (nodes[e] > 0) continue;
-            std::size_t donor = 0;
-            for (std::size_t p = 1; p < np; ++p)
-                if (nodes[p] > nodes[donor]) donor = p;
-            Index pick = 0;
-            std::int64_t pick_cost = -1;
-            for (Index r = 0; r < n; ++r)
-                if (owner[static_cast<std::size_t>(r)] == static_cast<int>(donor)) {
-                    const std::int64_t rc = row_cost(adjacency, r);
-                    if (pick_cost < 0 || rc < pick_cost) {
-                        pick = r;
-                        pick_cost = rc;
-                    }
-                }
-            owner[static_cast<std::size_t>(pick)] = static_cast<int>(e);
-            --nodes[donor];
-            cost[donor] -= pick_cost;
-            ++nodes[e];
-            cost[e] += pick_cost;
-        }
+        fill_empty_parts(adjacency, owner, parts);  // possible when the penalty is weak or P is close to N
         return owner;
     }
 };
-static_assert(partitioner<fennel>, "partition::fennel must satisfy the partitioner concept.");
+static_assert(weighted_partitioner<fennel>, "partition::fennel must satisfy the partitioner concept.");
 
 }  // namespace mixgcn::partition

@@ -4,12 +4,14 @@
 // loop-free graph; vertex weights are row costs (non-zeros + 1) unless disabled, so the
 // balance it enforces is the work balance. Balance: METIS keeps each part's weight under
 // (1 + ufactor/1000) · W/P where it can; it does not guarantee it on small or very skewed
-// graphs (see docs/partitioning.md for measured values).
+// graphs (see docs/partitioning.md for measured values). Target shares go to METIS as
+// its target part weights (tpwgts). Every part is made non-empty (METIS does not promise it).
 //
 // Built without METIS (MIXGCN_HAS_METIS undefined), the type still exists so that code
 // naming it compiles, and partition() throws mixgcn::error saying how to enable it.
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -43,9 +45,12 @@ struct metis {
     }
 
     template <class Index, class Value, class Offset>
-    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts) const {
+    std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts,
+                               std::span<const double> targets = {}) const {
         check_parts(adjacency, parts, "partition::metis");
+        const auto shares = targets.empty() ? std::vector<double>{} : target_shares(targets, parts, "partition::metis");
 #ifndef MIXGCN_HAS_METIS
+        (void)shares;
         throw error("partition::metis: mixgcn was built without METIS (install libmetis-dev and configure with "
                     "-DMIXGCN_WITH_METIS=ON)");
 #else
@@ -65,6 +70,8 @@ struct metis {
         idx_t nv = static_cast<idx_t>(g.size()), ncon = 1, np = static_cast<idx_t>(parts);
         std::vector<idx_t> xadj(g.ptr.begin(), g.ptr.end()), adjncy(g.adj.begin(), g.adj.end());
         std::vector<idx_t> vwgt(g.weight.begin(), g.weight.end());
+        std::vector<real_t> tpwgts(shares.begin(), shares.end());
+        real_t* tp = tpwgts.empty() ? nullptr : tpwgts.data();
         idx_t options[METIS_NOPTIONS];
         METIS_SetDefaultOptions(options);
         options[METIS_OPTION_NUMBERING] = 0;
@@ -76,9 +83,9 @@ struct metis {
             part.assign(static_cast<std::size_t>(nv), 0);
             idx_t* w = weight_by_cost ? vwgt.data() : nullptr;
             const int rc = kway ? METIS_PartGraphKway(&nv, &ncon, xadj.data(), adjncy.data(), w, nullptr, nullptr, &np,
-                                                      nullptr, nullptr, options, &cut, part.data())
+                                                      tp, nullptr, options, &cut, part.data())
                                 : METIS_PartGraphRecursive(&nv, &ncon, xadj.data(), adjncy.data(), w, nullptr, nullptr,
-                                                           &np, nullptr, nullptr, options, &cut, part.data());
+                                                           &np, tp, nullptr, options, &cut, part.data());
             if (rc != METIS_OK)
                 throw error(mixgcn::detail::concat("partition::metis: METIS_PartGraph", kway ? "Kway" : "Recursive",
                                                    " failed with status ", rc, " (",
@@ -96,10 +103,11 @@ struct metis {
             if (cut < best) part.swap(other);
         }
         for (std::size_t i = 0; i < owner.size(); ++i) owner[i] = static_cast<int>(part[i]);
+        fill_empty_parts(adjacency, owner, parts);  // METIS may leave a part empty (small shares)
         return owner;
 #endif
     }
 };
-static_assert(partitioner<metis>, "partition::metis must satisfy the partitioner concept.");
+static_assert(weighted_partitioner<metis>, "partition::metis must satisfy the partitioner concept.");
 
 }  // namespace mixgcn::partition

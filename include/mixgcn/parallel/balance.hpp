@@ -1,0 +1,324 @@
+#pragma once
+// Adaptive load balancing for the `graph` strategy (mixgcn-train --balance on): every
+// epoch each rank's busy time is measured; when the slowest rank's exceeds the mean by
+// more than a threshold, ownership is re-cut between epochs, without restarting the job,
+// with each rank's share of the row cost proportional to its measured speed.
+//
+//   busy_r   = the epoch's seconds minus rank r's seconds inside communication (waiting
+//              for a slower peer is communication, so busy is what r itself computes)
+//   speed_r  = work_r / busy_r, work_r = Σ row cost (non-zeros + 1) of r's rows
+//   share_r  = speed_r / Σ speed   (the partitioner's target share of the row cost)
+//
+// The re-cut is the run's partitioner with those target shares (block, random, metis and
+// fennel take them: partition::weighted_partitioner), computed on rank 0 and broadcast.
+// Rows move to their new owners with all-to-all-v (features, labels, split); the graph
+// strategy is rebuilt from the global operator with the new owners (halos follow);
+// parameters and optimizer state are replicated and stay where they are. Dropout masks
+// are keyed by global node ids, so the model trained is the one `single` trains, to
+// rounding, across any number of rebalances (tested against single in float64).
+//
+// The balancer owns the strategy and the inputs the trainer reads, at fixed addresses:
+// the trainer is built over strategy() and data() and calls after_epoch through
+// trainer_options::on_epoch. Measurement skips `warmup` epochs at the start and after
+// each rebalance (first touch, buffers growing); a re-cut needs `patience` consecutive
+// measured epochs over the threshold, and takes the speeds from their summed times.
+//
+// Test and emulation hook: slow_rank/slow_factor make one rank F times slower, as a
+// slower device would be: after each epoch it waits (F − 1) × its busy time, which
+// counts as busy, while the others wait for it in the measurement's all-reduce.
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "mixgcn/comm/concept.hpp"
+#include "mixgcn/core/error.hpp"
+#include "mixgcn/core/trace.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/renumbered.hpp"
+#include "mixgcn/parallel/report.hpp"
+#include "mixgcn/partition/common.hpp"
+#include "mixgcn/train/trainer.hpp"
+
+namespace mixgcn::parallel {
+
+struct balance_options {
+    double threshold = 1.10;  // rebalance when max/mean busy seconds exceeds this (> 1)
+    int warmup = 1;           // epochs not measured at the start and after each rebalance
+    int patience = 2;         // consecutive measured epochs over the threshold before a re-cut
+                              // (their busy times summed give the speeds: one noisy epoch
+                              // neither triggers nor steers a re-cut)
+    int max_rebalances = 10;  // at most this many re-cuts per run
+    int slow_rank = -1;       // emulation (tests, bench): this rank is slow_factor times slower
+    double slow_factor = 1;
+};
+
+// One epoch as the balancer saw it.
+struct balance_epoch {
+    int epoch = 0;
+    bool measured = false;      // false in warm-up epochs (busy still recorded)
+    std::vector<double> busy;   // seconds per rank
+    double ratio = 1;           // max/mean of busy
+};
+
+struct rebalance_event {
+    int epoch = 0;                    // after which epoch
+    double ratio_before = 1;          // of the busy times the speeds came from
+    std::vector<double> shares;       // target shares of the row cost, per rank
+    std::vector<std::uint64_t> rows;  // rows per rank after
+    std::uint64_t rows_moved = 0;     // nodes whose owner changed
+    double seconds = 0;               // the whole rebalance (re-cut, moving rows, rebuild)
+};
+
+struct balance_report {
+    std::vector<balance_epoch> epochs;
+    std::vector<rebalance_event> rebalances;
+    std::vector<std::uint64_t> initial_rows;  // rows per rank before the first epoch
+};
+
+// max/mean of the ranks' busy seconds (1 when nothing was measured).
+inline double imbalance(std::span<const double> busy) {
+    if (busy.empty()) return 1;
+    const double total = std::accumulate(busy.begin(), busy.end(), 0.0);
+    const double most = *std::max_element(busy.begin(), busy.end());
+    return total > 0 ? most * double(busy.size()) / total : 1.0;
+}
+
+// Target shares of the row cost from each rank's work and busy seconds: proportional to
+// speed = work / busy. A rank with no work or no measurable time keeps the mean speed.
+inline std::vector<double> shares_from_speed(std::span<const double> work, std::span<const double> busy) {
+    require(work.size() == busy.size() && !work.empty(), "balance: ", work.size(), " work figures for ", busy.size(),
+            " busy times");
+    std::vector<double> speed(work.size(), 0.0);
+    double known = 0;
+    std::size_t counted = 0;
+    for (std::size_t r = 0; r < work.size(); ++r)
+        if (work[r] > 0 && busy[r] > 0) {
+            speed[r] = work[r] / busy[r];
+            known += speed[r];
+            ++counted;
+        }
+    const double fallback = counted ? known / double(counted) : 1.0;
+    double total = 0;
+    for (auto& s : speed) {
+        if (s <= 0) s = fallback;
+        total += s;
+    }
+    for (auto& s : speed) s /= total;
+    return speed;
+}
+
+template <class B, class V, comm::communicator Comm>
+class graph_balancer {
+public:
+    using strategy_type = renumbered<graph<B, V, Comm>>;
+    // Rank 0's re-cut: owners for the given target shares (one per rank).
+    using recut_fn = std::function<std::vector<int>(std::span<const double> shares)>;
+
+    // Collective. `op` (the whole operator), `adjacency` (row costs) and `original_ids`
+    // must outlive the balancer; `ds` holds every node's rows and is read here only.
+    graph_balancer(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
+                   const storage::csr<index_t, V>& adjacency, std::vector<int> owner,
+                   std::span<const index_t> original_ids, const dataset<V>& ds, recut_fn recut,
+                   nn::gcn_model<B, V>& model, balance_options o)
+        : comm_(comm), op_(op), adjacency_(adjacency), owner_(std::move(owner)), original_(original_ids),
+          recut_(std::move(recut)), model_(model), o_(o), s_(original_ids, comm, op, owner_) {
+        require(o_.threshold > 1, "balance: threshold must be > 1, got ", o_.threshold);
+        require(o_.warmup >= 0, "balance: warmup must be >= 0, got ", o_.warmup);
+        require(o_.patience >= 1, "balance: patience must be >= 1, got ", o_.patience);
+        require(o_.max_rebalances >= 0, "balance: max_rebalances must be >= 0, got ", o_.max_rebalances);
+        require(o_.slow_rank < comm.size(), "balance: slow rank ", o_.slow_rank, " but only ", comm.size(), " ranks");
+        require(o_.slow_factor >= 1, "balance: slow factor must be >= 1, got ", o_.slow_factor);
+        require(static_cast<bool>(recut_), "balance: no re-cut function");
+        in_ = s_.local_inputs(ds);
+        data_ = in_.data();
+        report_.initial_rows = rows_per_rank();
+        comm_before_ = s_.comm_seconds();
+        skip_ = o_.warmup;
+    }
+    graph_balancer(const graph_balancer&) = delete;
+    graph_balancer& operator=(const graph_balancer&) = delete;
+
+    strategy_type& strategy() noexcept { return s_; }
+    const train::local_data<V>& data() const noexcept { return data_; }
+    const strategy_inputs<V>& inputs() const noexcept { return in_; }
+    const std::vector<int>& owner() const noexcept { return owner_; }
+    const balance_report& report() const noexcept { return report_; }
+
+    // Collective, after every epoch (trainer_options::on_epoch): measures, and re-cuts
+    // when the imbalance is over the threshold and `may_rebalance` (false after the last
+    // epoch, where a re-cut would serve nothing).
+    void after_epoch(const train::epoch_metrics& m, bool may_rebalance = true) {
+        const int P = comm_.size(), me = comm_.rank();
+        const double comm_now = s_.comm_seconds();
+        double busy = std::max(0.0, m.seconds - (comm_now - comm_before_));
+        if (me == o_.slow_rank && o_.slow_factor > 1) {
+            const double extra = (o_.slow_factor - 1) * busy;
+            std::this_thread::sleep_for(std::chrono::duration<double>(extra));
+            busy += extra;
+        }
+        std::vector<double> all(static_cast<std::size_t>(P), 0.0);
+        all[static_cast<std::size_t>(me)] = busy;
+        comm_.all_reduce(std::span<double>(all), comm::reduce_op::sum);  // the same vector on every rank
+        balance_epoch e;
+        e.epoch = m.epoch;
+        e.measured = skip_ == 0;
+        e.ratio = imbalance(all);
+        e.busy = all;
+        report_.epochs.push_back(e);
+        if (skip_ > 0) {
+            --skip_;
+        } else if (e.ratio > o_.threshold) {
+            if (streak_.empty()) streak_.assign(all.size(), 0.0);
+            for (std::size_t r = 0; r < all.size(); ++r) streak_[r] += all[r];
+            if (++streak_length_ >= o_.patience && may_rebalance &&
+                int(report_.rebalances.size()) < o_.max_rebalances && P > 1)
+                rebalance(m.epoch, imbalance(streak_), streak_);
+        } else {
+            streak_.clear();
+            streak_length_ = 0;
+        }
+        comm_before_ = s_.comm_seconds();
+    }
+
+private:
+    std::vector<std::uint64_t> rows_per_rank() const {
+        std::vector<std::uint64_t> rows(static_cast<std::size_t>(comm_.size()), 0);
+        for (const int o : owner_) ++rows[static_cast<std::size_t>(o)];
+        return rows;
+    }
+
+    void rebalance(int epoch, double ratio, std::span<const double> busy) {
+        using clock = std::chrono::steady_clock;
+        const auto t0 = clock::now();
+        trace::span sp("rebalance", trace::category::setup);
+        const int P = comm_.size();
+        const auto np = static_cast<std::size_t>(P);
+        std::vector<double> work(np, 0.0);
+        for (std::size_t v = 0; v < owner_.size(); ++v)
+            work[static_cast<std::size_t>(owner_[v])] += double(partition::row_cost(adjacency_, index_t(v)));
+        const auto shares = shares_from_speed(work, busy);
+
+        // Rank 0 re-cuts; everyone receives the same owners.
+        std::vector<std::int32_t> next(owner_.size());
+        if (comm_.rank() == 0) {
+            auto o = recut_(shares);
+            require(o.size() == owner_.size(), "balance: the re-cut gave ", o.size(), " owners for ", owner_.size(),
+                    " nodes");
+            for (std::size_t v = 0; v < o.size(); ++v)
+                require(o[v] >= 0 && o[v] < P, "balance: the re-cut gave node ", v, " owner ", o[v], " outside [0, ", P,
+                        ")");
+            partition::fill_empty_parts(adjacency_, o, P);  // every rank keeps rows
+            std::copy(o.begin(), o.end(), next.begin());
+        }
+        comm_.broadcast(std::span<std::int32_t>(next), 0);
+        std::vector<int> owner(next.begin(), next.end());
+        std::uint64_t moved = 0;
+        for (std::size_t v = 0; v < owner.size(); ++v) moved += owner[v] != owner_[v];
+
+        // This rank's rows to their new owners: ids, features, labels, roles.
+        const auto& ids = s_.global_ids();
+        const std::size_t own = static_cast<std::size_t>(s_.rows()), d = in_.features.cols();
+        std::vector<std::uint8_t> role(own, std::uint8_t(split_role::none));
+        for (auto r : in_.train) role[std::size_t(r)] = std::uint8_t(split_role::train);
+        for (auto r : in_.val) role[std::size_t(r)] = std::uint8_t(split_role::val);
+        for (auto r : in_.test) role[std::size_t(r)] = std::uint8_t(split_role::test);
+        std::vector<std::size_t> count(np, 0);
+        for (std::size_t i = 0; i < own; ++i) ++count[static_cast<std::size_t>(owner[std::size_t(ids[i])])];
+        std::vector<std::size_t> at(np, 0);
+        for (std::size_t q = 1; q < np; ++q) at[q] = at[q - 1] + count[q - 1];
+        std::vector<std::int64_t> send_ids(own);
+        std::vector<std::int32_t> send_labels(own);
+        std::vector<std::uint8_t> send_roles(own);
+        std::vector<V> send_features(own * d);
+        for (std::size_t i = 0; i < own; ++i) {
+            const std::size_t k = at[static_cast<std::size_t>(owner[std::size_t(ids[i])])]++;
+            send_ids[k] = ids[i];
+            send_labels[k] = in_.labels[i];
+            send_roles[k] = role[i];
+            std::copy_n(in_.features.row(i), d, send_features.data() + k * d);
+        }
+        std::vector<std::size_t> values(count);
+        for (auto& c : values) c *= d;
+        const auto got_ids = detail::exchange_grouped<std::int64_t>(comm_, send_ids, count);
+        const auto got_labels = detail::exchange_grouped<std::int32_t>(comm_, send_labels, count);
+        const auto got_roles = detail::exchange_grouped<std::uint8_t>(comm_, send_roles, count);
+        const auto got_features = detail::exchange_grouped<V>(comm_, send_features, values);
+        in_ = {};  // the old rows go before the new strategy's buffers grow
+
+        strategy_type fresh(original_, comm_, op_, owner);
+        fresh.continue_counters(s_);
+        s_ = std::move(fresh);
+        std::vector<index_t> new_ids(got_ids.begin(), got_ids.end());
+        std::vector<split_role> new_split(got_roles.size());
+        for (std::size_t k = 0; k < got_roles.size(); ++k) new_split[k] = static_cast<split_role>(got_roles[k]);
+        in_ = s_.local_inputs(new_ids, const_matrix_view<V>(got_features.data(), new_ids.size(), d), got_labels,
+                              new_split);
+        data_ = in_.data();
+        model_.invalidate_cache();  // the cached Â·X belongs to the old rows
+        owner_ = std::move(owner);
+        skip_ = o_.warmup;
+        streak_.clear();
+        streak_length_ = 0;
+
+        rebalance_event ev;
+        ev.epoch = epoch;
+        ev.ratio_before = ratio;
+        ev.shares = shares;
+        ev.rows = rows_per_rank();
+        ev.rows_moved = moved;
+        ev.seconds = std::chrono::duration<double>(clock::now() - t0).count();
+        report_.rebalances.push_back(std::move(ev));
+    }
+
+    Comm& comm_;
+    const ::mixgcn::graph::gcn_operator<index_t, V>& op_;
+    const storage::csr<index_t, V>& adjacency_;
+    std::vector<int> owner_;
+    std::span<const index_t> original_;
+    recut_fn recut_;
+    nn::gcn_model<B, V>& model_;
+    balance_options o_;
+    strategy_type s_;
+    strategy_inputs<V> in_;
+    train::local_data<V> data_;
+    balance_report report_;
+    double comm_before_ = 0;
+    int skip_ = 0;  // epochs still to skip before measuring
+    std::vector<double> streak_;  // busy seconds summed over the epochs over the threshold
+    int streak_length_ = 0;
+};
+
+// Trains `model` with the graph strategy under the balancer: every rank passes the same
+// arguments (`recut` is called on rank 0 only). `out` receives this rank's strategy
+// figures over the whole run (rebalances included), `balance` the balancer's record.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_graph_balanced(Comm& comm, const dataset<V>& ds,
+                                         const ::mixgcn::graph::gcn_operator<index_t, V>& op,
+                                         const storage::csr<index_t, V>& adjacency, std::vector<int> owner,
+                                         typename graph_balancer<B, V, Comm>::recut_fn recut,
+                                         nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
+                                         const train::trainer_options& to, const balance_options& bo,
+                                         strategy_report* out = nullptr, balance_report* balance = nullptr,
+                                         std::span<const index_t> original_ids = {}) {
+    graph_balancer<B, V, Comm> b(comm, op, adjacency, std::move(owner), original_ids, ds, std::move(recut), model, bo);
+    train::trainer_options o = to;
+    o.on_epoch = [&b, outer = to.on_epoch, last = to.epochs](const train::epoch_metrics& m) {
+        if (outer) outer(m);
+        b.after_epoch(m, m.epoch < last);
+    };
+    using S = typename graph_balancer<B, V, Comm>::strategy_type;
+    auto res = train::trainer<B, V, S>(b.strategy(), model, opt, b.data(), o).run();
+    detail::finish_report(out, b.strategy(), b.inputs(), model);
+    if (balance) *balance = b.report();
+    return res;
+}
+
+}  // namespace mixgcn::parallel
