@@ -86,6 +86,14 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
                           of .npy parts and holds only its rows (--strategy graph; owners
                           from --partition range, the default: the rows each rank reads,
                           or --partition-file; docs/graph-parallel.md)
+  --balance on|off        graph: re-cut ownership between epochs when the slowest rank's
+                          busy time exceeds the mean by the threshold, with row-cost
+                          shares proportional to measured speed (--partition block,
+                          random, metis or fennel; docs/balance.md). Default off
+  --balance-threshold X   max/mean busy ratio that triggers a re-cut (default 1.10)
+  --balance-patience K    consecutive epochs over the threshold before a re-cut (default 2)
+  --debug-slow-rank R --debug-slow-factor F   emulate rank R being F times slower (it
+                          waits (F-1) x its busy time each epoch); for tests and bench
   --comm local|mpi|gloo   communicator (default: local for single; otherwise gloo when
                           a launcher other than MPI's started the ranks (torchrun, srun
                           without PMI, MIXGCN_RANK) and Gloo is built, else mpi); Gloo
@@ -164,7 +172,8 @@ int main(int argc, char** argv) {
                            "hidden", "epochs", "lr", "weight-decay", "dropout", "optimizer", "patience", "seed",
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
-                           "chunks", "comm-timeout", "memory-limit", "trace", "order", "load"},
+                           "chunks", "comm-timeout", "memory-limit", "trace", "order", "load", "balance", "balance-threshold",
+                           "balance-patience", "debug-slow-rank", "debug-slow-factor"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

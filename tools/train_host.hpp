@@ -17,6 +17,7 @@
 #include "memory_check.hpp"
 #include "mixgcn/comm.hpp"
 #include "mixgcn/comm/launcher.hpp"
+#include "mixgcn/parallel/balance.hpp"
 #include "mixgcn/parallel/cost.hpp"
 #include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/full_graph.hpp"
@@ -85,6 +86,60 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
     }
     comm.broadcast(std::span<std::int32_t>(owner), 0);
     return {owner.begin(), owner.end()};
+}
+
+// --balance on: the re-cut, on rank 0, with the run's partitioner and target shares.
+template <class V>
+std::function<std::vector<int>(std::span<const double>)> balance_recut(const cli::args& a,
+                                                                        const storage::csr<index_t, V>& adjacency,
+                                                                        int parts) {
+    const auto method = a.get("partition", "metis");
+    const auto seed = a.number<std::uint64_t>("seed", 42);
+    return [method, seed, &adjacency, parts](std::span<const double> shares) {
+        if (method == "block") return partition::block{}.partition(adjacency, parts, shares);
+        if (method == "random") return partition::random{seed}.partition(adjacency, parts, shares);
+        if (method == "fennel") return partition::fennel{.seed = seed}.partition(adjacency, parts, shares);
+        return partition::metis{}.partition(adjacency, parts, shares);
+    };
+}
+
+// --strategy graph under the load balancer (--balance on, or --balance off with the
+// slow-rank emulation, which then only measures). Rank 0 prints every rebalance.
+template <class B, class V, class Comm>
+parallel::strategy_report train_balanced(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks,
+                                         const graph::gcn_operator<index_t, V>& op, std::vector<int> owner,
+                                         std::span<const index_t> original_ids) {
+    const cli::args& a = ctx.a;
+    parallel::balance_options bo;
+    const bool on = a.get("balance", "off") == "on";
+    bo.threshold = a.number<double>("balance-threshold", bo.threshold);
+    bo.patience = a.number<int>("balance-patience", bo.patience);
+    bo.max_rebalances = on ? bo.max_rebalances : 0;
+    bo.slow_rank = a.number<int>("debug-slow-rank", -1);
+    bo.slow_factor = a.number<double>("debug-slow-factor", 1);
+    parallel::graph_balancer<B, V, Comm> bal(ctx.comm, op, ctx.adjacency, std::move(owner), original_ids, ctx.ds,
+                                             balance_recut(a, ctx.adjacency, ctx.comm.size()), ctx.model, bo);
+    auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
+    to.on_epoch = [&bal, &ctx, prev = to.on_epoch, last = ctx.to.epochs](const train::epoch_metrics& m) {
+        if (prev) prev(m);
+        const auto before = bal.report().rebalances.size();
+        bal.after_epoch(m, m.epoch < last);
+        const auto& r = bal.report();
+        if (ctx.quiet || r.rebalances.size() == before) return;
+        const auto& e = r.rebalances.back();
+        std::string rows;
+        for (const auto n : e.rows) rows += " " + std::to_string(n);
+        std::printf("rebalance after epoch %d: busy max/mean %.3f; rows per rank%s (%llu moved, %.3f s)\n", e.epoch,
+                    e.ratio_before, rows.c_str(), static_cast<unsigned long long>(e.rows_moved), e.seconds);
+    };
+    auto inner = with_options(ctx, to);
+    inner.train_with(bal.strategy(), bal.data());
+    ctx.res = std::move(inner.res);
+    const auto r = bal.strategy().report();
+    ctx.mem.features = bal.inputs().bytes();
+    if (inner.logits || inner.embeddings) inner.gather_outputs(bal.strategy(), bal.data());
+    ctx.balance = bal.report();
+    return r;
 }
 
 // --order: the numbering the full-graph strategies train in. `auto` is METIS's community
@@ -270,21 +325,28 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     }
     const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
     parallel::strategy_report r;
-    const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
-    auto inner = with_options(ctx, to);
-    parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
-        inner.train_with(strategy, in.data());
-        ctx.res = std::move(inner.res);
-        r = strategy.report();
-        ctx.mem.features = in.bytes();
-        if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
-    });
-    // The cost model's bytes for this run, beside the measured ones.
+    const bool balanced = a.get("balance", "off") == "on" || a.has("debug-slow-rank");
+    if (balanced) {
+        r = train_balanced(ctx, hooks, op, owner, original_ids);
+    } else {
+        const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
+        auto inner = with_options(ctx, to);
+        parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
+            inner.train_with(strategy, in.data());
+            ctx.res = std::move(inner.res);
+            r = strategy.report();
+            ctx.mem.features = in.bytes();
+            if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
+        });
+    }
+    ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
+    record_report(ctx, r);
+    // The cost model's bytes for this run, beside the measured ones (for the initial
+    // owners: a run that rebalanced moved other bytes, so it has no prediction).
+    if (ctx.balance && !ctx.balance->rebalances.empty()) return;
     const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,
                                                    comm.rank(), int(ctx.res.history.size()) - ctx.res.resumed_from_epoch,
                                                    sizeof(V));  // the epochs this run trained (not the resumed ones)
-    ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
-    record_report(ctx, r);
     ctx.mine.predicted_sent = double(predicted.total().sent);
     ctx.mine.predicted_received = double(predicted.total().received);
 }

@@ -29,6 +29,7 @@
 #include "mixgcn/io.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
+#include "mixgcn/parallel/balance_rule.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/partition/file.hpp"
@@ -126,6 +127,8 @@ struct run_context {
     const std::vector<index_t>* owned = nullptr;
     const std::vector<int>* owner = nullptr;
     std::size_t nonzeros = 0;  // of the whole graph, when `adjacency` holds a part
+    // --balance on (or the --debug-slow-* emulation): the balancer's record.
+    std::optional<parallel::balance_report> balance{};
 
     std::size_t graph_nonzeros() const { return nonzeros ? nonzeros : adjacency.nnz(); }
 
@@ -193,6 +196,43 @@ struct run_context {
     }
 };
 
+// The balancer's record in the JSON: every epoch's busy seconds per rank and their
+// max/mean, and every rebalance (target shares, rows per rank after, rows moved).
+inline void write_balance(train::json_writer& j, const parallel::balance_report& b, const cli::args& a) {
+    const auto numbers = [&](const char* name, const auto& values) {
+        j.key(name).begin_array();
+        for (const auto v : values) j.value(v);
+        j.end_array();
+    };
+    j.key("balance").begin_object();
+    j.field("enabled", a.get("balance", "off") == "on");
+    j.field("threshold", a.number<double>("balance-threshold", 1.10));
+    j.field("patience", a.number<int>("balance-patience", 2));
+    if (a.has("debug-slow-rank"))
+        j.field("debug_slow_rank", a.number<int>("debug-slow-rank", -1))
+            .field("debug_slow_factor", a.number<double>("debug-slow-factor", 1));
+    numbers("initial_rows", b.initial_rows);
+    j.key("epochs").begin_array();
+    for (const auto& e : b.epochs) {
+        j.begin_object();
+        j.field("epoch", e.epoch).field("measured", e.measured).field("ratio", e.ratio);
+        numbers("busy_seconds", e.busy);
+        j.end_object();
+    }
+    j.end_array();
+    j.key("rebalances").begin_array();
+    for (const auto& r : b.rebalances) {
+        j.begin_object();
+        j.field("after_epoch", r.epoch).field("ratio_before", r.ratio_before).field("rows_moved", r.rows_moved);
+        j.field("seconds", r.seconds);
+        numbers("shares", r.shares);
+        numbers("rows", r.rows);
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+}
+
 // --trace FILE: every rank's spans in one Chrome trace file written by rank 0 (ranks are
 // processes "rank 0", "rank 1", ...; time zero is the barrier at the start of the run).
 // Collective: every rank calls it.
@@ -244,6 +284,50 @@ void require_partitioned_flags(const cli::args& a, const std::string& strategy, 
     if (order != "auto" && order != "none") refuse("--order " + order + " needs the whole graph on one rank");
 }
 
+// --balance on|off and the slow-rank emulation apply to --strategy graph over a whole
+// load on the host backends (parallel/balance.hpp); the re-cut needs a partitioner that
+// takes target shares.
+template <class B>
+void require_balance_flags(const cli::args& a, const std::string& strategy, int ranks) {
+    const bool on = a.choice("balance", "off", {"on", "off"}) == "on";
+    const bool slow = a.has("debug-slow-rank") || a.has("debug-slow-factor");
+    for (const char* f : {"balance-threshold", "balance-patience"})
+        if (a.has(f) && !on) throw cli::usage_error(std::string("flag --") + f + " applies to --balance on");
+    if (!on && !slow) return;
+    const std::string what = on ? "flag --balance on" : "flags --debug-slow-rank/--debug-slow-factor";
+    if (strategy != "graph") throw cli::usage_error(what + " applies to --strategy graph, not " + strategy);
+    if (a.get("load", "whole") != "whole")
+        throw cli::usage_error(what + " needs --load whole (every rank holds the operator the re-cut rebuilds from)");
+    if (!backend::host_accessible<B>()) throw cli::usage_error(what + " runs on the host backends");
+    if (on) {
+        if (a.has("partition-file"))
+            throw cli::usage_error("flag --balance on re-cuts with the partitioner: use --partition block, random, "
+                                   "metis or fennel instead of --partition-file");
+        const auto method = a.get("partition", "metis");
+        if (method == "spectral")
+            throw cli::usage_error("flag --balance on re-cuts with target shares, which --partition spectral does not "
+                                   "take: use block, random, metis or fennel");
+        const double threshold = a.number<double>("balance-threshold", 1.10);
+        if (!(threshold > 1 && threshold < 1e6))
+            throw cli::usage_error("flag --balance-threshold: the max/mean busy ratio that triggers a re-cut must be > 1, "
+                                   "got " + a.get("balance-threshold", ""));
+        if (a.number<int>("balance-patience", 2) < 1)
+            throw cli::usage_error("flag --balance-patience: must be >= 1, got " + a.get("balance-patience", ""));
+    }
+    if (slow) {
+        if (!a.has("debug-slow-rank") || !a.has("debug-slow-factor"))
+            throw cli::usage_error("flags --debug-slow-rank R and --debug-slow-factor F go together");
+        const int r = a.number<int>("debug-slow-rank", -1);
+        if (r < 0 || r >= ranks)
+            throw cli::usage_error("flag --debug-slow-rank: rank " + a.get("debug-slow-rank", "") + " outside [0, " +
+                                   std::to_string(ranks) + ")");
+        const double f = a.number<double>("debug-slow-factor", 1);
+        if (!(f >= 1 && f <= 1000))
+            throw cli::usage_error("flag --debug-slow-factor: must be between 1 and 1000, got " +
+                                   a.get("debug-slow-factor", ""));
+    }
+}
+
 // Loads or generates the data, builds the model and optimizer from the flags, lets
 // `train_strategy(run_context&)` train, then prints the summary and writes the JSON.
 template <class B, class V, class Comm, class Runner>
@@ -258,6 +342,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
                                " were started (use --strategy graph, feature, mixture or data)");
     if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
+    require_balance_flags<B>(a, strategy_name, comm.size());
     // --trace: recording starts after a barrier, the trace's time zero on every rank.
     std::optional<trace::recorder> recorder;
     if (a.has("trace")) {
@@ -467,6 +552,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("test_accuracy", res.test_acc).field("stopped_early", res.stopped_early);
         j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
         if (ctx.device_peak_bytes) j.field("device_peak_bytes", ctx.device_peak_bytes);
+        if (ctx.balance) write_balance(j, *ctx.balance, a);
         j.key("memory").begin_object();  // the writing rank's (rank 0's in the file)
         j.field("graph", mem.graph).field("features", mem.features).field("activations", mem.activations);
         j.field("parameters_optimizer", mem.parameters_and_optimizer).field("communication", mem.communication);

@@ -2,14 +2,23 @@
 and checks the per-rank report of the second: bytes add up across ranks, every rank's
 measured bytes equal the cost model's prediction, and the graph strategy has a halo.
 `--order NAME` also checks that the second run trained in that node order, `--load NAME`
-that it loaded the data that way.
+that it loaded the data that way, `--rebalanced yes` that the load balancer re-cut the
+ownership at least once (and that every re-cut's rows cover the graph).
 
-usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME]"""
+usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME] [--rebalanced yes]"""
 import json
 import sys
 
 a, b, tol = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), float(sys.argv[3])
 for flag, value in zip(sys.argv[4::2], sys.argv[5::2]):
+    if flag == "--rebalanced":
+        events = b["balance"]["rebalances"]
+        assert events, "the balancer never re-cut"
+        for e in events:
+            assert sum(e["rows"]) == b["dataset"]["nodes"], f"re-cut after epoch {e['after_epoch']}: rows {e['rows']}"
+        assert len(b["balance"]["epochs"]) == len(b["epochs"]), "one balance record per epoch"
+        print(f"{len(events)} rebalances; rows after the last {events[-1]['rows']}")
+        continue
     key = {"--order": "order", "--load": "load"}[flag]
     assert b["config"][key] == value, f"config.{key} is {b['config'][key]!r}, expected {value!r}"
 la = [e["loss"] for e in a["epochs"]]

@@ -157,10 +157,11 @@ TEST_CASE("balance: shares follow speed, and the re-cut gives each rank its shar
 TEST_CASE("balance: one rank three times slower, the imbalance halves within 10 epochs") {
     with_comm([](auto& comm) {
         if (comm.size() < 2) return;
-        // Large enough that an epoch's busy time (milliseconds) dwarfs timer noise.
-        const test_session::problem<double> pr(test_session::sbm(6000, 12, 32, 4, 8));
+        // Large enough that an epoch's busy time (tens of milliseconds) dwarfs timer and
+        // scheduling noise.
+        const test_session::problem<double> pr(test_session::sbm(20000, 12, 64, 4, 8));
         auto mo = model_for(pr.ds);
-        mo.hidden = 32;
+        mo.hidden = 64;
         train::trainer_options to;
         to.epochs = 12;
         to.seed = 3;
@@ -176,9 +177,9 @@ TEST_CASE("balance: one rank three times slower, the imbalance halves within 10 
             recut_with("block", pr.adjacency, comm.size()), m, opt, to, bo, nullptr, &br);
         REQUIRE(br.epochs.size() == 12);
         const double before = br.epochs[1].ratio;  // the first measured epoch
-        double after = before;
-        for (std::size_t e = 2; e < 11; ++e) after = std::min(after, br.epochs[e].ratio);
-        const double last = br.epochs.back().ratio;
+        double after = before;  // the best of the next ten
+        for (std::size_t e = 2; e < 12; ++e) after = std::min(after, br.epochs[e].ratio);
+        const double last = (br.epochs[9].ratio + br.epochs[10].ratio + br.epochs[11].ratio) / 3;  // and it stays down
         if (comm.rank() == 0) {
             std::string line;
             for (const auto& e : br.epochs) line += std::to_string(e.ratio).substr(0, 5) + " ";

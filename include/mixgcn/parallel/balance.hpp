@@ -21,7 +21,8 @@
 // the trainer is built over strategy() and data() and calls after_epoch through
 // trainer_options::on_epoch. Measurement skips `warmup` epochs at the start and after
 // each rebalance (first touch, buffers growing); a re-cut needs `patience` consecutive
-// measured epochs over the threshold, and takes the speeds from their summed times.
+// measured epochs over the threshold, and takes each rank's speed from its least busy
+// time among them (noise only adds time).
 //
 // Test and emulation hook: slow_rank/slow_factor make one rank F times slower, as a
 // slower device would be: after each epoch it waits (F − 1) × its busy time, which
@@ -41,6 +42,7 @@
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/balance_rule.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -48,72 +50,6 @@
 #include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::parallel {
-
-struct balance_options {
-    double threshold = 1.10;  // rebalance when max/mean busy seconds exceeds this (> 1)
-    int warmup = 1;           // epochs not measured at the start and after each rebalance
-    int patience = 2;         // consecutive measured epochs over the threshold before a re-cut
-                              // (their busy times summed give the speeds: one noisy epoch
-                              // neither triggers nor steers a re-cut)
-    int max_rebalances = 10;  // at most this many re-cuts per run
-    int slow_rank = -1;       // emulation (tests, bench): this rank is slow_factor times slower
-    double slow_factor = 1;
-};
-
-// One epoch as the balancer saw it.
-struct balance_epoch {
-    int epoch = 0;
-    bool measured = false;      // false in warm-up epochs (busy still recorded)
-    std::vector<double> busy;   // seconds per rank
-    double ratio = 1;           // max/mean of busy
-};
-
-struct rebalance_event {
-    int epoch = 0;                    // after which epoch
-    double ratio_before = 1;          // of the busy times the speeds came from
-    std::vector<double> shares;       // target shares of the row cost, per rank
-    std::vector<std::uint64_t> rows;  // rows per rank after
-    std::uint64_t rows_moved = 0;     // nodes whose owner changed
-    double seconds = 0;               // the whole rebalance (re-cut, moving rows, rebuild)
-};
-
-struct balance_report {
-    std::vector<balance_epoch> epochs;
-    std::vector<rebalance_event> rebalances;
-    std::vector<std::uint64_t> initial_rows;  // rows per rank before the first epoch
-};
-
-// max/mean of the ranks' busy seconds (1 when nothing was measured).
-inline double imbalance(std::span<const double> busy) {
-    if (busy.empty()) return 1;
-    const double total = std::accumulate(busy.begin(), busy.end(), 0.0);
-    const double most = *std::max_element(busy.begin(), busy.end());
-    return total > 0 ? most * double(busy.size()) / total : 1.0;
-}
-
-// Target shares of the row cost from each rank's work and busy seconds: proportional to
-// speed = work / busy. A rank with no work or no measurable time keeps the mean speed.
-inline std::vector<double> shares_from_speed(std::span<const double> work, std::span<const double> busy) {
-    require(work.size() == busy.size() && !work.empty(), "balance: ", work.size(), " work figures for ", busy.size(),
-            " busy times");
-    std::vector<double> speed(work.size(), 0.0);
-    double known = 0;
-    std::size_t counted = 0;
-    for (std::size_t r = 0; r < work.size(); ++r)
-        if (work[r] > 0 && busy[r] > 0) {
-            speed[r] = work[r] / busy[r];
-            known += speed[r];
-            ++counted;
-        }
-    const double fallback = counted ? known / double(counted) : 1.0;
-    double total = 0;
-    for (auto& s : speed) {
-        if (s <= 0) s = fallback;
-        total += s;
-    }
-    for (auto& s : speed) s /= total;
-    return speed;
-}
 
 template <class B, class V, comm::communicator Comm>
 class graph_balancer {
@@ -176,8 +112,10 @@ public:
         if (skip_ > 0) {
             --skip_;
         } else if (e.ratio > o_.threshold) {
-            if (streak_.empty()) streak_.assign(all.size(), 0.0);
-            for (std::size_t r = 0; r < all.size(); ++r) streak_[r] += all[r];
+            // Each rank's least busy time over the streak: preemption and other noise only
+            // add time, so the minimum is the steadiest estimate of its speed.
+            if (streak_.empty()) streak_ = all;
+            for (std::size_t r = 0; r < all.size(); ++r) streak_[r] = std::min(streak_[r], all[r]);
             if (++streak_length_ >= o_.patience && may_rebalance &&
                 int(report_.rebalances.size()) < o_.max_rebalances && P > 1)
                 rebalance(m.epoch, imbalance(streak_), streak_);
@@ -292,7 +230,7 @@ private:
     balance_report report_;
     double comm_before_ = 0;
     int skip_ = 0;  // epochs still to skip before measuring
-    std::vector<double> streak_;  // busy seconds summed over the epochs over the threshold
+    std::vector<double> streak_;  // per rank, the least busy seconds of the epochs over the threshold
     int streak_length_ = 0;
 };
 
