@@ -341,9 +341,9 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     }
     ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
     record_report(ctx, r);
-    // The cost model's bytes for this run, beside the measured ones (for the initial
-    // owners: a run that rebalanced moved other bytes, so it has no prediction).
-    if (ctx.balance && !ctx.balance->rebalances.empty()) return;
+    // The cost model's bytes for this run, beside the measured ones. Not under the
+    // balancer: its per-epoch all-reduce and any re-cut move bytes the model does not count.
+    if (ctx.balance) return;
     const auto predicted = parallel::cost::predict(so, parallel::cost::model_shape::of(ctx.model.options()), layout,
                                                    comm.rank(), int(ctx.res.history.size()) - ctx.res.resumed_from_epoch,
                                                    sizeof(V));  // the epochs this run trained (not the resumed ones)
