@@ -69,15 +69,22 @@ model and training:
   --tf32                  cuda: TF32 tensor-core GEMMs (about 10 mantissa bits; default off)
   --threads T             OpenMP threads (default: all cores)
 distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...):
-  --strategy single|graph|feature|mixture|data|auto
+  --strategy single|graph|feature|mixture|data|pipeline|auto
                           auto: the planner (mixgcn-plan) picks from this graph; single
                           process; graph: rows partitioned over ranks with ghost
                           nodes; feature: whole graph on every rank, feature columns
                           split; mixture (MixGCN): aggregation column-split, dense update
                           row-split, an all-to-all between; data: Cluster-GCN batches per
-                          rank with gradients all-reduced (docs/mixture.md)
+                          rank with gradients all-reduced; pipeline: the layers cut
+                          into stages on consecutive ranks, cluster micro-batches through
+                          them in 1F1B order (docs/mixture.md, docs/pipeline.md)
   --chunks K              mixture: column chunks pipelined per layout switch (default 1)
-  --clusters N --clusters-per-batch K   data: clusters of the graph (40), per batch (10)
+  --clusters N --clusters-per-batch K   data, pipeline: clusters of the graph (40), per batch (10)
+  --accumulate K          data: K batches per rank per step, gradients summed, one
+                          all-reduce (one step of their union; default 1)
+  --stages S              pipeline: stages (default 2; ranks = replicas x S; --layers >= S);
+                          layer ranges balance the predicted cost per stage
+  --micro-batches M       pipeline: cluster batches per step and replica (default 4)
   --partition block|random|spectral|metis|fennel   rows to ranks (graph, and the row blocks of
                           feature/mixture) or nodes to clusters (data); default metis
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
@@ -173,7 +180,7 @@ int main(int argc, char** argv) {
                            "precision", "backend", "threads", "checkpoint", "checkpoint-every", "resume", "json",
                            "strategy", "partition", "partition-file", "comm", "clusters", "clusters-per-batch", "device",
                            "chunks", "comm-timeout", "memory-limit", "trace", "order", "load", "balance", "balance-threshold",
-                           "balance-patience", "debug-slow-rank", "debug-slow-factor"},
+                           "balance-patience", "debug-slow-rank", "debug-slow-factor", "accumulate", "stages", "micro-batches"},
                           {"quiet", "help", "decay-all-layers", "tf32", "no-eval-cache"});
         if (a.has("help")) {
             std::fputs(usage, stdout);

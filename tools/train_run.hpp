@@ -98,6 +98,17 @@ struct run_extras {
     dense_matrix<V>* embeddings = nullptr;  // its last hidden layer's outputs (the output layer's input), N x H
 };
 
+// --strategy pipeline: the layout and every rank's stage figures.
+struct pipeline_figures {
+    struct rank_stage {
+        int stage = 0, first_layer = 0, last_layer = 0;
+        double bubble = 0, step_seconds = 0, p2p_seconds = 0, activation_bytes = 0;
+    };
+    int stages = 1, replicas = 1, micro_batches = 1;
+    double ideal_bubble = 0;  // (S-1)/(M+S-1)
+    std::vector<rank_stage> ranks;
+};
+
 // What a strategy runner gets from run(): the loaded data and the configured model, and
 // what it fills in: the training result and the figures for the report.
 template <class B, class V, class Comm>
@@ -129,6 +140,7 @@ struct run_context {
     std::size_t nonzeros = 0;  // of the whole graph, when `adjacency` holds a part
     // --balance on (or the --debug-slow-* emulation): the balancer's record.
     std::optional<parallel::balance_report> balance{};
+    std::optional<pipeline_figures> pipeline{};  // --strategy pipeline
 
     std::size_t graph_nonzeros() const { return nonzeros ? nonzeros : adjacency.nnz(); }
 
@@ -195,6 +207,22 @@ struct run_context {
             std::copy_n(all_rows.data() + i * c, c, into.row(static_cast<std::size_t>(all_ids[i])));
     }
 };
+
+inline void write_pipeline(train::json_writer& j, const pipeline_figures& f) {
+    j.key("pipeline").begin_object();
+    j.field("stages", f.stages).field("replicas", f.replicas).field("micro_batches", f.micro_batches);
+    j.field("ideal_bubble", f.ideal_bubble);
+    j.key("ranks").begin_array();
+    for (const auto& r : f.ranks) {
+        j.begin_object();
+        j.field("stage", r.stage).field("first_layer", r.first_layer).field("last_layer", r.last_layer);
+        j.field("bubble", r.bubble).field("step_seconds", r.step_seconds).field("p2p_seconds", r.p2p_seconds);
+        j.field("peak_activation_bytes", r.activation_bytes);
+        j.end_object();
+    }
+    j.end_array();
+    j.end_object();
+}
 
 // The balancer's record in the JSON: every epoch's busy seconds per rank and their
 // max/mean, and every rebalance (target shares, rows per rank after, rows moved).
@@ -328,6 +356,19 @@ void require_balance_flags(const cli::args& a, const std::string& strategy, int 
     }
 }
 
+// --accumulate belongs to data; --stages and --micro-batches to pipeline, which writes no
+// checkpoints (each stage's optimizer holds only its layers' moments).
+inline void require_batch_flags(const cli::args& a, const std::string& strategy) {
+    if (a.has("accumulate") && strategy != "data")
+        throw cli::usage_error("flag --accumulate applies to --strategy data (pipeline: --micro-batches), not " + strategy);
+    for (const char* f : {"stages", "micro-batches"})
+        if (a.has(f) && strategy != "pipeline")
+            throw cli::usage_error(std::string("flag --") + f + " applies to --strategy pipeline, not " + strategy);
+    if (strategy == "pipeline" && (a.has("checkpoint") || a.has("resume")))
+        throw cli::usage_error("--strategy pipeline writes no checkpoints (each stage's optimizer holds only its "
+                               "layers' moments): drop --checkpoint/--resume");
+}
+
 // Loads or generates the data, builds the model and optimizer from the flags, lets
 // `train_strategy(run_context&)` train, then prints the summary and writes the JSON.
 template <class B, class V, class Comm, class Runner>
@@ -336,13 +377,14 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     const bool quiet = a.has("quiet") || !lead;
     const bool tty = isatty(fileno(stdout));
     const std::string strategy_name =
-        a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data", "auto"});
+        a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data", "pipeline", "auto"});
     if (strategy_name == "single" && comm.size() > 1)
         throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
                                " were started (use --strategy graph, feature, mixture or data)");
     if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     require_balance_flags<B>(a, strategy_name, comm.size());
+    require_batch_flags(a, strategy_name);
     // --trace: recording starts after a barrier, the trace's time zero on every rank.
     std::optional<trace::recorder> recorder;
     if (a.has("trace")) {
@@ -553,6 +595,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
         if (ctx.device_peak_bytes) j.field("device_peak_bytes", ctx.device_peak_bytes);
         if (ctx.balance) write_balance(j, *ctx.balance, a);
+        if (ctx.pipeline) write_pipeline(j, *ctx.pipeline);
         j.key("memory").begin_object();  // the writing rank's (rank 0's in the file)
         j.field("graph", mem.graph).field("features", mem.features).field("activations", mem.activations);
         j.field("parameters_optimizer", mem.parameters_and_optimizer).field("communication", mem.communication);

@@ -3,9 +3,12 @@ and checks the per-rank report of the second: bytes add up across ranks, every r
 measured bytes equal the cost model's prediction, and the graph strategy has a halo.
 `--order NAME` also checks that the second run trained in that node order, `--load NAME`
 that it loaded the data that way, `--rebalanced yes` that the load balancer re-cut the
-ownership at least once (and that every re-cut's rows cover the graph).
+ownership at least once (and that every re-cut's rows cover the graph), `--pipeline S` that
+the second run is a pipeline of S stages whose report names every rank's stage and layers
+(every rank holds the whole graph there, as in data).
 
-usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME] [--rebalanced yes]"""
+usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME] [--rebalanced yes]
+                       [--pipeline S]"""
 import json
 import sys
 
@@ -18,6 +21,19 @@ for flag, value in zip(sys.argv[4::2], sys.argv[5::2]):
             assert sum(e["rows"]) == b["dataset"]["nodes"], f"re-cut after epoch {e['after_epoch']}: rows {e['rows']}"
         assert len(b["balance"]["epochs"]) == len(b["epochs"]), "one balance record per epoch"
         print(f"{len(events)} rebalances; rows after the last {events[-1]['rows']}")
+        continue
+    if flag == "--pipeline":
+        p = b["pipeline"]
+        assert p["stages"] == int(value), f"pipeline of {p['stages']} stages, expected {value}"
+        assert len(p["ranks"]) == b["config"]["ranks"], "one stage record per rank"
+        S = p["stages"]
+        for q, r in enumerate(p["ranks"]):
+            assert r["stage"] == q % S, f"rank {q} holds stage {r['stage']}"
+            assert r["last_layer"] > r["first_layer"], f"rank {q}: layers [{r['first_layer']}, {r['last_layer']})"
+            assert 0 <= r["bubble"] <= 1 and r["peak_activation_bytes"] > 0, f"rank {q}: {r}"
+        assert p["ranks"][-1]["last_layer"] == b["config"]["layers"], "the last stage ends at the last layer"
+        print("stages:", [(r["stage"], r["first_layer"], r["last_layer"], round(r["bubble"], 3)) for r in p["ranks"]],
+              "ideal bubble", p["ideal_bubble"])
         continue
     key = {"--order": "order", "--load": "load"}[flag]
     assert b["config"][key] == value, f"config.{key} is {b['config'][key]!r}, expected {value!r}"
@@ -32,7 +48,9 @@ assert len(ranks) == b["config"]["ranks"], "one report per rank"
 sent = sum(r["bytes_sent"] for r in ranks)
 received = sum(r["bytes_received"] for r in ranks)
 assert sent == received, f"bytes sent {sent} != received {received}"
-assert sum(r["owned_nodes"] for r in ranks) == b["dataset"]["nodes"], "owned nodes do not cover the graph"
+whole_graph_per_rank = b["config"]["strategy"] in ("data", "pipeline")
+assert sum(r["owned_nodes"] for r in ranks) == b["dataset"]["nodes"] * (len(ranks) if whole_graph_per_rank else 1), \
+    "owned nodes do not cover the graph"
 for r in ranks:
     if "predicted_bytes_sent" in r:
         assert r["bytes_sent"] == r["predicted_bytes_sent"], f"rank {r['rank']}: sent {r['bytes_sent']} != predicted {r['predicted_bytes_sent']}"

@@ -387,6 +387,28 @@ TEST_CASE("send/recv around a ring") {
     on_world([](auto& c) { for_each_type([&](auto t) { check_send_recv<decltype(t)>(c); }); });
 }
 
+TEST_CASE("split: ranks of one colour sum among themselves, ranked by key") {
+    on_world([](auto& c) {
+        if constexpr (requires { c.split(0, 0); }) {
+            const int r = c.rank(), p = c.size();
+            // Colour = parity, key = descending rank: the sub-rank order is reversed.
+            auto sub = c.split(r % 2, p - r);
+            const int members = (p - r % 2 + 1) / 2;
+            CHECK(sub.size() == members);
+            int above = 0;  // same-colour ranks with a larger world rank come first
+            for (int q = r + 2; q < p; q += 2) ++above;
+            CHECK(sub.rank() == above);
+            std::vector<std::int64_t> v{r};
+            sub.all_reduce(std::span<std::int64_t>(v), comm::reduce_op::sum);
+            std::int64_t want = 0;
+            for (int q = r % 2; q < p; q += 2) want += q;
+            CHECK(v[0] == want);
+        } else {
+            MESSAGE(c.name(), " has no split (the pipeline strategy falls back to world all-reduces)");
+        }
+    });
+}
+
 TEST_CASE("barrier holds every rank until the last arrives") {
     on_world([](auto& c) {
         c.barrier();

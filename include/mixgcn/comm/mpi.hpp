@@ -445,6 +445,16 @@ public:
         r.done();
     }
 
+    // The ranks passing the same `color`, ranked by `key` (MPI_Comm_split): a communicator
+    // of their own (a pipeline stage's replicas, say). Collective over this communicator.
+    mpi split(int color, int key) const {
+        MPI_Comm sub = MPI_COMM_NULL;
+        check(MPI_Comm_split(comm_, color, key, &sub), "MPI_Comm_split (color " + std::to_string(color) + ")");
+        mpi m(sub);  // duplicates: the object owns its own handles
+        MPI_Comm_free(&sub);
+        return m;
+    }
+
     const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 

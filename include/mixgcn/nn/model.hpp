@@ -80,14 +80,25 @@ public:
     // strategy trains in. Dropout masks come from global ids (the strategy's row_ids).
     template <parallel_strategy S>
     const_matrix_view<V> forward(S& strategy, const_matrix_view<V> x, bool training, std::uint64_t dropout_seed) {
+        forward_layers(strategy, x, 0, layers_.size(), training, dropout_seed);
+        return logits_;
+    }
+
+    // Layers [first, last) on `x`, this rank's block of layer `first`'s input (a pipeline
+    // stage runs its range); each layer draws the masks forward() would. When the range
+    // ends at the last layer its output, in row layout, are the logits backward reads.
+    template <parallel_strategy S>
+    const_matrix_view<V> forward_layers(S& strategy, const_matrix_view<V> x, std::size_t first, std::size_t last,
+                                        bool training, std::uint64_t dropout_seed) {
+        require(first < last && last <= layers_.size(), "gcn_model: layers [", first, ", ", last, ") of ", layers_.size());
         const_matrix_view<V> h = x;
-        for (std::size_t l = 0; l < layers_.size(); ++l) {
+        for (std::size_t l = first; l < last; ++l) {
             seam::begin_layer(strategy, l);
             trace::span sp("layer forward", trace::category::layer, int(l));
             h = layers_[l].forward(strategy, h, training, splitmix64(dropout_seed ^ (0xD50u + l)));
         }
-        logits_ = seam::to_rows(strategy, h);
-        return logits_;
+        if (last == layers_.size()) logits_ = seam::to_rows(strategy, h);
+        return h;
     }
 
     // Cross-entropy summed over the listed local rows of the row layout (before any
@@ -95,27 +106,59 @@ public:
     // parameter, reduced across ranks by the strategy (one bucketed collective).
     template <parallel_strategy S>
     double backward(S& strategy, const std::int32_t* labels, std::span<const index_t> rows, std::size_t global_count) {
+        const double loss = local_backward(strategy, labels, rows, global_count);
+        const auto params = parameters();
+        trace::span sp("gradient reduction", trace::category::step);
+        seam::reduce_gradients(strategy, std::span<parameter<B, V>* const>(params));
+        return loss;
+    }
+
+    // backward() without the reduction: this rank's gradients of this forward alone, for a
+    // caller that sums several (gradient accumulation) before reducing once.
+    template <parallel_strategy S>
+    double local_backward(S& strategy, const std::int32_t* labels, std::span<const index_t> rows,
+                          std::size_t global_count) {
+        const auto g = loss_gradient(strategy, labels, rows, global_count);
+        backward_layers(strategy, g.grad, 0, layers_.size(), false);
+        return g.loss;
+    }
+
+    struct loss_and_gradient {
+        double loss = 0;        // summed over the rows
+        matrix_view<V> grad;    // of the mean over global_count rows, in the strategy's layout
+    };
+    // The loss of the last forward's logits and its gradient, for backward_layers.
+    template <parallel_strategy S>
+    loss_and_gradient loss_gradient(S& strategy, const std::int32_t* labels, std::span<const index_t> rows,
+                                    std::size_t global_count) {
         const auto logits = logits_;  // row layout, from the forward pass before
         dlogits_.resize(logits.rows(), logits.cols());
         const double loss = B::softmax_cross_entropy(logits, labels, rows.data(), rows.size(), dlogits_.view(),
                                                      V(1.0 / double(global_count == 0 ? 1 : global_count)));
+        return {loss, seam::from_rows(strategy, dlogits_.view())};
+    }
+
+    // Backward of layers [first, last) from dz, the gradient of layer last-1's output
+    // (consumed). Fills their parameters' gradients (unreduced) and returns the gradient
+    // of layer first's input when `input_gradient` (first > 0), else an empty view.
+    template <parallel_strategy S>
+    matrix_view<V> backward_layers(S& strategy, matrix_view<V> dz, std::size_t first, std::size_t last,
+                                   bool input_gradient) {
+        require(first < last && last <= layers_.size(), "gcn_model: layers [", first, ", ", last, ") of ", layers_.size());
+        require(!input_gradient || first > 0, "gcn_model: no gradient of the features is computed");
         grads_.resize(layers_.size());
-        matrix_view<V> dz = seam::from_rows(strategy, dlogits_.view());
-        for (std::size_t l = layers_.size(); l-- > 0;) {
+        for (std::size_t l = last; l-- > first;) {
             seam::begin_layer(strategy, l);
             trace::span sp("layer backward", trace::category::layer, int(l));
             std::optional<matrix_view<V>> dh;
-            if (l > 0) {
+            if (l > first || input_gradient) {
                 grads_[l].resize(dz.rows(), strategy.columns(layers_[l].options().in).count);
                 dh = grads_[l].view();
             }
             layers_[l].backward(strategy, dz, dh);
             if (dh) dz = *dh;
         }
-        const auto params = parameters();
-        trace::span sp("gradient reduction", trace::category::step);
-        seam::reduce_gradients(strategy, std::span<parameter<B, V>* const>(params));
-        return loss;
+        return input_gradient ? dz : matrix_view<V>{};
     }
 
     // Σ weight_decay/2 · ||W||², the L2 term Kipf & Welling add to the reported loss.

@@ -9,7 +9,8 @@
 //    step s of rank r takes group s·P + r (cluster_schedule). An epoch visits every cluster
 //    once: in its last step a rank with no group left trains on an empty batch. A batch is the
 //    subgraph induced by its clusters' nodes (edges between the chosen clusters kept),
-//    normalised on its own: D_b^-1/2 (A_b + I) D_b^-1/2.
+//    normalised on its own: D_b^-1/2 (A_b + I) D_b^-1/2. With accumulate = K a rank trains
+//    K batches per step (the schedule of K·P ranks) and all-reduces their summed gradients once.
 //  * Independent graphs: a list of disjoint node-classification graphs; graph g belongs to
 //    rank g mod P, which visits its graphs in an order shuffled per epoch.
 //
@@ -54,8 +55,10 @@ struct data_options {
     int clusters_per_batch = 10;     // q: clusters joined into one batch
     cluster_method method = cluster_method::metis;
     std::uint64_t seed = 1;          // cluster shuffle (and the random partitioner)
-    int steps_per_epoch = 0;         // 0: ceil(batches / ranks), every cluster once per epoch;
-                                     // more: the groups are visited cyclically
+    int steps_per_epoch = 0;         // 0: ceil(batches / (ranks x accumulate)), every cluster
+                                     // once per epoch; more: the groups are visited cyclically
+    int accumulate = 1;              // K: batches per rank per step, gradients summed locally
+                                     // and all-reduced once (one step of their union)
 };
 
 // Which clusters rank r trains on in step s of epoch e (1-based): group s·P + r of the
@@ -194,21 +197,32 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
     const int P = comm.size();
     require(cluster_of.size() == static_cast<std::size_t>(adjacency.rows), "data strategy: ", cluster_of.size(),
             " cluster ids for ", adjacency.rows, " nodes");
-    cluster_schedule schedule(o.clusters, o.clusters_per_batch, P, o.seed, o.steps_per_epoch);
+    require(o.accumulate >= 1, "data strategy: accumulate is ", o.accumulate, ", expected >= 1");
+    // K micro-batches per rank: the schedule of K·P ranks, rank r taking the groups of
+    // "ranks" r·K .. r·K + K-1, so a step trains the same union as K·P ranks would.
+    const int K = o.accumulate;
+    cluster_schedule schedule(o.clusters, o.clusters_per_batch, P * K, o.seed, o.steps_per_epoch);
     std::vector<std::vector<index_t>> members(static_cast<std::size_t>(o.clusters));
+    std::vector<std::size_t> train_in(static_cast<std::size_t>(o.clusters), 0);
     for (std::size_t v = 0; v < cluster_of.size(); ++v) {
         require(cluster_of[v] >= 0 && cluster_of[v] < o.clusters, "data strategy: node ", v, " has cluster ",
                 cluster_of[v], " outside [0, ", o.clusters, ")");
         members[static_cast<std::size_t>(cluster_of[v])].push_back(index_t(v));
+        if (ds.split[v] == split_role::train) ++train_in[static_cast<std::size_t>(cluster_of[v])];
     }
     std::vector<index_t> scratch;
-    auto batch_for = [&](int epoch, int step) {
+    auto batch_for = [&](int epoch, int step, int k) {
         std::vector<index_t> nodes;
-        for (const int c : schedule.clusters(epoch, step, comm.rank())) {
+        for (const int c : schedule.clusters(epoch, step, comm.rank() * K + k)) {
             const auto& m = members[static_cast<std::size_t>(c)];
             nodes.insert(nodes.end(), m.begin(), m.end());
         }
         return detail::induced_batch(ds, adjacency, std::move(nodes), scratch);
+    };
+    auto train_nodes = [&](int epoch, int step, int k) {
+        std::size_t n = 0;
+        for (const int c : schedule.clusters(epoch, step, comm.rank() * K + k)) n += train_in[static_cast<std::size_t>(c)];
+        return n;
     };
     const auto full = ::mixgcn::graph::gcn_normalize<V>(adjacency);
     auto evaluate = [&] {
@@ -217,7 +231,7 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
         return detail::to_accuracies(std::span<const double, 6>(c));
     };
     train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
-    auto res = t.run(schedule.steps(), batch_for, evaluate);
+    auto res = t.run(schedule.steps(), K, batch_for, train_nodes, evaluate);
     detail::fill_report<B, V>(report, comm, t.stats(), o.clusters, before);
     return res;
 }

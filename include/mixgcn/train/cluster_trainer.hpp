@@ -59,20 +59,50 @@ public:
     // the mean cross-entropy over the step's training nodes of all ranks (no L2 term), or
     // nothing when no rank's batch holds a training node (then every rank skips the step).
     std::optional<double> gradients(const batch& b, std::uint64_t dropout_seed) {
-        std::vector<double> count{double(b.train.size())};
+        return gradients(1, b.train.size(), [&](int) -> const batch& { return b; }, dropout_seed);
+    }
+
+    // The same over K micro-batches per rank (gradient accumulation): micro(k), k < K, gives
+    // this rank's k-th batch (built when asked, so one batch is held at a time) and
+    // `local_train` their training nodes together. Each micro-batch's gradients are summed
+    // locally, k in order, and the sum is all-reduced once: with the loss scaled by the
+    // training nodes of all K·P batches, that is one step of their union (a
+    // block-diagonal graph: the batches share no edge), and equals K·P ranks taking one
+    // batch each.
+    template <class MicroFn>
+    std::optional<double> gradients(int micro_batches, std::size_t local_train, MicroFn&& micro,
+                                    std::uint64_t dropout_seed) {
+        std::vector<double> count{double(local_train)};
         sum(std::span<double>(count));
         if (count[0] == 0) return std::nullopt;
+        const auto params = model_.parameters();
+        std::size_t total = 0;
+        for (const auto* p : params) total += p->size();
+        accumulated_.assign(total, V(0));
         std::vector<double> loss{0.0};
-        parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds);
-        if (b.empty()) {
-            // Nothing to compute, but the collective must match the other ranks' one.
-            const auto params = model_.parameters();
-            for (auto* p : params) std::fill_n(p->grad.data(), p->size(), V(0));
-            seam::reduce_gradients(s, std::span<nn::parameter<B, V>* const>(params));
-        } else {
+        for (int k = 0; k < micro_batches; ++k) {
+            auto&& b = micro(k);  // a temporary lives to the end of this micro-batch
+            stats_.batch_nodes += b.nodes.size();
+            stats_.batch_nonzeros += b.op.a.nnz();
+            stats_.max_batch_nodes = std::max(stats_.max_batch_nodes, b.nodes.size());
+            if (b.empty()) continue;  // contributes nothing; the collectives below still match
+            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds);
             model_.forward(s, b.features.cview(), true, dropout_seed);
-            loss[0] = model_.backward(s, b.labels.data(), b.train, std::size_t(count[0]));
+            loss[0] += model_.local_backward(s, b.labels.data(), b.train, std::size_t(count[0]));
+            std::size_t at = 0;
+            for (const auto* p : params) {
+                const V* g = p->grad.data();
+                for (std::size_t i = 0; i < p->size(); ++i) accumulated_[at + i] += g[i];
+                at += p->size();
+            }
         }
+        std::size_t at = 0;
+        for (auto* p : params) {
+            std::copy_n(accumulated_.data() + at, p->size(), p->grad.data());
+            at += p->size();
+        }
+        gradient_sum reducer{this};
+        seam::reduce_gradients(reducer, std::span<nn::parameter<B, V>* const>(params));
         sum(std::span<double>(loss));
         return loss[0] / count[0];
     }
@@ -81,6 +111,36 @@ public:
     // the accuracies of the current weights, the same on every rank.
     template <class BatchFn, class EvalFn>
     train_result run(int steps_per_epoch, BatchFn&& batch_for, EvalFn&& evaluate) {
+        return run_steps(
+            steps_per_epoch,
+            [&](int epoch, int s, std::uint64_t seed) {
+                auto&& b = batch_for(epoch, s);
+                return update(gradients(b, seed));
+            },
+            std::forward<EvalFn>(evaluate));
+    }
+
+    // K micro-batches per step: `batch_for(epoch, step, k)` and `train_nodes(epoch, step, k)`,
+    // the training nodes of that batch (known before it is built: the loss scale needs them all).
+    template <class BatchFn, class CountFn, class EvalFn>
+    train_result run(int steps_per_epoch, int micro_batches, BatchFn&& batch_for, CountFn&& train_nodes,
+                     EvalFn&& evaluate) {
+        require(micro_batches >= 1, "data strategy: ", micro_batches, " micro-batches per step");
+        return run_steps(
+            steps_per_epoch,
+            [&](int epoch, int s, std::uint64_t seed) {
+                std::size_t local = 0;
+                for (int k = 0; k < micro_batches; ++k) local += train_nodes(epoch, s, k);
+                return update(gradients(micro_batches, local, [&](int k) { return batch_for(epoch, s, k); }, seed));
+            },
+            std::forward<EvalFn>(evaluate));
+    }
+
+    // The epoch loop around `step(epoch, s, dropout_seed)`, which trains step s and returns
+    // its loss (with the L2 term, after the optimizer step), or nothing when it was
+    // skipped. Evaluation, model selection, checkpoints and resume as train::trainer.
+    template <class StepFn, class EvalFn>
+    train_result run_steps(int steps_per_epoch, StepFn&& step, EvalFn&& evaluate) {
         using clock = std::chrono::steady_clock;
         require(steps_per_epoch >= 1, "data strategy: ", steps_per_epoch, " steps per epoch");
         train_result res;
@@ -98,17 +158,11 @@ public:
                 if (s == steps_per_epoch / 2) detail::debug_fault_point(comm_.rank(), epoch);
                 const auto ts = clock::now();
                 const double comm_before = stats_.comm_seconds;
-                const auto& b = batch_for(epoch, s);  // a temporary lives to the end of the step
-                stats_.batch_nodes += b.nodes.size();
-                stats_.batch_nonzeros += b.op.a.nnz();
-                stats_.max_batch_nodes = std::max(stats_.max_batch_nodes, b.nodes.size());
                 // One seed per step; masks are keyed by global node ids, so a batch draws
                 // the same masks on whichever rank (or pipeline stage) computes it.
                 const auto seed = splitmix64(o_.seed ^ splitmix64((std::uint64_t(epoch) << 32) ^ std::uint64_t(s)));
-                if (const auto loss = gradients(b, seed)) {
-                    const double l2 = model_.l2_penalty();
-                    opt_.step(model_.parameters());
-                    loss_sum += *loss + l2;
+                if (const auto loss = step(epoch, s, seed)) {
+                    loss_sum += *loss;
                     ++taken;
                 }
                 ++stats_.steps;
@@ -146,6 +200,23 @@ public:
     const trainer_options& options() const noexcept { return o_; }
 
 private:
+    // The optimizer step after gradients(): the loss plus the L2 term of the weights stepped from.
+    std::optional<double> update(std::optional<double> loss) {
+        if (!loss) return loss;
+        const double l2 = model_.l2_penalty();
+        opt_.step(model_.parameters());
+        return *loss + l2;
+    }
+
+    // What seam::reduce_gradients asks of a strategy: the rank count and a sum.
+    struct gradient_sum {
+        using value_type = V;
+        cluster_trainer* t;
+        int ranks() const noexcept { return t->comm_.size(); }
+        template <class T>
+        void sum(std::span<T> v) { t->sum(v); }
+    };
+
     template <class T>
     void sum(std::span<T> v) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -158,6 +229,7 @@ private:
     nn::optimizer<B, V>& opt_;
     trainer_options o_;
     cluster_trainer_stats stats_;
+    std::vector<V> accumulated_;  // the step's gradients summed over its micro-batches
 };
 
 }  // namespace mixgcn::train
