@@ -520,7 +520,8 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
                   const std::string& optimizer, int patience, std::optional<std::int32_t> num_classes,
                   const std::string& strategy, std::optional<std::string> comm, const std::string& partition,
                   nb::handle partition_file, std::optional<int> chunks, std::optional<int> clusters,
-                  std::optional<int> clusters_per_batch, const std::string& normalization, const std::string& order,
+                  std::optional<int> clusters_per_batch, std::optional<int> accumulate, std::optional<int> stages,
+                  std::optional<int> micro_batches, const std::string& normalization, const std::string& order,
                   bool decay_all_layers, bool eval_cache, std::optional<int> threads, nb::handle checkpoint, std::optional<int> checkpoint_every,
                   nb::handle resume, nb::handle memory_limit, std::optional<double> comm_timeout, nb::handle json,
                   nb::handle trace, bool verbose) {
@@ -538,7 +539,7 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     if (num_classes && *num_classes < 1) value_fail("argument 'num_classes': must be >= 1 (or None), got ", *num_classes);
     require_choice(feature_norm, "feature_norm", {"auto", "row", "none"});
     require_choice(optimizer, "optimizer", {"adam", "sgd"});
-    require_choice(strategy, "strategy", {"single", "graph", "feature", "mixture", "data", "auto"});
+    require_choice(strategy, "strategy", {"single", "graph", "feature", "mixture", "data", "pipeline", "auto"});
     require_choice(partition, "partition", {"metis", "block", "random", "spectral", "fennel"});
     require_choice(normalization, "normalization", {"fused", "edge-weights"});
     require_choice(order, "order", {"auto", "none", "metis", "rcm", "degree"});
@@ -551,9 +552,18 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     if (clusters && *clusters < 1) value_fail("argument 'clusters': must be >= 1, got ", *clusters);
     if (clusters_per_batch && *clusters_per_batch < 1)
         value_fail("argument 'clusters_per_batch': must be >= 1, got ", *clusters_per_batch);
-    if ((clusters || clusters_per_batch) && strategy != "data")
-        value_fail("argument '", clusters ? "clusters" : "clusters_per_batch", "': applies to strategy 'data', not '",
-                   strategy, "'");
+    if ((clusters || clusters_per_batch) && strategy != "data" && strategy != "pipeline")
+        value_fail("argument '", clusters ? "clusters" : "clusters_per_batch",
+                   "': applies to strategy 'data' or 'pipeline', not '", strategy, "'");
+    if (accumulate) {
+        if (*accumulate < 1) value_fail("argument 'accumulate': must be >= 1, got ", *accumulate);
+        if (strategy != "data") value_fail("argument 'accumulate': applies to strategy 'data', not '", strategy, "'");
+    }
+    for (const auto& [name, v] : {std::pair{"stages", stages}, std::pair{"micro_batches", micro_batches}}) {
+        if (!v) continue;
+        if (*v < 1) value_fail("argument '", name, "': must be >= 1, got ", *v);
+        if (strategy != "pipeline") value_fail("argument '", name, "': applies to strategy 'pipeline', not '", strategy, "'");
+    }
     if (threads && *threads < 1) value_fail("argument 'threads': must be >= 1, got ", *threads);
     const std::string checkpoint_path = optional_path(checkpoint, "checkpoint");
     const std::string resume_path = optional_path(resume, "resume");
@@ -611,6 +621,9 @@ nb::dict py_train(nb::handle edge_index, nb::handle x_obj, nb::handle y_obj, nb:
     if (chunks) f["chunks"] = flag_value(*chunks);
     if (clusters) f["clusters"] = flag_value(*clusters);
     if (clusters_per_batch) f["clusters-per-batch"] = flag_value(*clusters_per_batch);
+    if (accumulate) f["accumulate"] = flag_value(*accumulate);
+    if (stages) f["stages"] = flag_value(*stages);
+    if (micro_batches) f["micro-batches"] = flag_value(*micro_batches);
     if (decay_all_layers) f["decay-all-layers"] = "1";
     if (!eval_cache) f["no-eval-cache"] = "1";
     if (!checkpoint_path.empty()) f["checkpoint"] = checkpoint_path;
@@ -695,6 +708,7 @@ NB_MODULE(_mixgcn, m) {
           "feature_norm"_a = "auto", "optimizer"_a = "adam", "patience"_a = 0, "num_classes"_a = nb::none(),
           "strategy"_a = "single", "comm"_a = nb::none(), "partition"_a = "metis", "partition_file"_a.none() = nb::none(),
           "chunks"_a = nb::none(), "clusters"_a = nb::none(), "clusters_per_batch"_a = nb::none(),
+          "accumulate"_a = nb::none(), "stages"_a = nb::none(), "micro_batches"_a = nb::none(),
           "normalization"_a = "fused", "order"_a = "auto", "decay_all_layers"_a = false, "eval_cache"_a = true, "threads"_a = nb::none(),
           "checkpoint"_a.none() = nb::none(), "checkpoint_every"_a = nb::none(), "resume"_a.none() = nb::none(),
           "memory_limit"_a.none() = nb::none(), "comm_timeout"_a = nb::none(), "json"_a.none() = nb::none(),

@@ -109,6 +109,8 @@ def test_mpirun_two_ranks_equal_single(tmp_path):
         "feature": {"strategy": "feature", "comm": "mpi", "partition": "block", "precision": "double"},
         "graph_f32": {"strategy": "graph", "partition": "block"},  # comm's default under mpirun: mpi
         "data": {"strategy": "data", "comm": "mpi", "clusters": 8, "clusters_per_batch": 2, "partition": "random"},
+        "pipeline": {"strategy": "pipeline", "comm": "mpi", "stages": 2, "micro_batches": 2, "clusters": 8,
+                     "clusters_per_batch": 2, "partition": "random"},
     }
     if mixgcn.has_gloo:  # Gloo ranks under mpirun rendezvous through MPI
         runs["graph_gloo"] = {"strategy": "graph", "comm": "gloo", "partition": "block", "precision": "double"}
@@ -131,6 +133,10 @@ def test_mpirun_two_ranks_equal_single(tmp_path):
         assert got["data"]["config"]["strategy"] == "data" and len(got["data"]["loss"]) == 12
         assert got["data"]["logits"] is None  # Cluster-GCN batches: no full-graph forward
     assert ranks[0]["data"]["loss"] == ranks[1]["data"]["loss"]
+    # pipeline: rank 0 holds layer 0, rank 1 layer 1; both report the step's whole loss.
+    for got in ranks:
+        assert got["pipeline"]["config"]["strategy"] == "pipeline" and len(got["pipeline"]["loss"]) == 12
+    assert ranks[0]["pipeline"]["loss"] == ranks[1]["pipeline"]["loss"]
 
 
 def test_torchrun_style_two_ranks_default_to_gloo(tmp_path):

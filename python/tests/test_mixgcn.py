@@ -226,7 +226,26 @@ CLI_CASES = {
                     "--clusters-per-batch", "3", "--partition", "random", "--patience", "5", "--threads", "1"],
                    dict(epochs=15, strategy="data", comm="local", clusters=12, clusters_per_batch=3, partition="random",
                         patience=5, threads=1)),
+    "data-accumulate": (["--epochs", "10", "--precision", "double", "--strategy", "data", "--comm", "local",
+                         "--clusters", "12", "--clusters-per-batch", "2", "--accumulate", "3", "--threads", "1"],
+                        dict(epochs=10, precision="double", strategy="data", comm="local", clusters=12,
+                             clusters_per_batch=2, accumulate=3, threads=1)),
+    "pipeline-one-stage": (["--epochs", "10", "--precision", "double", "--strategy", "pipeline", "--comm", "local",
+                            "--stages", "1", "--micro-batches", "3", "--clusters", "12", "--clusters-per-batch", "2",
+                            "--threads", "1"],
+                           dict(epochs=10, precision="double", strategy="pipeline", comm="local", stages=1,
+                                micro_batches=3, clusters=12, clusters_per_batch=2, threads=1)),
 }
+
+
+def test_pipeline_one_stage_equals_data_accumulating():
+    """One stage, M micro-batches per step: the step of data accumulating M batches (float64)."""
+    d = small_graph("float64")
+    kw = dict(epochs=8, precision="double", comm="local", clusters=12, clusters_per_batch=2, threads=1)
+    pipe = mixgcn.train(*train_args(d), strategy="pipeline", stages=1, micro_batches=3, **kw)
+    data = mixgcn.train(*train_args(d), strategy="data", accumulate=3, **kw)
+    assert [e["loss"] for e in pipe["history"]] == pytest.approx([e["loss"] for e in data["history"]], rel=1e-9, abs=0)
+    assert pipe["pipeline"]["stages"] == 1 and pipe["pipeline"]["ranks"][0]["last_layer"] == 2
 
 
 @pytest.mark.parametrize("case", sorted(CLI_CASES))
@@ -304,6 +323,10 @@ def test_train_rejects_bad_options():
         (dict(strategy="mixture", chunks=0), ValueError, "chunks"),
         (dict(clusters=4), ValueError, "clusters"),
         (dict(strategy="data", clusters_per_batch=0), ValueError, "clusters_per_batch"),
+        (dict(accumulate=2), ValueError, "accumulate"),  # strategy single
+        (dict(strategy="data", accumulate=0), ValueError, "accumulate"),
+        (dict(strategy="data", stages=2), ValueError, "stages"),
+        (dict(strategy="pipeline", micro_batches=0), ValueError, "micro_batches"),
         (dict(threads=0), ValueError, "threads"),
         (dict(checkpoint_every=5), ValueError, "checkpoint_every"),
         (dict(checkpoint=3.5), TypeError, "checkpoint"),
