@@ -258,6 +258,7 @@ public:
         return r;
     }
 
+private:
     // Training nodes of micro-batch k of replica r in step s (the loss scale needs all).
     std::size_t train_nodes(cluster_schedule& sched, int epoch, int s, int r, int k) const {
         std::size_t n = 0;
@@ -265,7 +266,6 @@ public:
         return n;
     }
 
-private:
     using batch = detail::data_batch<V>;
     using strategy = data_batch_strategy<B, V, Comm>;
 
