@@ -93,10 +93,11 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
                           of .npy parts and holds only its rows (--strategy graph; owners
                           from --partition range, the default: the rows each rank reads,
                           or --partition-file; docs/graph-parallel.md)
-  --balance on|off        graph: re-cut ownership between epochs when the slowest rank's
-                          busy time exceeds the mean by the threshold, with row-cost
-                          shares proportional to measured speed (--partition block,
-                          random, metis or fennel; docs/balance.md). Default off
+  --balance on|off        graph, mixture: re-cut ownership between epochs when the
+                          slowest rank's busy time exceeds the mean by the threshold, with
+                          row-cost shares (and mixture's column slices) proportional to
+                          measured speed (--partition block, random, metis or fennel;
+                          docs/balance.md). Default off
   --balance-threshold X   max/mean busy ratio that triggers a re-cut (default 1.10)
   --balance-patience K    consecutive epochs over the threshold before a re-cut (default 2)
   --debug-slow-rank R --debug-slow-factor F   emulate rank R being F times slower (it

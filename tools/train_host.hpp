@@ -104,12 +104,12 @@ std::function<std::vector<int>(std::span<const double>)> balance_recut(const cli
     };
 }
 
-// --strategy graph under the load balancer (--balance on, or --balance off with the
-// slow-rank emulation, which then only measures). Rank 0 prints every rebalance.
-template <class B, class V, class Comm>
+// --strategy graph or mixture under the load balancer (--balance on, or --balance off
+// with the slow-rank emulation, which then only measures). Rank 0 prints every rebalance.
+template <class Inner, class B, class V, class Comm>
 parallel::strategy_report train_balanced(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks,
                                          const graph::gcn_operator<index_t, V>& op, std::vector<int> owner,
-                                         std::span<const index_t> original_ids) {
+                                         std::span<const index_t> original_ids, int chunks) {
     const cli::args& a = ctx.a;
     parallel::balance_options bo;
     const bool on = a.get("balance", "off") == "on";
@@ -118,8 +118,8 @@ parallel::strategy_report train_balanced(train_tool::run_context<B, V, Comm>& ct
     bo.max_rebalances = on ? bo.max_rebalances : 0;
     bo.slow_rank = a.number<int>("debug-slow-rank", -1);
     bo.slow_factor = a.number<double>("debug-slow-factor", 1);
-    parallel::graph_balancer<B, V, Comm> bal(ctx.comm, op, ctx.adjacency, std::move(owner), original_ids, ctx.ds,
-                                             balance_recut(a, ctx.adjacency, ctx.comm.size()), ctx.model, bo);
+    parallel::balancer<B, V, Comm, Inner> bal(ctx.comm, op, ctx.adjacency, std::move(owner), original_ids, ctx.ds,
+                                              balance_recut(a, ctx.adjacency, ctx.comm.size()), ctx.model, bo, chunks);
     auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
     to.on_epoch = [&bal, &ctx, prev = to.on_epoch, last = ctx.to.epochs](const train::epoch_metrics& m) {
         if (prev) prev(m);
@@ -412,7 +412,10 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     parallel::strategy_report r;
     const bool balanced = a.get("balance", "off") == "on" || a.has("debug-slow-rank");
     if (balanced) {
-        r = train_balanced(ctx, hooks, op, owner, original_ids);
+        if (so.kind == parallel::strategy_kind::mixture)
+            r = train_balanced<parallel::mixture<B, V, Comm>>(ctx, hooks, op, owner, original_ids, so.chunks);
+        else
+            r = train_balanced<parallel::graph<B, V, Comm>>(ctx, hooks, op, owner, original_ids, 1);
     } else {
         const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
         auto inner = with_options(ctx, to);

@@ -323,7 +323,8 @@ void require_balance_flags(const cli::args& a, const std::string& strategy, int 
         if (a.has(f) && !on) throw cli::usage_error(std::string("flag --") + f + " applies to --balance on");
     if (!on && !slow) return;
     const std::string what = on ? "flag --balance on" : "flags --debug-slow-rank/--debug-slow-factor";
-    if (strategy != "graph") throw cli::usage_error(what + " applies to --strategy graph, not " + strategy);
+    if (strategy != "graph" && strategy != "mixture")
+        throw cli::usage_error(what + " applies to --strategy graph or mixture, not " + strategy);
     if (a.get("load", "whole") != "whole")
         throw cli::usage_error(what + " needs --load whole (every rank holds the operator the re-cut rebuilds from)");
     if (!backend::host_accessible<B>()) throw cli::usage_error(what + " runs on the host backends");

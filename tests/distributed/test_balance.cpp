@@ -64,10 +64,12 @@ TEST_CASE("balance: rebalancing between epochs leaves the model that of single (
         const std::vector<int> all_mine(pr.ds.features.rows(), 0);
         const auto ref = parallel::train_full_graph<backend::host, double>(
             self, pr.ds, pr.op, all_mine, {parallel::strategy_kind::single, 1}, ref_model, ref_opt, to);
-        std::vector<std::string> methods{"block", "random", "fennel"};
+        std::vector<std::string> methods{"block", "random", "fennel", "mixture:random", "mixture:fennel"};
         if (partition::metis::available()) methods.push_back("metis");
-        for (const auto& how : methods) {
-            CAPTURE(how);
+        for (const auto& name : methods) {
+            CAPTURE(name);
+            const bool mixture = name.starts_with("mixture:");
+            const std::string how = mixture ? name.substr(8) : name;
             nn::gcn_model<backend::host, double> m(mo);
             m.initialize(to.seed);
             nn::optimizer<backend::host, double> opt(nn::optimizer_options{});
@@ -79,9 +81,13 @@ TEST_CASE("balance: rebalancing between epochs leaves the model that of single (
             bo.slow_factor = 2.5;
             parallel::balance_report br;
             parallel::strategy_report sr;
-            const auto got = parallel::train_graph_balanced<backend::host, double>(
-                comm, pr.ds, pr.op, pr.adjacency, first_cut(how, pr.adjacency, comm.size()),
-                recut_with(how, pr.adjacency, comm.size()), m, opt, to, bo, &sr, &br);
+            const auto got =
+                mixture ? parallel::train_mixture_balanced<backend::host, double>(
+                              comm, pr.ds, pr.op, pr.adjacency, first_cut(how, pr.adjacency, comm.size()),
+                              recut_with(how, pr.adjacency, comm.size()), m, opt, to, bo, 2, &sr, &br)
+                        : parallel::train_graph_balanced<backend::host, double>(
+                              comm, pr.ds, pr.op, pr.adjacency, first_cut(how, pr.adjacency, comm.size()),
+                              recut_with(how, pr.adjacency, comm.size()), m, opt, to, bo, &sr, &br);
             REQUIRE(got.history.size() == ref.history.size());
             double worst = 0;
             for (std::size_t e = 0; e < ref.history.size(); ++e) {
@@ -103,7 +109,7 @@ TEST_CASE("balance: rebalancing between epochs leaves the model that of single (
             comm.all_reduce(std::span<std::uint64_t>(owned));
             CHECK(owned[0] == std::uint64_t(pr.ds.num_nodes()));
             if (comm.rank() == 0)
-                MESSAGE(how, ", ", comm.size(), " ranks: ", br.rebalances.size(), " rebalances, loss vs single ", worst);
+                MESSAGE(name, ", ", comm.size(), " ranks: ", br.rebalances.size(), " rebalances, loss vs single ", worst);
         }
     });
 }
@@ -154,44 +160,73 @@ TEST_CASE("balance: shares follow speed, and the re-cut gives each rank its shar
     CHECK_THROWS_AS(partition::fennel{}.partition(pr.adjacency, 2, std::vector<double>{1, -1}), invalid_argument);
 }
 
-TEST_CASE("balance: one rank three times slower, the imbalance halves within 10 epochs") {
+TEST_CASE("balance: mixture's column slices follow the shares, adding up to the width") {
+    const std::vector<double> shares{0.5, 0.3, 0.2};
+    const auto s = parallel::detail::column_slices(10, 3, std::span<const double>(shares));
+    REQUIRE(s.size() == 3);
+    CHECK(s[0].begin == 0);
+    CHECK(s[0].count == 5);
+    CHECK(s[1].begin == 5);
+    CHECK(s[1].count == 3);
+    CHECK(s[2].count == 2);
+    const std::vector<double> thirds{1, 1, 1};
+    const auto t = parallel::detail::column_slices(7, 3, std::span<const double>(thirds));
+    CHECK(t[0].count + t[1].count + t[2].count == 7);
+    const auto narrow = parallel::detail::column_slices(2, 3, std::span<const double>(shares));  // a rank gets none
+    CHECK(narrow[0].count + narrow[1].count + narrow[2].count == 2);
+    CHECK(parallel::detail::column_slices(9, 3, std::span<const double>()).at(2).count == 3);  // empty: equal
+    const std::vector<double> bad{1, -1, 1};
+    CHECK_THROWS_AS(parallel::detail::column_slices(9, 3, std::span<const double>(bad)), mixgcn::error);
+}
+
+TEST_CASE("balance: one rank three times slower, the imbalance halves within 10 epochs (graph and mixture)") {
     with_comm([](auto& comm) {
         if (comm.size() < 2) return;
         // Large enough that an epoch's busy time (tens of milliseconds) dwarfs timer and
         // scheduling noise.
         const test_session::problem<double> pr(test_session::sbm(20000, 12, 64, 4, 8));
-        auto mo = model_for(pr.ds);
-        mo.hidden = 64;
-        train::trainer_options to;
-        to.epochs = 12;
-        to.seed = 3;
-        nn::gcn_model<backend::host, double> m(mo);
-        m.initialize(to.seed);
-        nn::optimizer<backend::host, double> opt(nn::optimizer_options{});
-        parallel::balance_options bo;  // the defaults: threshold 1.10, one warm-up epoch
-        bo.slow_rank = 0;
-        bo.slow_factor = 3;
-        parallel::balance_report br;
-        (void)parallel::train_graph_balanced<backend::host, double>(
-            comm, pr.ds, pr.op, pr.adjacency, first_cut("block", pr.adjacency, comm.size()),
-            recut_with("block", pr.adjacency, comm.size()), m, opt, to, bo, nullptr, &br);
-        REQUIRE(br.epochs.size() == 12);
-        const double before = br.epochs[1].ratio;  // the first measured epoch
-        double after = before;  // the best of the next ten
-        for (std::size_t e = 2; e < 12; ++e) after = std::min(after, br.epochs[e].ratio);
-        const double last = (br.epochs[9].ratio + br.epochs[10].ratio + br.epochs[11].ratio) / 3;  // and it stays down
-        if (comm.rank() == 0) {
-            std::string line;
-            for (const auto& e : br.epochs) line += std::to_string(e.ratio).substr(0, 5) + " ";
-            MESSAGE(comm.size(), " ranks: max/mean busy per epoch ", line, "; ", br.rebalances.size(), " rebalances");
-        }
-        CHECK(!br.rebalances.empty());
-        // Wall-clock busy times mean something only with a core per rank: oversubscribed
-        // (3-4 ranks on CI's 2 cores), preemption dominates and the run only reports.
-        if (unsigned(comm.size()) <= std::thread::hardware_concurrency()) {
-            CHECK(before > 1.3);
-            CHECK(after - 1 <= 0.5 * (before - 1));
-            CHECK(last - 1 <= 0.5 * (before - 1));
+        for (const bool mixture : {false, true}) {
+            CAPTURE(mixture);
+            auto mo = model_for(pr.ds);
+            mo.hidden = 64;
+            train::trainer_options to;
+            to.epochs = 12;
+            to.seed = 3;
+            nn::gcn_model<backend::host, double> m(mo);
+            m.initialize(to.seed);
+            nn::optimizer<backend::host, double> opt(nn::optimizer_options{});
+            parallel::balance_options bo;  // the defaults: threshold 1.10, one warm-up epoch
+            bo.slow_rank = 0;
+            bo.slow_factor = 3;
+            parallel::balance_report br;
+            const auto owner = first_cut("block", pr.adjacency, comm.size());
+            const auto recut = recut_with("block", pr.adjacency, comm.size());
+            if (mixture)
+                (void)parallel::train_mixture_balanced<backend::host, double>(comm, pr.ds, pr.op, pr.adjacency, owner, recut,
+                                                                              m, opt, to, bo, 1, nullptr, &br);
+            else
+                (void)parallel::train_graph_balanced<backend::host, double>(comm, pr.ds, pr.op, pr.adjacency, owner, recut,
+                                                                            m, opt, to, bo, nullptr, &br);
+            REQUIRE(br.epochs.size() == 12);
+            const double before = br.epochs[1].ratio;  // the first measured epoch
+            double after = before;  // the best of the next ten
+            for (std::size_t e = 2; e < 12; ++e) after = std::min(after, br.epochs[e].ratio);
+            const double last = (br.epochs[9].ratio + br.epochs[10].ratio + br.epochs[11].ratio) / 3;  // and it stays down
+            if (comm.rank() == 0) {
+                std::string line;
+                for (const auto& e : br.epochs) line += std::to_string(e.ratio).substr(0, 5) + " ";
+                const std::string kind = mixture ? "mixture, " : "graph, ";
+                MESSAGE(kind, comm.size(), " ranks: max/mean busy per epoch ", line, "; ",
+                        br.rebalances.size(), " rebalances");
+            }
+            CHECK(!br.rebalances.empty());
+            // Wall-clock busy times mean something only with a core per rank: oversubscribed
+            // (3-4 ranks on CI's 2 cores), preemption dominates and the run only reports.
+            if (unsigned(comm.size()) <= std::thread::hardware_concurrency()) {
+                CHECK(before > 1.3);
+                CHECK(after - 1 <= 0.5 * (before - 1));
+                CHECK(last - 1 <= 0.5 * (before - 1));
+            }
         }
     });
 }

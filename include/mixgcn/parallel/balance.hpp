@@ -1,5 +1,5 @@
 #pragma once
-// Adaptive load balancing for the `graph` strategy (mixgcn-train --balance on): every
+// Adaptive load balancing for the `graph` and `mixture` strategies (--balance on): every
 // epoch each rank's busy time is measured; when the slowest rank's exceeds the mean by
 // more than a threshold, ownership is re-cut between epochs, without restarting the job,
 // with each rank's share of the row cost proportional to its measured speed.
@@ -11,6 +11,9 @@
 //
 // The re-cut is the run's partitioner with those target shares (block, random, metis and
 // fennel take them: partition::weighted_partitioner), computed on rank 0 and broadcast.
+// For `mixture` the same shares also size each rank's slice of the columns it aggregates
+// (its sparse work) while the re-cut rows carry its dense update; its work for the speed
+// estimate is then the mean of its row-cost share and its column share.
 // Rows move to their new owners with all-to-all-v (features, labels, split); the graph
 // strategy is rebuilt from the global operator with the new owners (halos follow);
 // parameters and optimizer state are replicated and stay where they are. Dropout masks
@@ -35,6 +38,7 @@
 #include <optional>
 #include <span>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
@@ -44,6 +48,7 @@
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/parallel/balance_rule.hpp"
 #include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/mixture.hpp"
 #include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/partition/common.hpp"
@@ -51,21 +56,24 @@
 
 namespace mixgcn::parallel {
 
-template <class B, class V, comm::communicator Comm>
-class graph_balancer {
+// Inner: graph<B, V, Comm> or mixture<B, V, Comm>.
+template <class B, class V, comm::communicator Comm, class Inner>
+class balancer {
+    static constexpr bool is_mixture = std::is_same_v<Inner, mixture<B, V, Comm>>;
+
 public:
-    using strategy_type = renumbered<graph<B, V, Comm>>;
+    using strategy_type = renumbered<Inner>;
     // Rank 0's re-cut: owners for the given target shares (one per rank).
     using recut_fn = std::function<std::vector<int>(std::span<const double> shares)>;
 
     // Collective. `op` (the whole operator), `adjacency` (row costs) and `original_ids`
     // must outlive the balancer; `ds` holds every node's rows and is read here only.
-    graph_balancer(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
-                   const storage::csr<index_t, V>& adjacency, std::vector<int> owner,
-                   std::span<const index_t> original_ids, const dataset<V>& ds, recut_fn recut,
-                   nn::gcn_model<B, V>& model, balance_options o)
+    // `chunks`: mixture's column chunks (ignored by graph).
+    balancer(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op,
+             const storage::csr<index_t, V>& adjacency, std::vector<int> owner, std::span<const index_t> original_ids,
+             const dataset<V>& ds, recut_fn recut, nn::gcn_model<B, V>& model, balance_options o, int chunks = 1)
         : comm_(comm), op_(op), adjacency_(adjacency), owner_(std::move(owner)), original_(original_ids),
-          recut_(std::move(recut)), model_(model), o_(o), s_(original_ids, comm, op, owner_) {
+          recut_(std::move(recut)), model_(model), o_(o), chunks_(chunks), s_(make_strategy(owner_, {})) {
         require(o_.threshold > 1, "balance: threshold must be > 1, got ", o_.threshold);
         require(o_.warmup >= 0, "balance: warmup must be >= 0, got ", o_.warmup);
         require(o_.patience >= 1, "balance: patience must be >= 1, got ", o_.patience);
@@ -79,8 +87,8 @@ public:
         comm_before_ = s_.comm_seconds();
         skip_ = o_.warmup;
     }
-    graph_balancer(const graph_balancer&) = delete;
-    graph_balancer& operator=(const graph_balancer&) = delete;
+    balancer(const balancer&) = delete;
+    balancer& operator=(const balancer&) = delete;
 
     strategy_type& strategy() noexcept { return s_; }
     const train::local_data<V>& data() const noexcept { return data_; }
@@ -127,6 +135,11 @@ public:
     }
 
 private:
+    strategy_type make_strategy(const std::vector<int>& owner, std::vector<double> column_shares) {
+        if constexpr (is_mixture) return strategy_type(original_, comm_, op_, owner, chunks_, std::move(column_shares));
+        else return strategy_type(original_, comm_, op_, owner);
+    }
+
     std::vector<std::uint64_t> rows_per_rank() const {
         std::vector<std::uint64_t> rows(static_cast<std::size_t>(comm_.size()), 0);
         for (const int o : owner_) ++rows[static_cast<std::size_t>(o)];
@@ -140,8 +153,17 @@ private:
         const int P = comm_.size();
         const auto np = static_cast<std::size_t>(P);
         std::vector<double> work(np, 0.0);
-        for (std::size_t v = 0; v < owner_.size(); ++v)
-            work[static_cast<std::size_t>(owner_[v])] += double(partition::row_cost(adjacency_, index_t(v)));
+        double total = 0;
+        for (std::size_t v = 0; v < owner_.size(); ++v) {
+            const double c = double(partition::row_cost(adjacency_, index_t(v)));
+            work[static_cast<std::size_t>(owner_[v])] += c;
+            total += c;
+        }
+        if constexpr (is_mixture) {  // half the work follows the rows, half the columns
+            const auto& cs = s_.column_shares();
+            for (std::size_t q = 0; q < np; ++q)
+                work[q] = 0.5 * work[q] / std::max(total, 1.0) + 0.5 * (cs.empty() ? 1.0 / double(P) : cs[q]);
+        }
         const auto shares = shares_from_speed(work, busy);
 
         // Rank 0 re-cuts; everyone receives the same owners.
@@ -191,7 +213,7 @@ private:
         const auto got_features = detail::exchange_grouped<V>(comm_, send_features, values);
         in_ = {};  // the old rows go before the new strategy's buffers grow
 
-        strategy_type fresh(original_, comm_, op_, owner);
+        strategy_type fresh = make_strategy(owner, is_mixture ? shares : std::vector<double>{});
         fresh.continue_counters(s_);
         s_ = std::move(fresh);
         std::vector<index_t> new_ids(got_ids.begin(), got_ids.end());
@@ -224,6 +246,7 @@ private:
     recut_fn recut_;
     nn::gcn_model<B, V>& model_;
     balance_options o_;
+    int chunks_ = 1;
     strategy_type s_;
     strategy_inputs<V> in_;
     train::local_data<V> data_;
@@ -233,6 +256,30 @@ private:
     std::vector<double> streak_;  // per rank, the least busy seconds of the epochs over the threshold
     int streak_length_ = 0;
 };
+
+template <class B, class V, comm::communicator Comm>
+using graph_balancer = balancer<B, V, Comm, graph<B, V, Comm>>;
+template <class B, class V, comm::communicator Comm>
+using mixture_balancer = balancer<B, V, Comm, mixture<B, V, Comm>>;
+
+namespace detail {
+
+template <class Balancer, class B, class V>
+train::train_result train_under(Balancer& b, nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
+                                const train::trainer_options& to, strategy_report* out, balance_report* balance) {
+    train::trainer_options o = to;
+    o.on_epoch = [&b, outer = to.on_epoch, last = to.epochs](const train::epoch_metrics& m) {
+        if (outer) outer(m);
+        b.after_epoch(m, m.epoch < last);
+    };
+    using S = typename Balancer::strategy_type;
+    auto res = train::trainer<B, V, S>(b.strategy(), model, opt, b.data(), o).run();
+    finish_report(out, b.strategy(), b.inputs(), model);
+    if (balance) *balance = b.report();
+    return res;
+}
+
+}  // namespace detail
 
 // Trains `model` with the graph strategy under the balancer: every rank passes the same
 // arguments (`recut` is called on rank 0 only). `out` receives this rank's strategy
@@ -247,16 +294,23 @@ train::train_result train_graph_balanced(Comm& comm, const dataset<V>& ds,
                                          strategy_report* out = nullptr, balance_report* balance = nullptr,
                                          std::span<const index_t> original_ids = {}) {
     graph_balancer<B, V, Comm> b(comm, op, adjacency, std::move(owner), original_ids, ds, std::move(recut), model, bo);
-    train::trainer_options o = to;
-    o.on_epoch = [&b, outer = to.on_epoch, last = to.epochs](const train::epoch_metrics& m) {
-        if (outer) outer(m);
-        b.after_epoch(m, m.epoch < last);
-    };
-    using S = typename graph_balancer<B, V, Comm>::strategy_type;
-    auto res = train::trainer<B, V, S>(b.strategy(), model, opt, b.data(), o).run();
-    detail::finish_report(out, b.strategy(), b.inputs(), model);
-    if (balance) *balance = b.report();
-    return res;
+    return detail::train_under(b, model, opt, to, out, balance);
+}
+
+// The same for the mixture strategy (`chunks` column chunks per switch): a re-cut moves
+// row blocks and resizes every rank's column slices by the same speed shares.
+template <class B, class V, comm::communicator Comm>
+train::train_result train_mixture_balanced(Comm& comm, const dataset<V>& ds,
+                                           const ::mixgcn::graph::gcn_operator<index_t, V>& op,
+                                           const storage::csr<index_t, V>& adjacency, std::vector<int> owner,
+                                           typename mixture_balancer<B, V, Comm>::recut_fn recut,
+                                           nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
+                                           const train::trainer_options& to, const balance_options& bo, int chunks = 1,
+                                           strategy_report* out = nullptr, balance_report* balance = nullptr,
+                                           std::span<const index_t> original_ids = {}) {
+    mixture_balancer<B, V, Comm> b(comm, op, adjacency, std::move(owner), original_ids, ds, std::move(recut), model, bo,
+                                   chunks);
+    return detail::train_under(b, model, opt, to, out, balance);
 }
 
 }  // namespace mixgcn::parallel

@@ -50,10 +50,17 @@ public:
 
     // Collective: every rank passes the same operator (graph::gcn_normalize of the whole
     // graph) and owner vector. `chunks` >= 1 column chunks pipeline each switch.
-    mixture(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner, int chunks = 1)
-        : base(comm, op, owner, "mixture"), chunks_(chunks) {
+    // `column_shares` (one per rank; empty: equal) sizes each rank's slice of every chunk's
+    // columns, hence its share of the aggregation (the load balancer's second knob).
+    mixture(Comm& comm, const ::mixgcn::graph::gcn_operator<index_t, V>& op, std::span<const int> owner, int chunks = 1,
+            std::vector<double> column_shares = {})
+        : base(comm, op, owner, "mixture"), chunks_(chunks), column_shares_(std::move(column_shares)) {
         require(chunks >= 1, "mixture strategy (rank ", comm.rank(), "): chunks must be >= 1, got ", chunks);
+        require(column_shares_.empty() || column_shares_.size() == std::size_t(comm.size()), "mixture strategy (rank ",
+                comm.rank(), "): ", column_shares_.size(), " column shares for ", comm.size(), " ranks");
     }
+    const std::vector<double>& column_shares() const noexcept { return column_shares_; }
+    void continue_counters(const mixture& earlier) { this->continue_counters_of(earlier); }
 
     static constexpr const char* name() { return "mixture"; }
     std::size_t rows() const noexcept { return rows_.rows_of(rank()); }
@@ -75,6 +82,38 @@ public:
             std::copy_n(ds.features.row(static_cast<std::size_t>(rows_.ids_of(rank())[i])), ds.features.cols(),
                         in.features.row(i));
         detail::row_layout_labels(ds, rows_, rank(), in);
+        return in;
+    }
+
+    // The same from this rank's rows only, in any order (a rebalance moves them here):
+    // `ids` must be exactly the nodes this rank owns.
+    strategy_inputs<V> local_inputs(std::span<const index_t> ids, const_matrix_view<V> features,
+                                    std::span<const std::int32_t> labels, std::span<const split_role> split) const {
+        const std::size_t mine = rows(), d = features.cols();
+        require(ids.size() == mine && features.rows() == mine && labels.size() == mine && split.size() == mine,
+                "mixture strategy (rank ", rank(), "): given ", ids.size(), " rows, but this rank owns ", mine);
+        const auto own = this->global_ids();  // ascending
+        strategy_inputs<V> in;
+        in.features = dense_matrix<V>(mine, d);
+        in.labels.assign(mine, 0);
+        std::vector<split_role> role(mine, split_role::none);
+        std::vector<bool> seen(mine, false);
+        for (std::size_t k = 0; k < mine; ++k) {
+            const auto it = std::lower_bound(own.begin(), own.end(), ids[k]);
+            require(it != own.end() && *it == ids[k], "mixture strategy (rank ", rank(), "): given node ", ids[k],
+                    ", which this rank does not own");
+            const auto i = static_cast<std::size_t>(it - own.begin());
+            require(!seen[i], "mixture strategy (rank ", rank(), "): node ", ids[k], " given twice");
+            seen[i] = true;
+            std::copy_n(features.row(k), d, in.features.row(i));
+            in.labels[i] = labels[k];
+            role[i] = split[k];
+        }
+        for (std::size_t i = 0; i < mine; ++i) {
+            if (role[i] == split_role::train) in.train.push_back(index_t(i));
+            if (role[i] == split_role::val) in.val.push_back(index_t(i));
+            if (role[i] == split_role::test) in.test.push_back(index_t(i));
+        }
         return in;
     }
 
@@ -102,7 +141,8 @@ private:
         const auto bounds = detail::column_slices(d, int(K));
         if (chunk_.size() < K) chunk_.resize(K);
         std::vector<std::vector<column_slice>> slices(K);
-        for (std::size_t k = 0; k < K; ++k) slices[k] = detail::column_slices(bounds[k].count, P);
+        for (std::size_t k = 0; k < K; ++k)
+            slices[k] = detail::column_slices(bounds[k].count, P, std::span<const double>(column_shares_));
         const detail::layout_switch<V, Comm> sw{comm_, &rows_};
         using exchange = decltype(sw.start_to_columns(x, 0, slices[0], chunk_[0].pack, matrix_view<V>()));
         std::vector<exchange> to_cols(K), to_rows(K);
@@ -155,6 +195,7 @@ private:
     }
 
     int chunks_ = 1;
+    std::vector<double> column_shares_;  // empty: equal slices
     std::vector<chunk_buffers> chunk_;
 };
 

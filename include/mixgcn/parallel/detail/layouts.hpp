@@ -10,6 +10,7 @@
 // column-layout matrix, and the rows sent to q are one contiguous block of it: each
 // switch packs (or unpacks) only on the row-layout side.
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -38,6 +39,39 @@ inline std::vector<column_slice> column_slices(std::size_t width, int parts) {
     std::vector<column_slice> out;
     out.reserve(r.size());
     for (const auto& c : r) out.push_back({std::size_t(c.begin), std::size_t(c.size())});
+    return out;
+}
+
+// The slices of a width-w matrix in proportion to `shares` (one per rank, any positive
+// scale; empty: equal slices as above): the largest-remainder rounding of w·share, so the
+// sizes add up to w; a rank whose share rounds to nothing gets an empty slice.
+inline std::vector<column_slice> column_slices(std::size_t width, int parts, std::span<const double> shares) {
+    if (shares.empty()) return column_slices(width, parts);
+    require(shares.size() == static_cast<std::size_t>(parts), "column slices: ", shares.size(), " shares for ", parts,
+            " ranks");
+    double total = 0;
+    for (const double s : shares) {
+        require(s >= 0 && std::isfinite(s), "column slices: share ", s, " is not a non-negative number");
+        total += s;
+    }
+    require(total > 0, "column slices: the shares add up to 0");
+    std::vector<std::size_t> size(shares.size());
+    std::vector<std::pair<double, std::size_t>> rest;
+    std::size_t given = 0;
+    for (std::size_t q = 0; q < shares.size(); ++q) {
+        const double exact = double(width) * shares[q] / total;
+        size[q] = static_cast<std::size_t>(exact);
+        given += size[q];
+        rest.emplace_back(exact - double(size[q]), q);
+    }
+    std::stable_sort(rest.begin(), rest.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (std::size_t k = 0; given < width; ++k, ++given) ++size[rest[k % rest.size()].second];
+    std::vector<column_slice> out;
+    std::size_t at = 0;
+    for (const auto n : size) {
+        out.push_back({at, n});
+        at += n;
+    }
     return out;
 }
 

@@ -29,6 +29,11 @@ public:
         if (figures_.size() <= l) figures_.resize(l + 1);
     }
 
+    // Seconds inside communication since setup (the load balancer's per-epoch measure).
+    double comm_seconds() const noexcept { return comm_seconds_; }
+    // This rank's rows in local order (ascending global ids), as graph::global_ids() names its own.
+    std::span<const index_t> global_ids() const noexcept { return {rows_.ids_of(rank()), rows_.rows_of(rank())}; }
+
     template <class T>
     void sum(std::span<T> values) {
         const auto t0 = clock::now();
@@ -51,6 +56,20 @@ protected:
                 "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
         op_ = permute_operator(op, rows_);
         since_ = comm.stats();
+    }
+
+    // Carries on the counters of `earlier`, the strategy this one replaces (a rebalance):
+    // the report's traffic, seconds and per-layer figures then cover the whole run.
+    void continue_counters_of(const replicated_operator& earlier) {
+        since_ = earlier.since_;
+        comm_seconds_ += earlier.comm_seconds_;
+        compute_seconds_ += earlier.compute_seconds_;
+        if (figures_.size() < earlier.figures_.size()) figures_.resize(earlier.figures_.size());
+        for (std::size_t l = 0; l < earlier.figures_.size(); ++l) {
+            figures_[l].exchanges += earlier.figures_[l].exchanges;
+            figures_[l].in_flight_seconds += earlier.figures_[l].in_flight_seconds;
+            figures_[l].blocked_seconds += earlier.figures_[l].blocked_seconds;
+        }
     }
 
     // An exchange of the current layer: its time in flight and blocked.
