@@ -1,9 +1,11 @@
 #pragma once
 // The synchronous mini-batch loop of the `data` strategy (Cluster-GCN batches or
-// independent graphs). Every step each rank runs forward/backward on its own batch; the
-// gradients are all-reduced, and the loss is scaled by the number of training nodes in ALL
-// ranks' batches of that step, so the summed gradient is the gradient of the mean
-// cross-entropy over those nodes: one step of the union batch. The optimizer then runs
+// independent graphs). Every step each rank runs forward/backward on its own batch (or on
+// K micro-batches, their gradients summed: --accumulate K); the gradients are all-reduced
+// once, and the loss is scaled by the number of training nodes in ALL ranks' batches of
+// that step, so the summed gradient is the gradient of the mean cross-entropy over those
+// nodes: one step of the union batch. run_steps() is the epoch loop alone, which the
+// pipeline strategy drives with its own step. The optimizer then runs
 // the same update on every rank, so parameters stay replicated bit for bit (same inputs,
 // same operations, same order). Evaluation and model selection per epoch as in
 // train::trainer: the weights of the best validation epoch are kept. Checkpoints and
