@@ -319,7 +319,7 @@ private:
             const auto& mem = members_[std::size_t(c)];
             nodes.insert(nodes.end(), mem.begin(), mem.end());
         }
-        sl.b = detail::induced_batch(ds_, adjacency_, std::move(nodes), scratch_);
+        sl.b = detail::induced_batch(ds_, adjacency_, std::move(nodes), scratch_, stage_ == 0);
         ++report_.micro_batches_run;
         report_.batch_nodes += sl.b.nodes.size();
         report_.max_batch_nodes = std::max(report_.max_batch_nodes, sl.b.nodes.size());

@@ -27,10 +27,12 @@ struct data_batch {
 // The subgraph of `adjacency` induced by `nodes` (global ids, any order, no repeats):
 // every edge with both ends in the set is kept, then Â_b = D_b^-1/2 (A_b + I) D_b^-1/2 is
 // built from the batch's own degrees (Cluster-GCN's choice; see docs/data-parallel.md).
-// `local` is scratch of adjacency.rows entries, all -1 on entry and on return.
+// `local` is scratch of adjacency.rows entries, all -1 on entry and on return. Without
+// `with_features` the batch's feature rows are left empty (a pipeline stage past the first
+// reads its input from the stage before).
 template <class V>
 data_batch<V> induced_batch(const dataset<V>& ds, const storage::csr<index_t, V>& adjacency,
-                            std::vector<index_t> nodes, std::vector<index_t>& local) {
+                            std::vector<index_t> nodes, std::vector<index_t>& local, bool with_features = true) {
     data_batch<V> b;
     std::sort(nodes.begin(), nodes.end());
     require(std::adjacent_find(nodes.begin(), nodes.end()) == nodes.end(), "data strategy: a batch lists a node twice");
@@ -53,12 +55,12 @@ data_batch<V> induced_batch(const dataset<V>& ds, const storage::csr<index_t, V>
     }
     for (auto v : b.nodes) local[static_cast<std::size_t>(v)] = -1;
     b.op = ::mixgcn::graph::gcn_normalize<V>(sub);
-    const std::size_t d = ds.features.cols();
-    b.features.resize(b.nodes.size(), d);
+    const std::size_t d = with_features ? ds.features.cols() : 0;
+    b.features.resize(with_features ? b.nodes.size() : 0, d);
     b.labels.resize(b.nodes.size());
     for (std::size_t i = 0; i < b.nodes.size(); ++i) {
         const auto v = static_cast<std::size_t>(b.nodes[i]);
-        std::copy_n(ds.features.row(v), d, b.features.row(i));
+        if (with_features) std::copy_n(ds.features.row(v), d, b.features.row(i));
         b.labels[i] = ds.labels[v];
         if (ds.split[v] == split_role::train) b.train.push_back(index_t(i));
     }
