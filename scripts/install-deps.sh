@@ -7,7 +7,7 @@ packages=(
   libeigen3-dev doctest-dev
   zlib1g-dev  # .gz, OGB and deflated .npz input (docs/data-formats.md)
   libopenmpi-dev openmpi-bin
-  libgloo-dev libmetis-dev libspectra-dev
+  libgloo-dev libmetis-dev libptscotch-dev libspectra-dev
   libtrilinos-kokkos-dev
   clang libclang-rt-14-dev libomp-dev  # ASan/UBSan and libFuzzer stages of .ci/run
 )

@@ -21,7 +21,7 @@ namespace {
 
 constexpr const char* usage =
     "usage: mixgcn-partition (--data DIR | --generate sbm|rmat) --parts P\n"
-    "                        [--method block|random|spectral|metis|fennel|all] [--out FILE] [--seed S]\n"
+    "                        [--method block|random|spectral|metis|fennel|ptscotch|all] [--out FILE] [--seed S]\n"
     "                        [--imbalance E] [--passes K] [--per-rank] [--stats FILE]\n"
     "  --data DIR        dataset folder (see docs/datasets); only its graph is used\n"
     "  --generate sbm    power-law stochastic block model: --nodes N --avg-degree D --classes C\n"
@@ -30,7 +30,7 @@ constexpr const char* usage =
     "  --method          one method, or all of them side by side (default all)\n"
     "  --out FILE        owners, one per line; with --method all, FILE.<method> per method\n"
     "  --seed S          seed of random, spectral and metis (default 0)\n"
-    "  --imbalance E     spectral's balance tolerance (default 0.03); metis: ufactor = 1000 E\n"
+    "  --imbalance E     spectral's and ptscotch's balance tolerance (default 0.03); metis: ufactor = 1000 E\n"
     "  --passes K        fennel's streaming passes (default 1; later passes restream)\n"
     "  --per-rank        also print owned nodes, non-zeros and halo of every rank\n"
     "  --stats FILE      rows and halo rows (received, sent) per rank for mixgcn-plan\n"
@@ -93,7 +93,8 @@ int run_tool(int argc, char** argv) {
     if (!args.has("parts")) throw mixgcn::cli::usage_error("--parts P is required");
     const int parts = args.number<int>("parts", 0);
     if (parts < 1) throw mixgcn::cli::usage_error("--parts " + std::to_string(parts) + " must be at least 1");
-    const auto method = args.choice("method", "all", {"block", "random", "spectral", "metis", "fennel", "all"});
+    const auto method =
+        args.choice("method", "all", {"block", "random", "spectral", "metis", "fennel", "ptscotch", "all"});
     const auto seed = args.number<std::uint64_t>("seed", 0);
     const double imbalance = args.number<double>("imbalance", 0.03);
     if (!(imbalance > 0 && imbalance < 1))
@@ -147,6 +148,12 @@ int run_tool(int argc, char** argv) {
             results.push_back(run(mp::metis{.seed = seed, .ufactor = static_cast<int>(imbalance * 1000 + 0.5)}, a, parts));
         else
             std::cout << "(metis skipped: built without METIS)\n";
+    }
+    if (want("ptscotch")) {  // the whole graph in this process (PT-Scotch on MPI_COMM_SELF)
+        if (mp::ptscotch::available() || method == "ptscotch")
+            results.push_back(run(mp::ptscotch{.imbalance = imbalance}, a, parts));
+        else
+            std::cout << "(ptscotch skipped: built without PT-Scotch)\n";
     }
     print_table(results, undirected_edges);
 

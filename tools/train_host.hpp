@@ -73,7 +73,7 @@ inline train::trainer_options tool_options(const train::trainer_options& base, c
 template <class V, class Comm>
 std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
     if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
-    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis", "fennel"});
+    const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis", "fennel", "ptscotch"});
     std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
     if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
         std::vector<int> o;
@@ -83,6 +83,7 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
         if (method == "spectral") o = partition::spectral{}.partition(adjacency, parts);
         if (method == "metis") o = partition::metis{}.partition(adjacency, parts);
         if (method == "fennel") o = partition::fennel{.seed = seed}.partition(adjacency, parts);
+        if (method == "ptscotch") o = partition::ptscotch{}.partition(adjacency, parts);  // the whole graph: one process
         std::copy(o.begin(), o.end(), owner.begin());
     }
     comm.broadcast(std::span<std::int32_t>(owner), 0);
@@ -100,6 +101,7 @@ std::function<std::vector<int>(std::span<const double>)> balance_recut(const cli
         if (method == "block") return partition::block{}.partition(adjacency, parts, shares);
         if (method == "random") return partition::random{seed}.partition(adjacency, parts, shares);
         if (method == "fennel") return partition::fennel{.seed = seed}.partition(adjacency, parts, shares);
+        if (method == "ptscotch") return partition::ptscotch{}.partition(adjacency, parts, shares);
         return partition::metis{}.partition(adjacency, parts, shares);
     };
 }

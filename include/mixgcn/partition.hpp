@@ -8,5 +8,6 @@
 #include "mixgcn/partition/file.hpp"
 #include "mixgcn/partition/metis.hpp"
 #include "mixgcn/partition/metrics.hpp"
+#include "mixgcn/partition/ptscotch.hpp"
 #include "mixgcn/partition/random.hpp"
 #include "mixgcn/partition/spectral.hpp"

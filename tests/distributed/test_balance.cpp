@@ -125,6 +125,13 @@ TEST_CASE("balance: shares follow speed, and the re-cut gives each rank its shar
     const auto f = parallel::shares_from_speed(none, zero);  // unknown speeds take the known mean
     CHECK(f[0] == doctest::Approx(1.0 / 3));
     CHECK(parallel::imbalance(std::vector<double>{3, 1}) == doctest::Approx(1.5));
+    // Damped: at most twice or half the current share per re-cut, renormalised.
+    const double current[] = {1, 1}, far[] = {0.01, 0.99}, near[] = {0.4, 0.6};
+    const auto d = parallel::damped_shares(current, far);
+    CHECK(d[0] == doctest::Approx(0.25 / 1.24));  // 0.01 clamped up to 0.25; 0.99 within [0.25, 1]; renormalised
+    CHECK(d[0] + d[1] == doctest::Approx(1.0));
+    const auto n = parallel::damped_shares(current, near);  // within the bound: unchanged
+    CHECK(n[0] == doctest::Approx(0.4));
     CHECK(parallel::imbalance(std::vector<double>{}) == 1);
 
     const test_session::problem<double> pr(test_session::sbm(2000, 10, 4, 4, 3));

@@ -7,7 +7,9 @@
 //   busy_r   = the epoch's seconds minus rank r's seconds inside communication (waiting
 //              for a slower peer is communication, so busy is what r itself computes)
 //   speed_r  = work_r / busy_r, work_r = Σ row cost (non-zeros + 1) of r's rows
-//   share_r  = speed_r / Σ speed   (the partitioner's target share of the row cost)
+//   share_r  = speed_r / Σ speed   (the partitioner's target share of the row cost),
+//              at most 2x and at least 1/2 of r's current share per re-cut (damped_shares:
+//              fixed per-epoch costs make a small part look slow)
 //
 // The re-cut is the run's partitioner with those target shares (block, random, metis and
 // fennel take them: partition::weighted_partitioner), computed on rank 0 and broadcast.
@@ -164,7 +166,7 @@ private:
             for (std::size_t q = 0; q < np; ++q)
                 work[q] = 0.5 * work[q] / std::max(total, 1.0) + 0.5 * (cs.empty() ? 1.0 / double(P) : cs[q]);
         }
-        const auto shares = shares_from_speed(work, busy);
+        const auto shares = damped_shares(work, shares_from_speed(work, busy));
 
         // Rank 0 re-cuts; everyone receives the same owners.
         std::vector<std::int32_t> next(owner_.size());

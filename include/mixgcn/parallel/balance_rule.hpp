@@ -79,4 +79,31 @@ inline std::vector<double> shares_from_speed(std::span<const double> work, std::
     return speed;
 }
 
+// `target` shares moved towards, but each rank's share at most `factor` times larger or
+// smaller than its `current` one (both any positive scale; the result sums to 1). A rank's
+// epoch has fixed costs (kernel launches, synchronisation) that do not shrink with its
+// rows, so a small part looks slow and would shrink again at every re-cut; bounding the
+// step keeps an over-estimate from collapsing a rank to a handful of rows in one go.
+inline std::vector<double> damped_shares(std::span<const double> current, std::span<const double> target,
+                                         double factor = 2.0) {
+    require(current.size() == target.size() && !current.empty(), "balance: ", current.size(), " current shares for ",
+            target.size(), " targets");
+    require(factor >= 1, "balance: damping factor ", factor, " below 1");
+    double c_total = 0, t_total = 0;
+    for (std::size_t r = 0; r < current.size(); ++r) {
+        c_total += current[r];
+        t_total += target[r];
+    }
+    require(c_total > 0 && t_total > 0, "balance: shares add up to 0");
+    std::vector<double> out(current.size());
+    double total = 0;
+    for (std::size_t r = 0; r < current.size(); ++r) {
+        const double c = current[r] / c_total, t = target[r] / t_total;
+        out[r] = c > 0 ? std::clamp(t, c / factor, c * factor) : t;
+        total += out[r];
+    }
+    for (auto& s : out) s /= total;
+    return out;
+}
+
 }  // namespace mixgcn::parallel

@@ -53,6 +53,7 @@ struct partitioned_load_report {
     std::uint64_t self_loops_dropped = 0, directed_entries = 0;
     double headers_seconds = 0, rows_seconds = 0, redistribute_seconds = 0, edges_read_seconds = 0,
            edges_exchange_seconds = 0, build_seconds = 0;
+    double partition_seconds = 0;  // set by a caller that partitions first (not in seconds())
     std::uint64_t bytes_read() const noexcept {
         return features_bytes_read + labels_bytes_read + split_bytes_read + edges_bytes_read;
     }
