@@ -61,8 +61,9 @@ struct metis {
         constexpr auto idx_max = std::numeric_limits<idx_t>::max();
         require(static_cast<std::uint64_t>(g.adj.size()) <= static_cast<std::uint64_t>(idx_max),
                 "partition::metis: ", g.adj.size(), " undirected non-zeros exceed METIS's idx_t (", sizeof(idx_t) * 8,
-                "-bit); rebuild METIS with IDXTYPEWIDTH=64, or use partition::fennel (--partition fennel), which "
-                "streams the graph in O(N) memory and has no such limit");
+                "-bit); rebuild METIS with IDXTYPEWIDTH=64, or use partition::ptscotch (--partition ptscotch, "
+                "PT-Scotch's 64-bit build, distributed over the ranks' rows with --load partitioned) or "
+                "partition::fennel (--partition fennel), which streams the graph in O(N) memory");
         std::int64_t total_weight = 0;
         for (auto w : g.weight) total_weight += w;
         require(static_cast<std::uint64_t>(total_weight) <= static_cast<std::uint64_t>(idx_max),
