@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -185,6 +186,67 @@ TEST_CASE("partitioned loading: training the graph strategy on it equals single 
             CHECK(worst < 1e-9);
             CHECK(load.bytes_read() > 0);
             if (comm.rank() == 0) MESSAGE(how, " owners, ", comm.size(), " ranks: loss vs single ", worst);
+        }
+    });
+}
+
+TEST_CASE("partitioned loading from a text edge list (tsv, csv): the full load's rows, each rank its byte range") {
+    with_comm([](auto& comm) {
+        dataset<double> written;
+        const auto dir = write_messy_dataset(comm, written);
+        const int me = comm.rank(), P = comm.size();
+        for (const std::string kind : {"tsv", "csv"}) {
+            CAPTURE(kind);
+            const auto text = std::filesystem::path(dir.string() + "-edges-" + kind);
+            const char sep = kind == "csv" ? ',' : '\t';
+            if (me == 0) {  // the npy parts, and the edges as text with comments and blank lines
+                std::filesystem::remove_all(text);
+                std::filesystem::create_directories(text);
+                for (const char* f : {"features.npy", "labels.npy", "split.npy"})
+                    std::filesystem::copy_file(dir / f, text / f);
+                std::ofstream out(text / ("edges." + kind));
+                out << "# edges of the messy dataset\n\n";
+                for (std::size_t k = 0; k < written.edges.edges.size(); ++k) {
+                    out << written.edges.edges[k].first << sep << written.edges.edges[k].second << "\n";
+                    if (k % 50 == 0) out << "# a comment inside\n";
+                    if (k % 77 == 0) out << "\n";
+                }
+            }
+            comm.barrier();
+            const auto full = io::load_dataset<double>(text);
+            const auto adjacency = graph::build_adjacency<index_t, double>(full.edges);
+            REQUIRE(full.edges.edges.size() == written.edges.edges.size());
+            for (const std::uint64_t chunk : {std::uint64_t(3), std::uint64_t(1) << 16}) {  // tiny chunks, and one
+                parallel::partitioned_load_options o;
+                o.edge_slice = chunk;
+                const auto part = parallel::load_partitioned<double>(comm, text, o);
+                CHECK(part.edge_rows == written.edges.edges.size());
+                std::size_t bad = 0;
+                for (std::size_t k = 0; k < part.owned.size(); ++k) {
+                    const auto want = adjacency.row_cols(part.owned[k]);
+                    const auto got = part.rows.row_cols(index_t(k));
+                    bad += !std::equal(want.begin(), want.end(), got.begin(), got.end());
+                }
+                CHECK(bad == 0);
+                std::vector<std::uint64_t> total{part.rows.nnz()};
+                comm.all_reduce(std::span<std::uint64_t>(total));
+                CHECK(total[0] == adjacency.nnz());
+                // Bytes read: this rank's byte range, and at most one 256-byte block beyond
+                // each end to find the line starts (the lines here are under 32 bytes).
+                const auto size = std::filesystem::file_size(text / ("edges." + kind));
+                const auto [lo, hi] = parallel::read_range(size, me, P);
+                CHECK(part.report.edges_bytes_read <= (hi - lo) + 2 * 256 + 64);
+                CHECK(part.report.edges_bytes_read + 64 >= hi - lo);
+            }
+            // A bad line is named by file and byte offset.
+            comm.barrier();
+            if (me == 0) {
+                std::ofstream out(text / ("edges." + kind), std::ios::app);
+                out << "12" << sep << "oops\n";
+            }
+            comm.barrier();
+            CHECK_THROWS_WITH_AS(parallel::load_partitioned<double>(comm, text),
+                                 doctest::Contains(("edges." + kind).c_str()), io_error);
         }
     });
 }

@@ -5,7 +5,9 @@
 //   features, labels, split: rank r reads rows [N·r/P, N·(r+1)/P) of each .npy by offset
 //       (io::load_npy_rows), then, unless those ranges already are the owners, sends each
 //       row to its owner (all-to-all-v);
-//   edges: rank r reads rows [E·r/P, E·(r+1)/P) of edges.npy in slices, and sends every
+//   edges: rank r reads rows [E·r/P, E·(r+1)/P) of edges.npy in slices (or, from a plain
+//       edges.tsv / edges.csv, the lines whose first byte lies in bytes [S·r/P, S·(r+1)/P),
+//       the range's ends moved to line starts, in chunks), and sends every
 //       edge {u, v} (u != v) to the owner of u as (u, v) and to the owner of v as (v, u);
 //       each rank sorts what it receives and drops duplicates, which gives exactly the
 //       owned rows of graph::build_adjacency (symmetrised, self-loops and duplicates
@@ -17,8 +19,8 @@
 // Per-rank memory: the owned rows (features, labels, split, adjacency) and, while
 // loading, one read range and the edge keys in flight (O(E/P)), plus one O(N) array: the
 // owner vector (4 bytes per node), which the graph strategy's ghost lookup needs; it is
-// counted in local_part::bytes(). The parts must be .npy (C order); any other format of
-// a part is an io_error that names the file. Call it from every rank, under
+// counted in local_part::bytes(). The per-node parts must be .npy (C order), the edges
+// .npy or plain tsv/csv text; any other format of a part is an io_error that names the file. Call it from every rank, under
 // comm::run_guarded as mixgcn-train does, so that a rank's bad input ends every rank.
 #include <algorithm>
 #include <chrono>
@@ -26,6 +28,7 @@
 #include <filesystem>
 #include <limits>
 #include <numeric>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -68,7 +71,7 @@ template <class V>
 struct local_part {
     std::string name;
     index_t nodes = 0;             // of the whole graph
-    std::uint64_t edge_rows = 0;   // rows of the edge file (all ranks)
+    std::uint64_t edge_rows = 0;   // rows (text: edge lines) of the edge file, all ranks
     std::int32_t num_classes = 0;  // over all ranks
     std::vector<int> owner;        // every node's rank: the one O(N) array
     std::vector<index_t> owned;    // this rank's nodes, ascending
@@ -121,6 +124,86 @@ inline std::filesystem::path npy_part(const std::filesystem::path& dir, std::spa
     return file;
 }
 
+// The edge list: .npy (read by row ranges) or a plain-text edges.tsv / edges.csv (read by
+// byte ranges split at line starts); compressed or other formats are refused by name.
+inline std::filesystem::path edge_part(const std::filesystem::path& dir) {
+    const auto file = io::detail::first_existing(dir, io::detail::edge_files, "edges");
+    const auto name = file.filename().string();
+    if (file.extension() != ".npy" && name != "edges.tsv" && name != "edges.csv")
+        throw io_error(file.string(), 0, file.extension().string(),
+                       "partitioned loading reads the edges from .npy by row ranges or from a plain edges.tsv / "
+                       "edges.csv by byte ranges; convert this file (mixgcn-train --export-dataset DIR writes .npy)");
+    return file;
+}
+
+// The first line start at or after byte `at` of `f` (its size at the end): the byte after
+// the first '\n' at or after at - 1. Reads from at - 1 to that '\n'.
+inline std::uint64_t next_line_start(io::input_file& f, std::uint64_t at) {
+    if (at == 0 || at >= f.size()) return std::min(at, f.size());
+    char block[256];  // lines are short: small reads past the range
+    for (std::uint64_t pos = at - 1; pos < f.size(); pos += sizeof block) {
+        const auto n = std::min<std::uint64_t>(sizeof block, f.size() - pos);
+        f.read_at(pos, block, n);
+        for (std::uint64_t i = 0; i < n; ++i)
+            if (block[i] == '\n') return pos + i + 1;
+    }
+    return f.size();
+}
+
+// Calls edge(u, v) for every edge line of a text edge list whose first byte lies in
+// this rank's byte range [S·r/P, S·(r+1)/P) (each line read by exactly one rank), in
+// chunks of about `chunk` bytes cut at line starts; returns the edge lines. '#' starts a
+// comment; `separator` 0 splits on blanks (tsv), ',' for csv. An error names the file and
+// the byte offset of the chunk its line is counted from.
+template <class Edge>
+std::uint64_t for_each_text_edge(io::input_file& f, int rank, int ranks, char separator, index_t nodes,
+                                 std::uint64_t chunk, Edge&& edge) {
+    const auto [lo, hi] = read_range(f.size(), rank, ranks);
+    const std::uint64_t begin = next_line_start(f, lo), end = next_line_start(f, hi);
+    std::uint64_t lines = 0;
+    std::string data, carry;  // carry: a line cut by the end of the previous block
+    for (std::uint64_t at = begin; at < end;) {
+        // The next block, after the carried part line; every byte is read once.
+        const std::uint64_t n = std::min(end - at, std::max<std::uint64_t>(chunk, 1));
+        const std::uint64_t first = at - carry.size();  // file offset of data[0]
+        data.swap(carry);
+        data.resize(data.size() + n);
+        f.read_at(at, data.data() + (data.size() - n), n);
+        at += n;
+        carry.clear();
+        if (at < end) {  // keep the last, unfinished line for the next block
+            const auto cut = data.rfind('\n');
+            if (cut == std::string::npos) {
+                carry.swap(data);
+                continue;
+            }
+            carry.assign(data, cut + 1);
+            data.resize(cut + 1);
+        }
+        try {
+            io::text_reader r(f.name(), data, '#', separator);
+            while (r.next()) {
+                r.expect_columns(2);
+                const auto& t = r.tokens();
+                index_t ends[2];
+                for (int k = 0; k < 2; ++k) {
+                    const auto id = r.parse_int<std::int64_t>(t[k], "node id");
+                    ends[k] = io::detail::check_node_id<index_t>(id, std::optional<index_t>(nodes),
+                                                                 [&](const std::string& why) { r.fail(t[k], why); });
+                }
+                edge(ends[0], ends[1]);
+                ++lines;
+            }
+        } catch (const io_error& e) {
+            throw io_error(f.name(), std::int64_t(first), "",
+                           std::string("in the lines counted from this byte offset (rank ") + std::to_string(rank) +
+                               "'s byte range): " + e.what(),
+                           true);
+        }
+    }
+    return lines;
+}
+
 // Sends send_counts[q] elements of `send` (grouped by destination) to each rank q and
 // returns what this rank receives, grouped by source rank.
 template <class T, class Comm>
@@ -166,11 +249,12 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
 
     auto t = clock::now();
     io::input_file ff(detail::npy_part(dir, io::detail::feature_files, "features"));
-    io::input_file ef(detail::npy_part(dir, io::detail::edge_files, "edges"));
+    io::input_file ef(detail::edge_part(dir));
+    const bool text_edges = std::filesystem::path(ef.name()).extension() != ".npy";
     io::input_file lf(detail::npy_part(dir, io::detail::label_files, "labels"));
     io::input_file sf(detail::npy_part(dir, io::detail::split_files, "split"));
-    const auto fh = io::read_npy_header(ff), eh = io::read_npy_header(ef), lh = io::read_npy_header(lf),
-               sh = io::read_npy_header(sf);
+    const auto fh = io::read_npy_header(ff), lh = io::read_npy_header(lf), sh = io::read_npy_header(sf);
+    const auto eh = text_edges ? io::npy_header{} : io::read_npy_header(ef);
     if (fh.shape.size() != 2) throw io_error(ff.name(), 0, "", "wrong shape for features: expected [N, d]");
     const std::uint64_t n = fh.shape[0];
     if (n > static_cast<std::uint64_t>(std::numeric_limits<index_t>::max()))
@@ -265,20 +349,43 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     // Edges: this rank's range in slices, each directed copy keyed (row << 32 | column)
     // and bucketed by the row's owner.
     t = clock::now();
-    const auto [elo, ehi] = read_range(out.edge_rows, me, P);
     std::vector<std::vector<std::uint64_t>> bucket(static_cast<std::size_t>(P));
     const auto key_of = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
-    for (std::uint64_t b = elo; b < ehi; b += std::max<std::uint64_t>(opt.edge_slice, 1)) {
-        const auto e = std::min(ehi, b + std::max<std::uint64_t>(opt.edge_slice, 1));
-        const auto slice = io::edge_list_from_npy<index_t>(io::load_npy_rows(ef, eh, b, e), out.nodes);
-        for (const auto& [u, v] : slice.edges) {
-            if (u == v) {
-                ++rep.self_loops_dropped;
-                continue;
-            }
-            rep.directed_entries += 2;
-            bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key_of(u, v));
-            bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key_of(v, u));
+    const auto add_edge = [&](index_t u, index_t v) {
+        if (u == v) {
+            ++rep.self_loops_dropped;
+            return;
+        }
+        rep.directed_entries += 2;
+        bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key_of(u, v));
+        bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key_of(v, u));
+    };
+    if (text_edges) {  // byte ranges; an edge line is ~8-16 bytes, so edge_slice lines ~ 16 x as many bytes
+        const char sep = std::filesystem::path(ef.name()).extension() == ".csv" ? ',' : 0;
+        // A bad line is in one rank's range: every rank learns it and throws, so none waits
+        // in the collectives below (the rank that read it names the line).
+        std::vector<std::uint64_t> lines{0};
+        std::optional<io_error> failure;
+        try {
+            lines[0] = detail::for_each_text_edge(ef, me, P, sep, out.nodes, 16 * opt.edge_slice, add_edge);
+        } catch (const io_error& e) {
+            failure = e;
+        }
+        std::int32_t failed = failure ? me : -1;
+        comm.all_reduce(std::span<std::int32_t>(&failed, 1), comm::reduce_op::max);
+        if (failure) throw *failure;
+        if (failed >= 0)
+            throw io_error(ef.name(), 0, "", "rank " + std::to_string(failed) +
+                                                 " could not parse its byte range of this file (its error names the line)");
+        comm.all_reduce(std::span<std::uint64_t>(lines), comm::reduce_op::sum);
+        if (lines[0] == 0) throw io_error(ef.name(), 0, "", "file is empty: no edges (only blanks or comments)");
+        out.edge_rows = lines[0];
+    } else {
+        const auto [elo, ehi] = read_range(out.edge_rows, me, P);
+        for (std::uint64_t b = elo; b < ehi; b += std::max<std::uint64_t>(opt.edge_slice, 1)) {
+            const auto e = std::min(ehi, b + std::max<std::uint64_t>(opt.edge_slice, 1));
+            const auto slice = io::edge_list_from_npy<index_t>(io::load_npy_rows(ef, eh, b, e), out.nodes);
+            for (const auto& [u, v] : slice.edges) add_edge(u, v);
         }
     }
     std::vector<std::size_t> keys_to(static_cast<std::size_t>(P));
