@@ -31,9 +31,9 @@
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/parallel/balance_rule.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
-#include "mixgcn/partition/ptscotch.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/partition/file.hpp"
+#include "mixgcn/partition/ptscotch.hpp"
 #include "mixgcn/train/json_writer.hpp"
 #include "mixgcn/train/memory.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -425,7 +425,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         a.choice("strategy", "single", {"single", "graph", "feature", "mixture", "data", "pipeline", "auto"});
     if (strategy_name == "single" && comm.size() > 1)
         throw cli::usage_error("--strategy single runs on one rank, but " + std::to_string(comm.size()) +
-                               " were started (use --strategy graph, feature, mixture or data)");
+                               " were started (use --strategy graph, feature, mixture, data or pipeline)");
     if (a.has("chunks") && strategy_name != "mixture" && strategy_name != "auto")
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     require_balance_flags<B>(a, strategy_name, comm.size());
@@ -457,7 +457,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         if (a.has("partition-file"))
             lo.owner = partition::read_partition_file(a.get("partition-file", ""),
                                                       std::int64_t(parallel::dataset_nodes(dir)), comm.size());
-        if (a.get("partition", "range") == "ptscotch") lo.owner = distributed_owners<V>(comm, dir, load);
+        else if (a.get("partition", "range") == "ptscotch") lo.owner = distributed_owners<V>(comm, dir, load);
         auto part = parallel::load_partitioned<V>(comm, dir, std::move(lo));
         ds.name = part.name;
         ds.features = std::move(part.features);
