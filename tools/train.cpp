@@ -87,13 +87,15 @@ distribution (several processes: mpirun -np P mixgcn-train --strategy graph ...)
   --micro-batches M       pipeline: cluster batches per step and replica (default 4)
   --partition block|random|spectral|metis|fennel|ptscotch   rows to ranks (graph, and the
                           row blocks of feature/mixture) or nodes to clusters (data);
-                          default metis (ptscotch: PT-Scotch, also over a partitioned load)
+                          default metis (ptscotch: PT-Scotch, and fennel: streaming, also
+                          over a partitioned load)
   --partition-file FILE   owners from a file (one rank per line; see mixgcn-partition)
   --load whole|partitioned   whole (default): every rank reads the whole dataset;
                           partitioned: each rank reads only its share of a --data folder
                           of .npy parts and holds only its rows (--strategy graph; owners
                           from --partition range, the default: the rows each rank reads,
-                          ptscotch: PT-Scotch over those rows, or --partition-file;
+                          ptscotch: PT-Scotch over those rows, fennel: streaming Fennel
+                          over those rows, or --partition-file;
                           docs/graph-parallel.md)
   --balance on|off        graph, mixture: re-cut ownership between epochs when the
                           slowest rank's busy time exceeds the mean by the threshold, with

@@ -32,6 +32,7 @@
 #include "mixgcn/parallel/balance_rule.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
+#include "mixgcn/partition/fennel.hpp"
 #include "mixgcn/partition/file.hpp"
 #include "mixgcn/partition/ptscotch.hpp"
 #include "mixgcn/train/json_writer.hpp"
@@ -305,11 +306,11 @@ void require_partitioned_flags(const cli::args& a, const std::string& strategy, 
     if (!backend::host_accessible<B>()) refuse("runs on the host backends");
     for (const char* f : {"export-dataset", "data-split"})
         if (a.has(f)) refuse(std::string("--") + f + " needs the whole dataset on one rank");
-    if (a.has("partition") && a.get("partition", "") != "range" && a.get("partition", "") != "ptscotch")
-        refuse("--partition " + a.get("partition", "") +
+    if (const auto m = a.get("partition", "range"); m != "range" && m != "ptscotch" && m != "fennel")
+        refuse("--partition " + m +
                " needs the whole graph on one rank; use range (the default: each rank owns the rows it reads), "
-               "ptscotch (distributed: PT-Scotch over the ranks' rows) or --partition-file FILE (from "
-               "mixgcn-partition --out FILE)");
+               "ptscotch (distributed: PT-Scotch over the ranks' rows), fennel (distributed streaming over the "
+               "ranks' rows) or --partition-file FILE (from mixgcn-partition --out FILE)");
     if (a.get("partition", "range") == "ptscotch" && a.get("comm", "mpi") != "mpi")
         refuse("--partition ptscotch runs PT-Scotch over MPI: use --comm mpi");
     const auto order = a.get("order", "auto");
@@ -361,44 +362,48 @@ void require_balance_flags(const cli::args& a, const std::string& strategy, int 
     }
 }
 
-// --load partitioned --partition ptscotch: each rank loads the rows of its range, PT-Scotch
-// partitions the distributed graph, and the owners are all-gathered (the one O(N) array a
-// partitioned load holds); the caller then loads again with them, so the rows are read
-// twice (the first load's rows are dropped here). Records the partitioning time.
+// --load partitioned --partition ptscotch|fennel: each rank loads the rows of its range, the
+// distributed partitioner (PT-Scotch, or the streaming Fennel of partition/fennel.hpp) cuts
+// the distributed graph, and the owners are all-gathered (the one O(N) array a partitioned
+// load holds); the caller then loads again with them, so the rows are read twice (the
+// first load's rows are dropped here). Records the partitioning time.
 template <class V, class Comm>
-std::vector<int> distributed_owners(Comm& comm, const std::filesystem::path& dir, parallel::partitioned_load_report& r) {
+std::vector<int> distributed_owners(Comm& comm, const std::filesystem::path& dir, const std::string& method,
+                                    parallel::partitioned_load_report& r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<int> owner;
+    {
+        auto range = parallel::load_partitioned<V>(comm, dir, {});  // range owners: rank r reads and holds its rows
+        const auto n = std::uint64_t(range.nodes);
+        const auto first = std::int64_t(parallel::read_range(n, comm.rank(), comm.size()).first);
+        std::vector<int> mine;
+        if (method == "fennel") {
+            mine = partition::fennel{}.partition_rows(comm, range.rows, first, std::int64_t(n), comm.size());
+        } else {
 #ifdef MIXGCN_HAS_PTSCOTCH
-    if constexpr (std::is_same_v<Comm, comm::mpi>) {
-        const auto t0 = std::chrono::steady_clock::now();
-        std::vector<int> owner;
-        {
-            auto range = parallel::load_partitioned<V>(comm, dir, {});  // range owners: rank r reads and holds its rows
-            const auto n = std::uint64_t(range.nodes);
-            const auto first = parallel::read_range(n, comm.rank(), comm.size()).first;
-            const auto mine = partition::ptscotch{}.partition_rows(comm, range.rows, std::int64_t(first),
-                                                                   std::int64_t(n), comm.size());
-            std::vector<std::size_t> counts(std::size_t(comm.size()));
-            for (int q = 0; q < comm.size(); ++q) {
-                const auto [b, e] = parallel::read_range(n, q, comm.size());
-                counts[std::size_t(q)] = std::size_t(e - b);
-            }
-            std::vector<std::int32_t> all(static_cast<std::size_t>(n)), m(mine.begin(), mine.end());
-            comm.all_gather_v(std::span<const std::int32_t>(m), std::span<std::int32_t>(all),
-                              std::span<const std::size_t>(counts));
-            owner.assign(all.begin(), all.end());
-        }
-        r.partition_seconds = trace::interval("partition (ptscotch)", trace::category::setup, t0,
-                                              std::chrono::steady_clock::now());
-        return owner;
-    } else {
-        (void)comm, (void)dir, (void)r;
-        throw cli::usage_error("flag --load partitioned: --partition ptscotch runs PT-Scotch over MPI: use --comm mpi");
-    }
+            if constexpr (std::is_same_v<Comm, comm::mpi>)
+                mine = partition::ptscotch{}.partition_rows(comm, range.rows, first, std::int64_t(n), comm.size());
+            else
+                throw cli::usage_error("flag --load partitioned: --partition ptscotch runs PT-Scotch over MPI: use --comm mpi");
 #else
-    (void)comm, (void)dir, (void)r;
-    throw cli::usage_error("flag --partition ptscotch: mixgcn was built without PT-Scotch (libptscotch-dev, "
-                           "-DMIXGCN_WITH_PTSCOTCH=ON)");
+            throw cli::usage_error("flag --partition ptscotch: mixgcn was built without PT-Scotch (libptscotch-dev, "
+                                   "-DMIXGCN_WITH_PTSCOTCH=ON)");
 #endif
+        }
+        std::vector<std::size_t> counts(std::size_t(comm.size()));
+        for (int q = 0; q < comm.size(); ++q) {
+            const auto [b, e] = parallel::read_range(n, q, comm.size());
+            counts[std::size_t(q)] = std::size_t(e - b);
+        }
+        std::vector<std::int32_t> all(static_cast<std::size_t>(n)), m(mine.begin(), mine.end());
+        comm.all_gather_v(std::span<const std::int32_t>(m), std::span<std::int32_t>(all),
+                          std::span<const std::size_t>(counts));
+        owner.assign(all.begin(), all.end());
+    }
+    r.partition_seconds = trace::interval(method == "fennel" ? "partition (fennel)" : "partition (ptscotch)",
+                                          trace::category::setup, t0,
+                                          std::chrono::steady_clock::now());
+    return owner;
 }
 
 // --accumulate belongs to data; --stages and --micro-batches to pipeline, which writes no
@@ -457,7 +462,8 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         if (a.has("partition-file"))
             lo.owner = partition::read_partition_file(a.get("partition-file", ""),
                                                       std::int64_t(parallel::dataset_nodes(dir)), comm.size());
-        else if (a.get("partition", "range") == "ptscotch") lo.owner = distributed_owners<V>(comm, dir, load);
+        else if (const auto m = a.get("partition", "range"); m == "ptscotch" || m == "fennel")
+            lo.owner = distributed_owners<V>(comm, dir, m, load);
         auto part = parallel::load_partitioned<V>(comm, dir, std::move(lo));
         ds.name = part.name;
         ds.features = std::move(part.features);
@@ -627,7 +633,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
             j.field("headers_seconds", load.headers_seconds).field("rows_seconds", load.rows_seconds);
             j.field("redistribute_seconds", load.redistribute_seconds).field("edges_read_seconds", load.edges_read_seconds);
             j.field("edges_exchange_seconds", load.edges_exchange_seconds).field("build_seconds", load.build_seconds);
-            j.field("partition_seconds", load.partition_seconds);  // --partition ptscotch: its own load, PT-Scotch, the gather
+            j.field("partition_seconds", load.partition_seconds);  // --partition ptscotch|fennel: its own load, the partitioner, the gather
             j.end_object();
         }
         j.end_object();

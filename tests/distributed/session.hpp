@@ -76,6 +76,30 @@ std::vector<int> owners(Comm& comm, const Part& part, const storage::csr<index_t
     return {owner.begin(), owner.end()};
 }
 
+// Rows [first, last) of `a` with global column ids: what a rank of a partitioned load holds.
+template <class V>
+storage::csr<index_t, V> row_range(const storage::csr<index_t, V>& a, std::uint64_t first, std::uint64_t last) {
+    storage::csr<index_t, V> mine;
+    mine.rows = index_t(last - first);
+    mine.cols = a.cols;
+    for (auto v = first; v < last; ++v) {
+        for (const index_t c : a.row_cols(index_t(v))) mine.col_idx.push_back(c);
+        mine.row_ptr.push_back(offset_t(mine.col_idx.size()));
+    }
+    return mine;
+}
+
+// Every row's part from each rank's parts of its rows; counts[q]: rank q's rows.
+template <class Comm>
+std::vector<int> gather_parts(Comm& comm, const std::vector<int>& local, const std::vector<std::size_t>& counts) {
+    std::size_t n = 0;
+    for (const auto c : counts) n += c;
+    std::vector<std::int32_t> all(n), m(local.begin(), local.end());
+    comm.all_gather_v(std::span<const std::int32_t>(m), std::span<std::int32_t>(all),
+                      std::span<const std::size_t>(counts));
+    return {all.begin(), all.end()};
+}
+
 inline int main(int argc, char** argv) {
     std::string kind = "mpi";
     if (const char* k = std::getenv("MIXGCN_TEST_COMM")) kind = k;

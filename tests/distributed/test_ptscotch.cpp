@@ -95,26 +95,16 @@ TEST_CASE("ptscotch: distributed, each rank passing only its rows: valid, balanc
             const auto& a = pr.adjacency;
             const auto n = std::uint64_t(a.rows);
             const auto [first, last] = parallel::read_range(n, r, P);
-            // This rank's rows only, with global column ids.
-            storage::csr<index_t, float> mine;
-            mine.rows = index_t(last - first);
-            mine.cols = a.cols;
-            for (auto v = first; v < last; ++v) {
-                for (const index_t c : a.row_cols(index_t(v))) mine.col_idx.push_back(c);
-                mine.row_ptr.push_back(offset_t(mine.col_idx.size()));
+            const auto mine = test_session::row_range(a, first, last);  // this rank's rows only
+            std::vector<std::size_t> counts(static_cast<std::size_t>(P));
+            for (int q = 0; q < P; ++q) {
+                const auto [b, e] = parallel::read_range(n, q, P);
+                counts[std::size_t(q)] = std::size_t(e - b);
             }
             for (const int parts : {P, 2 * P + 1}) {
                 const auto local = partition::ptscotch{}.partition_rows(comm, mine, std::int64_t(first), std::int64_t(n), parts);
                 REQUIRE(local.size() == std::size_t(last - first));
-                std::vector<std::size_t> counts(static_cast<std::size_t>(P));
-                for (int q = 0; q < P; ++q) {
-                    const auto [b, e] = parallel::read_range(n, q, P);
-                    counts[std::size_t(q)] = std::size_t(e - b);
-                }
-                std::vector<std::int32_t> all(n), m(local.begin(), local.end());
-                comm.all_gather_v(std::span<const std::int32_t>(m), std::span<std::int32_t>(all),
-                                  std::span<const std::size_t>(counts));
-                const std::vector<int> owner(all.begin(), all.end());
+                const auto owner = test_session::gather_parts(comm, local, counts);
                 partition::check_owners(owner, a.rows, parts);
                 if (r == 0) check_against_metis(a, owner, parts, "distributed SBM 20k on " + std::to_string(P) + " ranks");
             }

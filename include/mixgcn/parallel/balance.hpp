@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
+#include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
@@ -209,10 +210,10 @@ private:
         }
         std::vector<std::size_t> values(count);
         for (auto& c : values) c *= d;
-        const auto got_ids = detail::exchange_grouped<std::int64_t>(comm_, send_ids, count);
-        const auto got_labels = detail::exchange_grouped<std::int32_t>(comm_, send_labels, count);
-        const auto got_roles = detail::exchange_grouped<std::uint8_t>(comm_, send_roles, count);
-        const auto got_features = detail::exchange_grouped<V>(comm_, send_features, values);
+        const auto got_ids = comm::exchange_grouped<std::int64_t>(comm_, send_ids, count);
+        const auto got_labels = comm::exchange_grouped<std::int32_t>(comm_, send_labels, count);
+        const auto got_roles = comm::exchange_grouped<std::uint8_t>(comm_, send_roles, count);
+        const auto got_features = comm::exchange_grouped<V>(comm_, send_features, values);
         in_ = {};  // the old rows go before the new strategy's buffers grow
 
         strategy_type fresh = make_strategy(owner, is_mixture ? shares : std::vector<double>{});

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "mixgcn/comm/concept.hpp"
+#include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/graph/dataset.hpp"
@@ -204,20 +205,6 @@ std::uint64_t for_each_text_edge(io::input_file& f, int rank, int ranks, char se
     return lines;
 }
 
-// Sends send_counts[q] elements of `send` (grouped by destination) to each rank q and
-// returns what this rank receives, grouped by source rank.
-template <class T, class Comm>
-std::vector<T> exchange_grouped(Comm& comm, std::span<const T> send, std::span<const std::size_t> send_counts) {
-    const auto P = static_cast<std::size_t>(comm.size());
-    std::vector<std::size_t> one(P, 1), recv_counts(P);
-    std::vector<std::uint64_t> want(send_counts.begin(), send_counts.end()), got(P);
-    comm.all_to_all_v(std::span<const std::uint64_t>(want), one, std::span<std::uint64_t>(got), one);
-    std::copy(got.begin(), got.end(), recv_counts.begin());
-    std::vector<T> out(std::accumulate(recv_counts.begin(), recv_counts.end(), std::size_t{0}));
-    comm.all_to_all_v(send, send_counts, std::span<T>(out), std::span<const std::size_t>(recv_counts));
-    return out;
-}
-
 }  // namespace detail
 
 // The node count of a dataset folder, from its features.npy header alone (what a caller
@@ -319,10 +306,10 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
         features = {};  // the read range goes before the owned rows arrive
         std::vector<std::size_t> values_to(rows_to);
         for (auto& c : values_to) c *= d;
-        const auto got_ids = detail::exchange_grouped<std::int64_t>(comm, ids, rows_to);
-        const auto got_lab = detail::exchange_grouped<std::int32_t>(comm, lab, rows_to);
-        const auto got_role = detail::exchange_grouped<std::uint8_t>(comm, role, rows_to);
-        auto got_feat = detail::exchange_grouped<V>(comm, feat, values_to);
+        const auto got_ids = comm::exchange_grouped<std::int64_t>(comm, ids, rows_to);
+        const auto got_lab = comm::exchange_grouped<std::int32_t>(comm, lab, rows_to);
+        const auto got_role = comm::exchange_grouped<std::uint8_t>(comm, role, rows_to);
+        auto got_feat = comm::exchange_grouped<V>(comm, feat, values_to);
         // Sources' ranges are ascending and disjoint, each sent ascending: the rows
         // arrive in ascending id.
         out.owned.assign(got_ids.begin(), got_ids.end());
@@ -399,7 +386,7 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     }
     rep.edges_read_seconds = since(t);
     t = clock::now();
-    auto keys = detail::exchange_grouped<std::uint64_t>(comm, send, keys_to);
+    auto keys = comm::exchange_grouped<std::uint64_t>(comm, send, keys_to);
     send = {};
     rep.edges_exchange_seconds = since(t);
 

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
@@ -32,6 +31,8 @@
 #include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/concept.hpp"
+#include "mixgcn/partition/detail/fennel_rows.hpp"
+#include "mixgcn/partition/detail/fennel_rule.hpp"
 
 namespace mixgcn::partition {
 
@@ -42,6 +43,7 @@ struct fennel {
     double capacity = 1.1;   // max part row cost = capacity·W/P
     int passes = 1;          // restreaming: later passes see earlier assignments
     bool shuffle = false;    // stream in a seeded random order instead of id order
+    int rounds = 64;         // partition_rows: synchronisations per pass (more: fresher, more messages)
 
     static constexpr std::string_view name() noexcept { return "fennel"; }
 
@@ -49,15 +51,7 @@ struct fennel {
     std::vector<int> partition(const storage::csr<Index, Value, Offset>& adjacency, int parts,
                                std::span<const double> targets = {}) const {
         check_parts(adjacency, parts, "partition::fennel");
-        const bool weighted = !targets.empty();
-        const auto shares = target_shares(targets, parts, "partition::fennel");
-        require(capacity >= 1 && std::isfinite(capacity), "partition::fennel: capacity must be finite and at least 1, got ",
-                capacity);
-        require(gamma > 1 && std::isfinite(gamma), "partition::fennel: gamma must be finite and greater than 1, got ",
-                gamma);
-        require(alpha >= 0 && std::isfinite(alpha), "partition::fennel: alpha must be finite and at least 0, got ",
-                alpha);
-        require(passes >= 1, "partition::fennel: passes must be at least 1, got ", passes);
+        detail::check_fennel_knobs(knobs());
 
         const Index n = adjacency.rows;
         const auto np = static_cast<std::size_t>(parts);
@@ -69,31 +63,13 @@ struct fennel {
             for (Index c : adjacency.row_cols(r)) loops += c == r;
         }
         const double edges = static_cast<double>(static_cast<std::int64_t>(adjacency.nnz()) - loops) / 2;
-        const double nd = static_cast<double>(n);
-        const double a = alpha > 0 ? alpha : std::sqrt(static_cast<double>(parts)) * edges / std::pow(nd, 1.5);
-        // Per part: the cost limit and the scale of its size in the penalty (1 unweighted).
-        std::vector<double> limit(np), size_scale(np, 1.0);
-        for (std::size_t p = 0; p < np; ++p) {
-            limit[p] = weighted ? capacity * static_cast<double>(total_cost) * shares[p]
-                                : capacity * static_cast<double>(total_cost) / parts;
-            if (weighted) size_scale[p] = 1.0 / (shares[p] * parts);
-        }
+        const detail::fennel_rule rule(knobs(), parts, targets, total_cost, edges, static_cast<double>(n));
 
-        std::vector<std::int64_t> nodes(np, 0), cost(np, 0), shared(np, 0);
-        // Each part's size penalty a·γ·|S_p|^(γ-1), recomputed only when its size changes
-        // (one pow per placement instead of one per part per node).
-        const auto penalty_of = [&](std::int64_t size, std::size_t p) {
-            return a * gamma * std::pow(static_cast<double>(size) * size_scale[p], gamma - 1);
-        };
-        std::vector<double> penalty(np);
-        for (std::size_t p = 0; p < np; ++p) penalty[p] = penalty_of(0, p);
-        // "Least loaded": lowest cost, relative to the target share when there is one.
-        const auto lighter = [&](std::size_t p, std::size_t q) {
-            return weighted ? static_cast<double>(cost[p]) * shares[q] < static_cast<double>(cost[q]) * shares[p]
-                            : cost[p] < cost[q];
-        };
-        std::vector<int> touched;  // parts with shared > 0, so the reset is O(touched), not O(P)
-        touched.reserve(np);
+        std::vector<std::int64_t> nodes(np, 0), cost(np, 0);
+        std::vector<double> penalty(np);  // rule.penalty of each part's size, kept current
+        for (std::size_t p = 0; p < np; ++p) penalty[p] = rule.penalty(0, p);
+        detail::neighbour_parts shared(parts);
+        const auto cost_of = [&](std::size_t p) { return cost[p]; };
 
         std::vector<Index> order;
         if (shuffle) {
@@ -108,41 +84,42 @@ struct fennel {
                 int& own = owner[static_cast<std::size_t>(v)];
                 if (own >= 0) {  // restreaming: v competes afresh, without its own weight
                     const auto o = static_cast<std::size_t>(own);
-                    penalty[o] = penalty_of(--nodes[o], o);
+                    penalty[o] = rule.penalty(--nodes[o], o);
                     cost[o] -= rc;
                 }
                 for (Index c : adjacency.row_cols(v)) {
                     const int oc = owner[static_cast<std::size_t>(c)];
-                    if (c == v || oc < 0) continue;
-                    if (shared[static_cast<std::size_t>(oc)]++ == 0) touched.push_back(oc);
+                    if (c != v && oc >= 0) shared.add(oc);
                 }
-                int best = -1, least = 0;
-                double best_score = 0;
-                for (std::size_t p = 0; p < np; ++p) {
-                    if (lighter(p, static_cast<std::size_t>(least))) least = static_cast<int>(p);
-                    if (static_cast<double>(cost[p] + rc) > limit[p]) continue;
-                    const double score = static_cast<double>(shared[p]) - penalty[p];
-                    // Strictly better score, or equal score and lower load; index order
-                    // breaks the remaining ties.
-                    if (best < 0 || score > best_score ||
-                        (score == best_score && lighter(p, static_cast<std::size_t>(best)))) {
-                        best = static_cast<int>(p);
-                        best_score = score;
-                    }
-                }
-                if (best < 0) best = least;
+                const int best = rule.choose(shared.count, penalty, cost_of, [&](std::size_t p) {
+                    return static_cast<double>(cost[p] + rc) <= rule.limit[p];
+                });
                 own = best;
-                penalty[static_cast<std::size_t>(best)] =
-                    penalty_of(++nodes[static_cast<std::size_t>(best)], static_cast<std::size_t>(best));
-                cost[static_cast<std::size_t>(best)] += rc;
-                for (int p : touched) shared[static_cast<std::size_t>(p)] = 0;
-                touched.clear();
+                const auto b = static_cast<std::size_t>(best);
+                penalty[b] = rule.penalty(++nodes[b], b);
+                cost[b] += rc;
+                shared.clear();
             }
         }
 
         fill_empty_parts(adjacency, owner, parts);  // possible when the penalty is weak or P is close to N
         return owner;
     }
+
+    // Distributed streaming: this rank's rows [first_row, first_row + rows.rows) of a
+    // `nodes`-node graph (global column ids; the ranks' ranges consecutive in rank order,
+    // as a partitioned load's); collective over `comm`. Returns the part of each row.
+    // The ranks stream their rows at once, in `rounds` synchronised rounds per pass (see
+    // partition/detail/fennel_rows.hpp); memory O(rows + their non-zeros + parts) per rank.
+    // On one rank it gives partition()'s answer (id order, shuffle is not used).
+    template <class Comm, class Index, class Value, class Offset>
+    std::vector<int> partition_rows(Comm& comm, const storage::csr<Index, Value, Offset>& rows, std::int64_t first_row,
+                                    std::int64_t nodes, int parts, std::span<const double> targets = {}) const {
+        return detail::fennel_rows(knobs(), rounds, comm, rows, first_row, nodes, parts, targets);
+    }
+
+private:
+    detail::fennel_knobs knobs() const noexcept { return {gamma, alpha, capacity, passes}; }
 };
 static_assert(weighted_partitioner<fennel>, "partition::fennel must satisfy the partitioner concept.");
 

@@ -32,6 +32,7 @@
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/concept.hpp"
+#include "mixgcn/partition/row_ranges.hpp"
 
 #ifdef MIXGCN_HAS_PTSCOTCH
 #include <mpi.h>
@@ -85,17 +86,7 @@ struct ptscotch {
         require(parts >= 1, "partition::ptscotch (rank ", comm.rank(), "): ", parts, " parts");
         // The ranges must tile [0, nodes) in rank order: PT-Scotch numbers rank r's vertices
         // after rank r-1's.
-        std::vector<std::int64_t> mine{first_row, std::int64_t(rows.rows)}, all(2 * std::size_t(comm.size()));
-        comm.all_gather(std::span<const std::int64_t>(mine), std::span<std::int64_t>(all));
-        std::int64_t expect = 0;
-        for (int q = 0; q < comm.size(); ++q) {
-            require(all[2 * std::size_t(q)] == expect, "partition::ptscotch (rank ", comm.rank(), "): rank ", q,
-                    "'s rows begin at ", all[2 * std::size_t(q)], ", expected ", expect,
-                    " (the ranks' rows must be consecutive ranges in rank order, as a partitioned load's are)");
-            expect += all[2 * std::size_t(q) + 1];
-        }
-        require(expect == nodes, "partition::ptscotch (rank ", comm.rank(), "): the ranks hold ", expect, " rows of ",
-                nodes, " nodes");
+        (void)gather_row_ranges(comm, first_row, std::int64_t(rows.rows), nodes, "partition::ptscotch");
         const auto shares = targets.empty() ? std::vector<double>{} : target_shares(targets, parts, "partition::ptscotch");
         // PT-Scotch starts one thread per core in every process; with several ranks per
         // node they oversubscribe the cores and spin (measured: 22.6 s against 2.3 s on
