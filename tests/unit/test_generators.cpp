@@ -142,6 +142,7 @@ TEST_CASE("SBM sizes, homophily and split") {
             seen.insert({std::min(u, v), std::max(u, v)});
         }
         CHECK(seen.size() == d.edges.edges.size());
+        CHECK(std::is_sorted(d.edges.edges.begin(), d.edges.edges.end()));
         // 120000 edges: binomial sd of the fraction < 0.0015.
         CHECK(std::abs(measured_homophily(d) - h) < 0.01);
         std::vector<int> per_class(5, 0);
@@ -280,6 +281,25 @@ TEST_CASE("R-MAT output does not depend on the thread count") {
     const auto three = generate_rmat(o);
     omp_set_num_threads(before);
     CHECK(one.edges == three.edges);
+}
+
+TEST_CASE("SBM output does not depend on the thread count") {
+    for (auto model : {feature_model::gaussian, feature_model::bag_of_words}) {
+        CAPTURE(int(model));
+        sbm_options o;
+        o.nodes = 30000;  // 150k pairs: three draw chunks, many feature chunks and sort buckets
+        o.features = 24;
+        o.model = model;
+        const int before = omp_get_max_threads();
+        omp_set_num_threads(1);
+        const auto one = generate_sbm<float>(o);
+        omp_set_num_threads(3);
+        const auto three = generate_sbm<float>(o);
+        omp_set_num_threads(before);
+        CHECK(one.edges.edges == three.edges.edges);
+        CHECK(std::equal(one.features.values().begin(), one.features.values().end(), three.features.values().begin()));
+        CHECK(one.labels == three.labels);
+    }
 }
 #endif
 

@@ -53,15 +53,24 @@ dense_matrix<Value> make_class_features(const std::vector<std::int32_t>& labels,
         require(labels[i] >= 0 && labels[i] < classes, "features: node ", i, " has label ", labels[i],
                 " outside [0, ", classes, ")");
     dense_matrix<Value> x(n, width);
+    // Nodes in fixed chunks, each drawing from its own stream (seeded after the class
+    // parameters), so the threads fill rows at once and the values ignore the thread count.
+    constexpr std::size_t chunk = 4096;
+    const auto chunks = static_cast<std::int64_t>((n + chunk - 1) / chunk);
     if (o.model == feature_model::gaussian) {
         dense_matrix<double> mean(k, width);
         for (auto& m : mean.values()) m = g.normal();
+        const std::uint64_t base = g();
         const double sd = o.noise * std::sqrt(double(width) / 2);
         const double scale = 1.0 / std::sqrt(1.0 + sd * sd);
-        for (std::size_t i = 0; i < n; ++i) {
-            const double* mu = mean.row(static_cast<std::size_t>(labels[i]));
-            Value* row = x.row(i);
-            for (std::size_t j = 0; j < width; ++j) row[j] = static_cast<Value>((mu[j] + sd * g.normal()) * scale);
+#pragma omp parallel for schedule(static)
+        for (std::int64_t c = 0; c < chunks; ++c) {
+            rng gc = rng::derive(base, static_cast<std::uint64_t>(c));
+            for (auto i = static_cast<std::size_t>(c) * chunk; i < std::min(n, static_cast<std::size_t>(c + 1) * chunk); ++i) {
+                const double* mu = mean.row(static_cast<std::size_t>(labels[i]));
+                Value* row = x.row(i);
+                for (std::size_t j = 0; j < width; ++j) row[j] = static_cast<Value>((mu[j] + sd * gc.normal()) * scale);
+            }
         }
         return x;
     }
@@ -72,12 +81,17 @@ dense_matrix<Value> make_class_features(const std::vector<std::int32_t>& labels,
         for (std::size_t j = 0; j < std::min(topic, width); ++j) std::swap(vocab[j], vocab[j + g.below(width - j)]);
         for (std::size_t j = 0; j < topic; ++j) topics[c * topic + j] = vocab[j % width];
     }
-    for (std::size_t i = 0; i < n; ++i) {
-        const std::uint32_t* t = topics.data() + static_cast<std::size_t>(labels[i]) * topic;
-        Value* row = x.row(i);
-        for (std::int64_t r = 0; r < o.words_per_node; ++r) {
-            const std::size_t word = g.uniform() < o.word_noise ? g.below(width) : t[g.below(topic)];
-            row[word] = Value(1);
+    const std::uint64_t base = g();
+#pragma omp parallel for schedule(static)
+    for (std::int64_t c = 0; c < chunks; ++c) {
+        rng gc = rng::derive(base, static_cast<std::uint64_t>(c));
+        for (auto i = static_cast<std::size_t>(c) * chunk; i < std::min(n, static_cast<std::size_t>(c + 1) * chunk); ++i) {
+            const std::uint32_t* t = topics.data() + static_cast<std::size_t>(labels[i]) * topic;
+            Value* row = x.row(i);
+            for (std::int64_t r = 0; r < o.words_per_node; ++r) {
+                const std::size_t word = gc.uniform() < o.word_noise ? gc.below(width) : t[gc.below(topic)];
+                row[word] = Value(1);
+            }
         }
     }
     return x;

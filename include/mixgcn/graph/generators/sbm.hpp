@@ -9,7 +9,8 @@
 // probability `homophily` the second by weight inside the first one's block, otherwise by
 // weight among the other blocks. Expected degrees are then proportional to the weights
 // and the fraction of intra-class edges is `homophily`. Sampling uses alias tables, so the
-// cost is O(N + E log E) (the log from removing duplicate pairs), never O(N^2).
+// cost is O(N + E log E) (the log from removing duplicate pairs), never O(N^2). Edges and
+// features are drawn on the OpenMP threads; the dataset depends on the seed alone.
 //
 // Features: class mean + noise, or class topics as bag of words (features.hpp).
 #include <algorithm>
@@ -25,6 +26,7 @@
 #include "mixgcn/graph/generators/alias_table.hpp"
 #include "mixgcn/graph/generators/features.hpp"
 #include "mixgcn/graph/generators/split.hpp"
+#include "mixgcn/graph/generators/unique_pairs.hpp"
 
 namespace mixgcn::graph {
 
@@ -72,35 +74,6 @@ namespace detail {
 // Stream tags: each part of the dataset draws from its own stream, so changing the
 // feature width does not change the graph and vice versa.
 enum sbm_stream : std::uint64_t { weights_stream = 1, labels_stream, edges_stream, features_stream, split_stream };
-
-// Unique undirected pairs (u < v) until `target` of them exist. Duplicates and self-loops
-// are dropped and re-drawn in rounds; a round that adds nothing means the model cannot
-// place that many distinct edges.
-template <class Draw>
-std::vector<std::uint64_t> unique_pairs(std::int64_t target, Draw&& draw) {
-    std::vector<std::uint64_t> keys;
-    keys.reserve(static_cast<std::size_t>(target + target / 16 + 16));
-    std::size_t have = 0;
-    for (int round = 0; have < static_cast<std::size_t>(target); ++round) {
-        const std::size_t deficit = static_cast<std::size_t>(target) - have;
-        // Ask for a little more than missing: later rounds shrink geometrically.
-        const std::size_t ask = deficit + deficit / 32 + 8;
-        for (std::size_t k = 0; k < ask; ++k) {
-            auto [u, v] = draw();
-            if (u == v) continue;
-            if (u > v) std::swap(u, v);
-            keys.push_back(std::uint64_t(u) << 32 | std::uint64_t(v));
-        }
-        std::sort(keys.begin(), keys.end());
-        keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-        if (keys.size() >= static_cast<std::size_t>(target)) break;  // the caller trims the surplus
-        if (keys.size() == have || round > 200)
-            throw error(mixgcn::detail::concat("generate_sbm: cannot place ", target, " distinct edges (stuck at ",
-                                       keys.size(), "); lower avg_degree or homophily"));
-        have = keys.size();
-    }
-    return keys;
-}
 
 }  // namespace detail
 
@@ -157,28 +130,23 @@ dataset<Value> generate_sbm(const sbm_options& o) {
         }
     }
     const alias_table global(w);
-    rng eg = rng::derive(o.seed, detail::edges_stream);
     const auto target = static_cast<std::int64_t>(std::llround(double(o.nodes) * o.avg_degree / 2));
-    auto draw = [&]() -> std::pair<std::uint32_t, std::uint32_t> {
-        const std::uint32_t u = global(eg);
+    // One pair; read-only on the tables, so the threads draw at once (unique_pairs.hpp).
+    const auto draw = [&](rng& g) -> std::pair<std::uint32_t, std::uint32_t> {
+        const std::uint32_t u = global(g);
         const auto cu = static_cast<std::size_t>(d.labels[u]);
-        if (k == 1 || eg.uniform() < o.homophily) return {u, members[cu][inside[cu](eg)]};
+        if (k == 1 || g.uniform() < o.homophily) return {u, members[cu][inside[cu](g)]};
         // Other blocks by weight: rejection from the global table accepts with
         // probability about 1 - 1/classes >= 1/2 for balanced blocks.
         for (;;) {
-            const std::uint32_t v = global(eg);
+            const std::uint32_t v = global(g);
             if (static_cast<std::size_t>(d.labels[v]) != cu) return {u, v};
         }
     };
-    std::vector<std::uint64_t> keys = detail::unique_pairs(target, draw);
-    if (keys.size() > static_cast<std::size_t>(target)) {
-        // Surplus from the last round: drop random ones (partial Fisher-Yates), keep order.
-        for (std::size_t i = 0; i < static_cast<std::size_t>(target); ++i)
-            std::swap(keys[i], keys[i + eg.below(keys.size() - i)]);
-        keys.resize(static_cast<std::size_t>(target));
-        std::sort(keys.begin(), keys.end());
-    }
+    const std::vector<std::uint64_t> keys = detail::unique_pairs(
+        target, std::uint64_t(o.nodes), rng::derive(o.seed, detail::edges_stream)(), draw, "generate_sbm");
     d.edges.edges.resize(keys.size());
+#pragma omp parallel for schedule(static)
     for (std::size_t e = 0; e < keys.size(); ++e)
         d.edges.edges[e] = {static_cast<index_t>(keys[e] >> 32), static_cast<index_t>(keys[e] & 0xffffffffu)};
 
