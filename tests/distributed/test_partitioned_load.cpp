@@ -19,6 +19,9 @@
 #include "mixgcn/parallel/full_graph.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/partition.hpp"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 using namespace mixgcn;
 using test_session::with_comm;
@@ -29,12 +32,12 @@ namespace {
 // both directions of some edges, repeated edges and self-loops. Every rank returns the
 // folder and the dataset as written.
 template <class Comm>
-std::filesystem::path write_messy_dataset(Comm& comm, dataset<double>& ds) {
-    ds = graph::generate_sbm<double>(test_session::sbm(420, 6, 10, 4, 5));
+std::filesystem::path write_messy_dataset(Comm& comm, dataset<double>& ds, index_t nodes = 420, double degree = 6) {
+    ds = graph::generate_sbm<double>(test_session::sbm(nodes, degree, 10, 4, 5));
     const auto m = ds.edges.edges.size();
     for (std::size_t k = 0; k < m; k += 7) ds.edges.edges.push_back({ds.edges.edges[k].second, ds.edges.edges[k].first});
     for (std::size_t k = 0; k < m; k += 11) ds.edges.edges.push_back(ds.edges.edges[k]);
-    for (index_t v = 0; v < 420; v += 37) ds.edges.edges.push_back({v, v});
+    for (index_t v = 0; v < nodes; v += 37) ds.edges.edges.push_back({v, v});
     const auto dir = std::filesystem::temp_directory_path() /
                      ("mixgcn-partitioned-" + std::string(Comm::name()) + "-np" + std::to_string(comm.size()));
     comm.barrier();  // no rank still reads the previous case's files
@@ -271,5 +274,37 @@ TEST_CASE("partitioned loading refuses what it cannot read by ranges, naming the
                              doctest::Contains("owner vector has 10 entries for 420 nodes"), invalid_argument);
     });
 }
+
+#ifdef _OPENMP
+TEST_CASE("partitioned loading: the rows do not depend on the thread count") {
+    with_comm([](auto& comm) {
+        dataset<double> written;  // degree 40: enough keys per row that the row sort runs on 3 threads
+        const auto dir = write_messy_dataset(comm, written, 3000, 40);
+        const auto adjacency = graph::build_adjacency<index_t, double>(written.edges);
+        for (const std::string how : {"range", "random"}) {
+            CAPTURE(how);
+            parallel::partitioned_load_options o;
+            o.owner = owners_named(comm, how, adjacency);
+            const int before = omp_get_max_threads();
+            omp_set_num_threads(1);
+            const auto one = parallel::load_partitioned<double>(comm, dir, o);
+            omp_set_num_threads(3);
+            const auto three = parallel::load_partitioned<double>(comm, dir, o);
+            omp_set_num_threads(before);
+            CHECK(one.owned == three.owned);
+            CHECK(one.rows.row_ptr == three.rows.row_ptr);
+            CHECK(one.rows.col_idx == three.rows.col_idx);
+            // and they are the whole adjacency's rows
+            bool same = true;
+            for (std::size_t k = 0; k < three.owned.size(); ++k) {
+                const auto want = adjacency.row_cols(three.owned[k]);
+                const auto have = three.rows.row_cols(index_t(k));
+                same = same && std::equal(want.begin(), want.end(), have.begin(), have.end());
+            }
+            CHECK(same);
+        }
+    });
+}
+#endif
 
 int main(int argc, char** argv) { return test_session::main(argc, argv); }

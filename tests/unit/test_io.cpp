@@ -287,6 +287,16 @@ TEST_CASE("malformed: NaN and infinite features") {
     const auto q = scratch("inf.npy");
     io::write_features(q, m);
     CHECK_IO_ERROR(io::read_features<double>(q), q, data_start(q, 48) + 5 * 8, true, "inf");
+    // A float32 file read as float64: its infinity is caught too (the fast path's bound
+    // is float32's largest value, not float64's).
+    dense_matrix<float> f(2, 2);
+    f(0, 1) = -std::numeric_limits<float>::infinity();
+    const auto r = scratch("inf32.npy");
+    io::write_features(r, f);
+    CHECK_IO_ERROR(io::read_features<double>(r), r, data_start(r, 16) + 4, true, "-inf");
+    f(0, 1) = std::numeric_limits<float>::quiet_NaN();
+    io::write_features(r, f);
+    CHECK_IO_ERROR(io::read_features<float>(r), r, data_start(r, 16) + 4, true, "nan");
     // Finite in float64 but too large for float32.
     dense_matrix<double> big(1, 1);
     big(0, 0) = 1e300;

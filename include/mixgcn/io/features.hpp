@@ -6,6 +6,7 @@
 // file, the line or byte offset, and the value.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -33,6 +34,28 @@ std::string feature_problem(double v) {
     if (std::is_same_v<Value, float> && std::abs(v) > double(std::numeric_limits<float>::max()))
         return "feature value overflows float32";
     return {};
+}
+
+// Copies the f4/f8 elements of `a` to `out` as Value; false when one is not finite or
+// overflows Value (the caller then finds and names it).
+template <class Value>
+bool convert_finite(const npy_array& a, Value* out) {
+    const auto n = static_cast<std::int64_t>(a.header.count());
+    const char* src = a.element(0);
+    const auto run = [&]<class S>(S*) {
+        // The largest finite value both S and Value hold.
+        constexpr S limit = sizeof(S) <= sizeof(Value) ? std::numeric_limits<S>::max() : S(std::numeric_limits<Value>::max());
+        int bad = 0;
+#pragma omp parallel for schedule(static) reduction(| : bad)
+        for (std::int64_t i = 0; i < n; ++i) {
+            S v;
+            std::memcpy(&v, src + i * std::int64_t(sizeof(S)), sizeof(S));
+            bad |= !(std::abs(v) <= limit);
+            out[i] = static_cast<Value>(v);
+        }
+        return bad == 0;
+    };
+    return a.header.item_size == 4 ? run(static_cast<float*>(nullptr)) : run(static_cast<double*>(nullptr));
 }
 
 inline std::string number_text(double v) {
@@ -66,6 +89,10 @@ dense_matrix<Value> features_from_npy(const npy_array& a) {
     detail::checked_area(rows, cols, [&](const std::string& why) { a.fail(a.header.header_offset, "", why); });
     dense_matrix<Value> m(static_cast<std::size_t>(rows), static_cast<std::size_t>(cols));
     Value* out = m.data();
+    // Fast path: convert on the threads with one vectorisable range test per value
+    // (|v| <= max is false for NaN, infinities and float32 overflow); only a file that
+    // fails it takes the loop below, which names the first bad value.
+    if (detail::convert_finite<Value>(a, out)) return m;
     npy_for_each(a, [&](std::uint64_t i, auto raw) {
         const double v = static_cast<double>(raw);
         if (auto why = detail::feature_problem<Value>(v); !why.empty())

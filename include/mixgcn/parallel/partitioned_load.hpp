@@ -23,6 +23,7 @@
 // .npy or plain tsv/csv text; any other format of a part is an io_error that names the file. Call it from every rank, under
 // comm::run_guarded as mixgcn-train does, so that a rank's bad input ends every rank.
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -45,6 +46,9 @@
 #include "mixgcn/io/labels.hpp"
 #include "mixgcn/io/npy.hpp"
 #include "mixgcn/storage/csr.hpp"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 namespace mixgcn::parallel {
 
@@ -334,9 +338,14 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
                                lf.name() + " gives it no label");
 
     // Edges: this rank's range in slices, each directed copy keyed (row << 32 | column)
-    // and bucketed by the row's owner.
+    // and bucketed by the row's owner. This rank's own bucket stays here; only the others
+    // travel (at P = 1 nothing is copied through the exchange).
     t = clock::now();
     std::vector<std::vector<std::uint64_t>> bucket(static_cast<std::size_t>(P));
+    if (!text_edges) {  // each bucket's expected share of the 2·E_r directed copies (exact at P = 1)
+        const auto [elo, ehi] = read_range(out.edge_rows, me, P);
+        for (auto& b : bucket) b.reserve(static_cast<std::size_t>(2 * (ehi - elo) / std::uint64_t(P) * 11 / 10 + 16));
+    }
     const auto key_of = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
     const auto add_edge = [&](index_t u, index_t v) {
         if (u == v) {
@@ -375,7 +384,8 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
             for (const auto& [u, v] : slice.edges) add_edge(u, v);
         }
     }
-    std::vector<std::size_t> keys_to(static_cast<std::size_t>(P));
+    std::vector<std::uint64_t> own = std::move(bucket[static_cast<std::size_t>(me)]);
+    std::vector<std::size_t> keys_to(static_cast<std::size_t>(P), 0);
     std::vector<std::uint64_t> send;
     send.reserve(std::accumulate(bucket.begin(), bucket.end(), std::size_t{0},
                                  [](std::size_t s, const auto& x) { return s + x.size(); }));
@@ -386,33 +396,76 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     }
     rep.edges_read_seconds = since(t);
     t = clock::now();
-    auto keys = comm::exchange_grouped<std::uint64_t>(comm, send, keys_to);
+    auto received = comm::exchange_grouped<std::uint64_t>(comm, send, keys_to);
     send = {};
     rep.edges_exchange_seconds = since(t);
 
     t = clock::now();
-    // Bucketed by local row (a counting sort), then each row's columns sorted and
-    // deduplicated in parallel: what graph::build_adjacency does, on this rank's rows.
+    // Bucketed by local row (a counting sort on the threads), then each row's columns
+    // sorted and deduplicated in parallel: what graph::build_adjacency does, on this
+    // rank's rows. Each thread counts its share of the keys per row, then scatters them
+    // from its own offsets; the threads' T·rows counters are kept under a quarter of the
+    // keys' bytes by capping T. A key of a row this rank does not own is named after the
+    // count, on this rank (the other ranks' keys were fine: they go on to their builds).
     const auto& owned = out.owned;
-    const std::size_t rows = owned.size();
+    const std::size_t rows = owned.size(), total = own.size() + received.size();
     const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
-    const auto local_of = [&](std::uint64_t key) {
+    const auto key_at = [&](std::size_t i) { return i < own.size() ? own[i] : received[i - own.size()]; };
+    const auto local_of = [&](std::uint64_t key) {  // rows when the row is not this rank's
         const auto r = static_cast<index_t>(key >> 32);
         const std::size_t l = contiguous ? std::size_t(std::uint32_t(r - owned.front()))
                                          : std::size_t(std::lower_bound(owned.begin(), owned.end(), r) - owned.begin());
-        require(l < rows && owned[l] == r, "load_partitioned (rank ", me, "): received an edge of node ", r,
-                ", which this rank does not own (do the ranks hold different owner vectors?)");
-        return l;
+        return l < rows && owned[l] == r ? l : rows;
     };
-    std::vector<offset_t> start(rows + 1, 0);
-    for (const auto key : keys) ++start[local_of(key) + 1];
-    std::partial_sum(start.begin(), start.end(), start.begin());
-    std::vector<index_t> cols(keys.size());
+    int threads = 1;
+#ifdef _OPENMP
+    threads = int(std::clamp<std::size_t>(total / (4 * (rows + 1)), 1, std::size_t(std::max(1, omp_get_max_threads()))));
+#endif
+    std::vector<offset_t> at(std::size_t(threads) * (rows + 1), 0), start(rows + 1, 0);
+    std::vector<std::size_t> first_bad(std::size_t(threads), total);
+    std::vector<index_t> cols(total);
+#pragma omp parallel num_threads(threads)
     {
-        std::vector<offset_t> next(start.begin(), start.end() - 1);
-        for (const auto key : keys) cols[static_cast<std::size_t>(next[local_of(key)]++)] = static_cast<index_t>(key & 0xffffffffu);
+#ifdef _OPENMP
+        const auto th = std::size_t(omp_get_thread_num()), k = std::size_t(omp_get_num_threads());
+#else
+        const std::size_t th = 0, k = 1;
+#endif
+        const std::size_t b = total * th / k, e = total * (th + 1) / k;
+        offset_t* next = at.data() + th * (rows + 1);
+        for (std::size_t i = b; i < e; ++i) {
+            const std::size_t l = local_of(key_at(i));
+            if (l == rows) {
+                first_bad[th] = std::min(first_bad[th], i);
+                continue;
+            }
+            ++next[l];
+        }
+#pragma omp barrier
+#pragma omp single
+        {
+            for (std::size_t l = 0; l < rows; ++l) {  // per row: the threads' blocks in thread order
+                offset_t acc = start[l];
+                for (std::size_t q = 0; q < k; ++q) {
+                    const offset_t c = at[q * (rows + 1) + l];
+                    at[q * (rows + 1) + l] = acc;
+                    acc += c;
+                }
+                start[l + 1] = acc;
+            }
+        }
+        if (*std::min_element(first_bad.begin(), first_bad.end()) == total)
+            for (std::size_t i = b; i < e; ++i) {
+                const auto key = key_at(i);
+                cols[static_cast<std::size_t>(next[local_of(key)]++)] = static_cast<index_t>(key & 0xffffffffu);
+            }
     }
-    keys = {};
+    if (const auto bad = *std::min_element(first_bad.begin(), first_bad.end()); bad < total)
+        throw invalid_argument(mixgcn::detail::concat("load_partitioned (rank ", me, "): received an edge of node ",
+                                           key_at(bad) >> 32,
+                                           ", which this rank does not own (do the ranks hold different owner vectors?)"));
+    own = {};  // the keys go before the rows are sorted
+    received = {};
     std::vector<offset_t> kept(rows + 1, 0);
 #pragma omp parallel for schedule(dynamic, 1024)
     for (std::ptrdiff_t l = 0; l < std::ptrdiff_t(rows); ++l) {
@@ -424,12 +477,16 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     auto& a = out.rows;
     a.rows = static_cast<index_t>(rows);
     a.cols = out.nodes;
-    a.row_ptr = kept;
-    a.col_idx.resize(static_cast<std::size_t>(kept.back()));
-#pragma omp parallel for schedule(static)
-    for (std::ptrdiff_t l = 0; l < std::ptrdiff_t(rows); ++l)
-        std::copy_n(cols.begin() + std::ptrdiff_t(start[std::size_t(l)]), kept[std::size_t(l) + 1] - kept[std::size_t(l)],
-                    a.col_idx.begin() + std::ptrdiff_t(kept[std::size_t(l)]));
+    // Without repeats the rows are already in place; else each row moves forward over the
+    // gaps left by the ones before it (in row order, so no row overwrites one unread).
+    if (kept.back() != start.back())
+        for (std::size_t l = 0; l < rows; ++l) {  // std::copy: the target begins before the source
+            const auto from = cols.begin() + std::ptrdiff_t(start[l]);
+            std::copy(from, from + std::ptrdiff_t(kept[l + 1] - kept[l]), cols.begin() + std::ptrdiff_t(kept[l]));
+        }
+    cols.resize(static_cast<std::size_t>(kept.back()));
+    a.row_ptr = std::move(kept);
+    a.col_idx = std::move(cols);
     rep.build_seconds = since(t);
 
     rep.features_bytes_read = ff.bytes_read();
