@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <limits>
 #include <span>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -58,22 +59,27 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
     }
     const auto ranges = gather_row_ranges(comm, first, std::int64_t(rows.rows), nodes, who);
     const auto n = static_cast<std::size_t>(rows.rows);
-    require(rows.row_ptr.size() == n + 1 && std::size_t(rows.row_ptr.back()) == rows.col_idx.size(), who, " (rank ", me,
-            "): the rows' CSR has ", rows.row_ptr.size(), " row pointers for ", n, " rows");
+    // What this rank finds wrong in its rows; every rank learns that some rank did (one
+    // all-reduce below) and throws, so none waits in a later collective.
+    std::string fault;
+    if (rows.row_ptr.size() != n + 1 || std::size_t(rows.row_ptr.back()) != rows.col_idx.size())
+        fault = mixgcn::detail::concat("the rows' CSR has ", rows.row_ptr.size(), " row pointers for ", n,
+                                       " rows and ", rows.col_idx.size(), " columns");
 
     // Slots: this rank's rows are [0, n), its ghosts n + their index in the sorted ghost
     // ids; self loops get none (kNone).
     constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
     std::vector<std::int64_t> ghosts;
-    std::int64_t my_cost = 0, loops = 0, bad_row = -1, bad_col = 0;
+    std::int64_t my_cost = 0, loops = 0;
     const std::int64_t last = first + std::int64_t(n);
-    for (std::size_t i = 0; i < n; ++i) {
+    for (std::size_t i = 0; fault.empty() && i < n; ++i) {
         const std::int64_t self = first + std::int64_t(i);
         my_cost += row_cost(rows, Index(i));
         for (const Index col : rows.row_cols(Index(i))) {
             const auto c = std::int64_t(col);
             if (c < 0 || c >= nodes) {
-                if (bad_row < 0) bad_row = self, bad_col = c;
+                if (fault.empty())
+                    fault = mixgcn::detail::concat("row ", self, " has column ", c, " outside [0, ", nodes, ")");
             } else if (c == self) {
                 ++loops;
             } else if (c < first || c >= last) {
@@ -81,16 +87,17 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
             }
         }
     }
-    // Totals, and whether any rank holds a column outside the graph (every rank throws).
-    std::vector<double> totals{double(my_cost), double(std::int64_t(rows.col_idx.size()) - loops),
-                               double(bad_row >= 0 ? me + 1 : 0)};
-    comm.all_reduce(std::span<double>(totals));
-    require(bad_row < 0, who, " (rank ", me, "): row ", bad_row, " has column ", bad_col, " outside [0, ", nodes, ")");
-    require(totals[2] == 0, who, " (rank ", me, "): another rank's rows have columns outside [0, ", nodes, ")");
     std::sort(ghosts.begin(), ghosts.end());
     ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
-    require(n + ghosts.size() < kNone, who, " (rank ", me, "): ", n, " rows and ", ghosts.size(),
-            " ghosts exceed 32-bit slots");
+    if (fault.empty() && n + ghosts.size() >= kNone)
+        fault = mixgcn::detail::concat(n, " rows and ", ghosts.size(), " ghosts exceed 32-bit slots");
+    // Totals, and how many ranks found a fault.
+    std::vector<double> totals{double(my_cost), double(std::int64_t(rows.col_idx.size()) - loops),
+                               fault.empty() ? 0.0 : 1.0};
+    comm.all_reduce(std::span<double>(totals));
+    require(fault.empty(), who, " (rank ", me, "): ", fault);
+    require(totals[2] == 0, who, " (rank ", me, "): another rank holds malformed rows or a column outside [0, ", nodes,
+            ") (its error names it)");
     std::vector<std::uint32_t> slot(rows.col_idx.size());
     for (std::size_t i = 0; i < n; ++i)
         for (auto e = rows.row_begin(Index(i)); e < rows.row_end(Index(i)); ++e) {
