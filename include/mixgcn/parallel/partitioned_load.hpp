@@ -411,10 +411,27 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     const std::size_t rows = owned.size(), total = own.size() + received.size();
     const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
     const auto key_at = [&](std::size_t i) { return i < own.size() ? own[i] : received[i - own.size()]; };
+    // Scattered owners: a directory of the first owned row at or past every multiple of
+    // 256 ids (N/256 entries), then a search among the few owned rows of that window.
+    constexpr int window = 8;
+    std::vector<std::uint32_t> directory;
+    if (!contiguous) {
+        directory.assign((std::size_t(out.nodes) >> window) + 2, 0);
+        for (std::size_t w = 0, g = 0; w < directory.size(); ++w) {
+            while (g < rows && (std::size_t(owned[g]) >> window) < w) ++g;
+            directory[w] = std::uint32_t(g);
+        }
+    }
     const auto local_of = [&](std::uint64_t key) {  // rows when the row is not this rank's
         const auto r = static_cast<index_t>(key >> 32);
-        const std::size_t l = contiguous ? std::size_t(std::uint32_t(r - owned.front()))
-                                         : std::size_t(std::lower_bound(owned.begin(), owned.end(), r) - owned.begin());
+        std::size_t l = rows;
+        if (contiguous) {
+            l = std::size_t(std::uint32_t(r - owned.front()));
+        } else if (r >= 0 && r < out.nodes) {
+            const auto w = std::size_t(r) >> window;
+            l = std::size_t(std::lower_bound(owned.begin() + directory[w], owned.begin() + directory[w + 1], r) -
+                            owned.begin());
+        }
         return l < rows && owned[l] == r ? l : rows;
     };
     int threads = 1;

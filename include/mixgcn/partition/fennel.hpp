@@ -43,7 +43,7 @@ struct fennel {
     double capacity = 1.1;   // max part row cost = capacity·W/P
     int passes = 1;          // restreaming: later passes see earlier assignments
     bool shuffle = false;    // stream in a seeded random order instead of id order
-    int rounds = 64;         // partition_rows: synchronisations per pass (more: fresher, more messages)
+    int rounds = 256;        // partition_rows: synchronisations per pass (more: fresher, more messages)
 
     static constexpr std::string_view name() noexcept { return "fennel"; }
 

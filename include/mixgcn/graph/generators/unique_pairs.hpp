@@ -2,7 +2,8 @@
 // Distinct undirected pairs for the generators, drawn and deduplicated on the OpenMP
 // threads. The answer depends on the seed only, never on the thread count: draws come in
 // fixed chunks, each from its own derived stream, and the keys (u << 32 | v, u < v) are
-// put in order by a bucket sort whose buckets are fixed by the node count.
+// put in order by a bucket sort whose buckets are fixed by the node count
+// (core/parallel_sort.hpp).
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -10,60 +11,12 @@
 #include <vector>
 
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/parallel_sort.hpp"
 #include "mixgcn/core/rng.hpp"
 
 namespace mixgcn::graph::detail {
 
 inline constexpr std::uint64_t no_pair = ~std::uint64_t{0};  // a self-loop draw, dropped
-
-// Sorts `keys` (high 32 bits < nodes) and removes repeats (and no_pair), in parallel:
-// scatter into fixed buckets by the high half, sort and deduplicate each bucket, compact.
-inline void sort_unique_keys(std::vector<std::uint64_t>& keys, std::uint64_t nodes) {
-    const std::size_t n = keys.size();
-    constexpr std::size_t buckets = 4096, chunk = std::size_t(1) << 20;
-    const std::size_t chunks = (n + chunk - 1) / chunk;
-    const auto bucket_of = [&](std::uint64_t k) {
-        return k == no_pair ? buckets - 1 : std::size_t((k >> 32) * buckets / nodes);
-    };
-    // Counts per (chunk, bucket), then every chunk's start in every bucket, bucket-major.
-    std::vector<std::size_t> at(chunks * buckets, 0), begin(buckets + 1, 0);
-#pragma omp parallel for schedule(static)
-    for (std::size_t c = 0; c < chunks; ++c)
-        for (std::size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i) ++at[c * buckets + bucket_of(keys[i])];
-    std::size_t offset = 0;
-    for (std::size_t b = 0; b < buckets; ++b) {
-        begin[b] = offset;
-        for (std::size_t c = 0; c < chunks; ++c) {
-            const std::size_t count = at[c * buckets + b];
-            at[c * buckets + b] = offset;
-            offset += count;
-        }
-    }
-    begin[buckets] = offset;
-    std::vector<std::uint64_t> out(n);
-#pragma omp parallel for schedule(static)
-    for (std::size_t c = 0; c < chunks; ++c)
-        for (std::size_t i = c * chunk; i < std::min(n, (c + 1) * chunk); ++i)
-            out[at[c * buckets + bucket_of(keys[i])]++] = keys[i];
-    std::vector<std::size_t> kept(buckets, 0);
-#pragma omp parallel for schedule(dynamic, 16)
-    for (std::size_t b = 0; b < buckets; ++b) {
-        auto* first = out.data() + begin[b];
-        auto* last = out.data() + begin[b + 1];
-        std::sort(first, last);
-        last = std::unique(first, last);
-        if (last != first && *(last - 1) == no_pair) --last;
-        kept[b] = std::size_t(last - first);
-    }
-    std::size_t size = 0;
-    for (std::size_t b = 0; b < buckets; ++b) {
-        std::copy(out.begin() + std::ptrdiff_t(begin[b]), out.begin() + std::ptrdiff_t(begin[b] + kept[b]),
-                  out.begin() + std::ptrdiff_t(size));
-        size += kept[b];
-    }
-    out.resize(size);
-    keys = std::move(out);
-}
 
 // Unique undirected pairs (u < v, u and v < nodes) until `target` of them exist; returns
 // exactly `target`, sorted. Each round draws a little more than is missing, in chunks of
@@ -92,7 +45,8 @@ std::vector<std::uint64_t> unique_pairs(std::int64_t target, std::uint64_t nodes
                 keys[have + i] = u == v ? no_pair : std::uint64_t(u) << 32 | std::uint64_t(v);
             }
         }
-        sort_unique_keys(keys, nodes);
+        mixgcn::detail::parallel_sort_unique(keys, nodes, 32);
+        if (!keys.empty() && keys.back() == no_pair) keys.pop_back();
         if (keys.size() >= want) break;
         if (keys.size() == have || round > 200)
             throw error(mixgcn::detail::concat(who, ": cannot place ", target, " distinct edges (stuck at ", keys.size(),

@@ -20,7 +20,8 @@
 //
 // Memory per rank: the rows it was given, one 32-bit slot per non-zero, its ghosts' ids
 // and parts, its rows' subscriber lists (as many entries as other ranks' ghost edges into
-// them, at most its non-zeros) and O(parts + ranks): no O(N) array.
+// them, at most its non-zeros), a directory of N/256 ghost offsets (to find a ghost's slot)
+// and O(parts + ranks): no array of N entries. Setup runs on the OpenMP threads.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -32,6 +33,7 @@
 
 #include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/parallel_sort.hpp"
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/detail/fennel_rule.hpp"
 #include "mixgcn/partition/row_ranges.hpp"
@@ -69,7 +71,7 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
     // Slots: this rank's rows are [0, n), its ghosts n + their index in the sorted ghost
     // ids; self loops get none (kNone).
     constexpr std::uint32_t kNone = std::numeric_limits<std::uint32_t>::max();
-    std::vector<std::int64_t> ghosts;
+    std::vector<std::uint64_t> ghosts;
     std::int64_t my_cost = 0, loops = 0;
     const std::int64_t last = first + std::int64_t(n);
     for (std::size_t i = 0; fault.empty() && i < n; ++i) {
@@ -83,12 +85,11 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
             } else if (c == self) {
                 ++loops;
             } else if (c < first || c >= last) {
-                ghosts.push_back(c);
+                ghosts.push_back(std::uint64_t(c));
             }
         }
     }
-    std::sort(ghosts.begin(), ghosts.end());
-    ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
+    mixgcn::detail::parallel_sort_unique(ghosts, std::uint64_t(nodes), 0);
     if (fault.empty() && n + ghosts.size() >= kNone)
         fault = mixgcn::detail::concat(n, " rows and ", ghosts.size(), " ghosts exceed 32-bit slots");
     // Totals, and how many ranks found a fault.
@@ -98,34 +99,46 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
     require(fault.empty(), who, " (rank ", me, "): ", fault);
     require(totals[2] == 0, who, " (rank ", me, "): another rank holds malformed rows or a column outside [0, ", nodes,
             ") (its error names it)");
+    // A ghost's index: a directory of the first ghost at or past every multiple of 256
+    // ids (N/256 entries), then a search among the few ghosts of that window.
+    constexpr int window = 8;
+    std::vector<std::uint32_t> directory(std::size_t(std::uint64_t(nodes) >> window) + 2, 0);
+    for (std::size_t w = 0, g = 0; w < directory.size(); ++w) {
+        while (g < ghosts.size() && (ghosts[g] >> window) < w) ++g;
+        directory[w] = std::uint32_t(g);
+    }
     std::vector<std::uint32_t> slot(rows.col_idx.size());
-    for (std::size_t i = 0; i < n; ++i)
+#pragma omp parallel for schedule(dynamic, 1024)
+    for (std::int64_t i = 0; i < std::int64_t(n); ++i)
         for (auto e = rows.row_begin(Index(i)); e < rows.row_end(Index(i)); ++e) {
             const auto c = std::int64_t(rows.col_idx[std::size_t(e)]);
-            if (c == first + std::int64_t(i))
+            if (c == first + i) {
                 slot[std::size_t(e)] = kNone;
-            else if (c >= first && c < last)
+            } else if (c >= first && c < last) {
                 slot[std::size_t(e)] = std::uint32_t(c - first);
-            else
-                slot[std::size_t(e)] = std::uint32_t(
-                    n + std::size_t(std::lower_bound(ghosts.begin(), ghosts.end(), c) - ghosts.begin()));
+            } else {
+                const auto w = std::size_t(std::uint64_t(c) >> window);
+                const auto from = ghosts.begin() + directory[w], to = ghosts.begin() + directory[w + 1];
+                slot[std::size_t(e)] = std::uint32_t(n + std::size_t(std::lower_bound(from, to, std::uint64_t(c)) - ghosts.begin()));
+            }
         }
 
     // Ghost requests: sorted ghosts are grouped by holder (the ranges are consecutive).
     // What comes back, per requesting rank, are this rank's rows it needs, ascending.
     const auto np = static_cast<std::size_t>(P);
     std::vector<std::size_t> ask(np, 0), ghost_begin(np + 1, 0);
-    for (const auto g : ghosts) ++ask[static_cast<std::size_t>(ranges.holder(g))];
+    for (const auto g : ghosts) ++ask[static_cast<std::size_t>(ranges.holder(std::int64_t(g)))];
     for (std::size_t q = 0; q < np; ++q) ghost_begin[q + 1] = ghost_begin[q] + ask[q];
     std::vector<std::size_t> asked_counts;
-    const auto asked = comm::exchange_grouped<std::int64_t>(comm, ghosts, ask, &asked_counts);
+    const auto asked = comm::exchange_grouped<std::uint64_t>(comm, ghosts, ask, &asked_counts);
     std::vector<std::uint32_t> subscribed(asked.size());
     std::vector<std::size_t> sub_begin(np + 1, 0);
     for (std::size_t q = 0; q < np; ++q) sub_begin[q + 1] = sub_begin[q] + asked_counts[q];
     for (std::size_t k = 0; k < asked.size(); ++k) {
-        require(asked[k] >= first && asked[k] < last, who, " (rank ", me, "): asked for row ", asked[k],
-                " outside its rows [", first, ", ", last, ")");
-        subscribed[k] = std::uint32_t(asked[k] - first);
+        const auto row = std::int64_t(asked[k]);
+        require(row >= first && row < last, who, " (rank ", me, "): asked for row ", row, " outside its rows [", first,
+                ", ", last, ")");
+        subscribed[k] = std::uint32_t(row - first);
     }
 
     const auto total_cost = std::int64_t(totals[0]);
@@ -188,7 +201,7 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
                 out_counts[q] = sub_next[q] - from;
                 const std::int64_t end = ranges.first(int(q)) + block(int(q), k).second;
                 const std::size_t g0 = ghost_next[q];
-                while (ghost_next[q] < ghost_begin[q + 1] && ghosts[ghost_next[q]] < end) ++ghost_next[q];
+                while (ghost_next[q] < ghost_begin[q + 1] && std::int64_t(ghosts[ghost_next[q]]) < end) ++ghost_next[q];
                 in_counts[q] = ghost_next[q] - g0;
             }
             std::size_t incoming = 0;
