@@ -38,6 +38,7 @@
 #include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
+#include "mixgcn/core/sorted_ids.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/io/dataset.hpp"
 #include "mixgcn/io/edge_list.hpp"
@@ -411,27 +412,13 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     const std::size_t rows = owned.size(), total = own.size() + received.size();
     const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
     const auto key_at = [&](std::size_t i) { return i < own.size() ? own[i] : received[i - own.size()]; };
-    // Scattered owners: a directory of the first owned row at or past every multiple of
-    // 256 ids (N/256 entries), then a search among the few owned rows of that window.
-    constexpr int window = 8;
-    std::vector<std::uint32_t> directory;
-    if (!contiguous) {
-        directory.assign((std::size_t(out.nodes) >> window) + 2, 0);
-        for (std::size_t w = 0, g = 0; w < directory.size(); ++w) {
-            while (g < rows && (std::size_t(owned[g]) >> window) < w) ++g;
-            directory[w] = std::uint32_t(g);
-        }
-    }
+    // Scattered owners: a directory over the owned ids (core/sorted_ids.hpp), N/256 offsets.
+    const mixgcn::detail::sorted_id_index<index_t> owned_index(
+        contiguous ? std::span<const index_t>{} : std::span<const index_t>(owned), contiguous ? 0 : std::uint64_t(out.nodes));
     const auto local_of = [&](std::uint64_t key) {  // rows when the row is not this rank's
         const auto r = static_cast<index_t>(key >> 32);
-        std::size_t l = rows;
-        if (contiguous) {
-            l = std::size_t(std::uint32_t(r - owned.front()));
-        } else if (r >= 0 && r < out.nodes) {
-            const auto w = std::size_t(r) >> window;
-            l = std::size_t(std::lower_bound(owned.begin() + directory[w], owned.begin() + directory[w + 1], r) -
-                            owned.begin());
-        }
+        if (!contiguous) return owned_index.find(r);
+        const auto l = std::size_t(std::uint32_t(r - owned.front()));
         return l < rows && owned[l] == r ? l : rows;
     };
     int threads = 1;

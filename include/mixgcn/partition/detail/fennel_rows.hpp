@@ -34,6 +34,7 @@
 #include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/parallel_sort.hpp"
+#include "mixgcn/core/sorted_ids.hpp"
 #include "mixgcn/partition/common.hpp"
 #include "mixgcn/partition/detail/fennel_rule.hpp"
 #include "mixgcn/partition/row_ranges.hpp"
@@ -99,14 +100,7 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
     require(fault.empty(), who, " (rank ", me, "): ", fault);
     require(totals[2] == 0, who, " (rank ", me, "): another rank holds malformed rows or a column outside [0, ", nodes,
             ") (its error names it)");
-    // A ghost's index: a directory of the first ghost at or past every multiple of 256
-    // ids (N/256 entries), then a search among the few ghosts of that window.
-    constexpr int window = 8;
-    std::vector<std::uint32_t> directory(std::size_t(std::uint64_t(nodes) >> window) + 2, 0);
-    for (std::size_t w = 0, g = 0; w < directory.size(); ++w) {
-        while (g < ghosts.size() && (ghosts[g] >> window) < w) ++g;
-        directory[w] = std::uint32_t(g);
-    }
+    const mixgcn::detail::sorted_id_index<std::uint64_t> ghost_index(ghosts, std::uint64_t(nodes));
     std::vector<std::uint32_t> slot(rows.col_idx.size());
 #pragma omp parallel for schedule(dynamic, 1024)
     for (std::int64_t i = 0; i < std::int64_t(n); ++i)
@@ -117,9 +111,7 @@ std::vector<int> fennel_rows(const fennel_knobs& knobs, int rounds, Comm& comm,
             } else if (c >= first && c < last) {
                 slot[std::size_t(e)] = std::uint32_t(c - first);
             } else {
-                const auto w = std::size_t(std::uint64_t(c) >> window);
-                const auto from = ghosts.begin() + directory[w], to = ghosts.begin() + directory[w + 1];
-                slot[std::size_t(e)] = std::uint32_t(n + std::size_t(std::lower_bound(from, to, std::uint64_t(c)) - ghosts.begin()));
+                slot[std::size_t(e)] = std::uint32_t(n + ghost_index.find(std::uint64_t(c)));
             }
         }
 
