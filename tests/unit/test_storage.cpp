@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "mixgcn/core/buffer.hpp"
+#include "mixgcn/core/parallel_sort.hpp"
+#include "mixgcn/core/sorted_ids.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/graph/normalize.hpp"
@@ -303,3 +305,44 @@ TEST_CASE("aligned_buffer: a large buffer is zero yet untouched until its user w
     CHECK(small_zero);
 }
 #endif
+
+TEST_CASE("sorted_id_index finds every id's position and nothing else, at word edges and with signed ids") {
+    mixgcn::rng g(29);
+    for (const std::uint64_t range : {std::uint64_t(1), std::uint64_t(63), std::uint64_t(64), std::uint64_t(65),
+                                      std::uint64_t(1000), std::uint64_t(70001)}) {
+        for (const double density : {0.0, 0.01, 0.5, 1.0}) {
+            std::vector<index_t> ids;
+            for (std::uint64_t v = 0; v < range; ++v)
+                if (g.uniform() < density) ids.push_back(index_t(v));
+            const mixgcn::detail::sorted_id_index<index_t> index(ids, range);
+            for (std::uint64_t v = 0; v < range; ++v) {
+                const auto it = std::lower_bound(ids.begin(), ids.end(), index_t(v));
+                const std::size_t want = it != ids.end() && *it == index_t(v) ? std::size_t(it - ids.begin()) : ids.size();
+                REQUIRE(index.find(index_t(v)) == want);
+            }
+            CHECK(index.find(index_t(-1)) == ids.size());
+            CHECK(index.find(index_t(range)) == ids.size());
+        }
+    }
+    const std::vector<index_t> unsorted{3, 2};
+    CHECK_THROWS_AS((mixgcn::detail::sorted_id_index<index_t>(unsorted, 10)), mixgcn::invalid_argument);
+    const std::vector<index_t> outside{3, 10};
+    CHECK_THROWS_AS((mixgcn::detail::sorted_id_index<index_t>(outside, 10)), mixgcn::invalid_argument);
+}
+
+TEST_CASE("parallel_sort_unique equals std::sort + std::unique, sentinels last") {
+    mixgcn::rng g(31);
+    for (const std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(5000), std::size_t(3) << 20}) {
+        std::vector<std::uint64_t> keys(n);
+        const std::uint64_t limit = 1000;
+        for (auto& k : keys) {
+            const std::uint64_t hi = g.uniform() < 0.01 ? limit + 7 : std::uint64_t(g.uniform() * double(limit));
+            k = (hi << 20) | std::uint64_t(g.uniform() * 64.0);  // many repeats
+        }
+        auto want = keys;
+        std::sort(want.begin(), want.end());
+        want.erase(std::unique(want.begin(), want.end()), want.end());
+        mixgcn::detail::parallel_sort_unique(keys, limit, 20);
+        REQUIRE(keys == want);
+    }
+}

@@ -412,7 +412,7 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     const std::size_t rows = owned.size(), total = own.size() + received.size();
     const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
     const auto key_at = [&](std::size_t i) { return i < own.size() ? own[i] : received[i - own.size()]; };
-    // Scattered owners: a directory over the owned ids (core/sorted_ids.hpp), N/256 offsets.
+    // Scattered owners: an O(1) index of the owned ids (core/sorted_ids.hpp), N/4 bytes.
     const mixgcn::detail::sorted_id_index<index_t> owned_index(
         contiguous ? std::span<const index_t>{} : std::span<const index_t>(owned), contiguous ? 0 : std::uint64_t(out.nodes));
     const auto local_of = [&](std::uint64_t key) {  // rows when the row is not this rank's

@@ -20,7 +20,8 @@
 //
 // Memory per rank: the rows it was given, one 32-bit slot per non-zero, its ghosts' ids
 // and parts, its rows' subscriber lists (as many entries as other ranks' ghost edges into
-// them, at most its non-zeros), a directory of N/256 ghost offsets (to find a ghost's slot)
+// them, at most its non-zeros), an index of the ghosts over the id range (to find a
+// ghost's slot: a bit and a count per 64 ids, 0.25 bytes per node, core/sorted_ids.hpp)
 // and O(parts + ranks): no array of N entries. Setup runs on the OpenMP threads.
 #include <algorithm>
 #include <cstdint>
