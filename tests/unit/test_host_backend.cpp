@@ -7,6 +7,10 @@
 #include <limits>
 #include <vector>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/reference/backend.hpp"
 #include "mixgcn/core/rng.hpp"
@@ -50,7 +54,9 @@ struct gemm_case {
 
 TEST_CASE_TEMPLATE("host gemm matches the reference for all transposes, betas, odd shapes and strides", V, float,
                    double) {
-    const gemm_case cases[] = {{1, 1, 1}, {7, 13, 5}, {33, 1, 17}, {64, 70, 3}, {129, 40, 65}, {5, 0, 4}, {0, 3, 2}};
+    // k = 600 spans three inner blocks of the kernel; 1000 rows run on the threads.
+    const gemm_case cases[] = {{1, 1, 1},   {7, 13, 5},  {33, 1, 17},    {64, 70, 3},  {129, 40, 65},
+                               {5, 0, 4},   {0, 3, 2},   {37, 600, 20},  {1000, 64, 17}, {15, 9, 8}};
     const V nan = std::numeric_limits<V>::quiet_NaN();
     std::uint64_t seed = 100;
     for (const auto& gc : cases)
@@ -103,6 +109,30 @@ TEST_CASE_TEMPLATE("host gemm matches the reference for all transposes, betas, o
                         CHECK(touched == 0);
                     }
 }
+
+#ifdef _OPENMP
+TEST_CASE_TEMPLATE("host gemm gives the same bits on 1 and 2 threads", V, float, double) {
+    // Each element of C is summed by one thread in one order (gemm_kernel.hpp).
+    for (const bool ta : {false, true}) {
+        const std::size_t m = 2000, k = 300, n = 40;
+        std::vector<V> ab, bb, c1b, c2b;
+        auto a = make_view(ab, ta ? k : m, ta ? m : k, ta ? m : k, V(0));
+        auto b = make_view(bb, k, n, n, V(0));
+        fill_random(a, 5);
+        fill_random(b, 6);
+        auto c1 = make_view(c1b, m, n, n, V(0));
+        auto c2 = make_view(c2b, m, n, n, V(0));
+        const int before = omp_get_max_threads();
+        const auto top = ta ? transpose::yes : transpose::no;
+        omp_set_num_threads(1);
+        host::gemm(top, transpose::no, V(1), const_matrix_view<V>(a), const_matrix_view<V>(b), V(0), c1);
+        omp_set_num_threads(2);
+        host::gemm(top, transpose::no, V(1), const_matrix_view<V>(a), const_matrix_view<V>(b), V(0), c2);
+        omp_set_num_threads(before);
+        CHECK(c1b == c2b);
+    }
+}
+#endif
 
 TEST_CASE_TEMPLATE("host gemm rejects mismatched shapes", V, float, double) {
     dense_matrix<V> a(4, 5), b(6, 3), c(4, 3);

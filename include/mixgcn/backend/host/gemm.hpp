@@ -1,13 +1,15 @@
 #pragma once
-// Dense c = alpha · op(a) · op(b) + beta · c through Eigen. The views are row-major with
-// a row stride, which is exactly Eigen's RowMajor Map with an OuterStride, so no copy is
-// made. Eigen's GEMM is cache-blocked, vectorised, and uses the OpenMP threads when the
-// translation unit is compiled with OpenMP.
+// Dense c = alpha · op(a) · op(b) + beta · c on the row-major views with their strides, no
+// copy made. float and double run the register-tiled kernel of gemm_kernel.hpp (faster than
+// Eigen on GCN's tall, narrow shapes, docs/kernels.md); other value types go through Eigen
+// (a RowMajor Map with an OuterStride is exactly such a view).
 #include <cstddef>
+#include <type_traits>
 
 #include <Eigen/Core>
 
 #include "mixgcn/backend/common.hpp"
+#include "mixgcn/backend/host/gemm_kernel.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/dense.hpp"
 
@@ -42,6 +44,15 @@ void gemm(transpose ta, transpose tb, V alpha, const_matrix_view<V> a, const_mat
             cm.setZero();
         else if (beta != V(1))
             cm *= beta;
+        return;
+    }
+    if constexpr (std::is_same_v<V, float> || std::is_same_v<V, double>) {
+        // op(a)(i, p) = a[i·rsa + p·csa], op(b)(p, j) = b[p·rsb + j·csb]; a view with one
+        // row may carry stride 0.
+        const auto stride = [](auto v) { return v.stride() < v.cols() ? v.cols() : v.stride(); };
+        const std::size_t sa = stride(a), sb = stride(b);
+        gemm_kernel::gemm(m, n, k, alpha, a.data(), at ? 1 : sa, at ? sa : 1, b.data(), bt ? 1 : sb, bt ? sb : 1, beta,
+                          c.data(), stride(c));
         return;
     }
     const auto am = eigen_map(a);
