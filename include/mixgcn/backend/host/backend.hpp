@@ -1,5 +1,5 @@
 #pragma once
-// The host backend: OpenMP threads, per-width vectorised aggregation, Eigen GEMM. Same
+// The host backend: OpenMP threads, per-width vectorised aggregation, register-tiled GEMM. Same
 // static surface, argument order and semantics as backend::reference, which is what
 // its tests compare against.
 #include <cstddef>
