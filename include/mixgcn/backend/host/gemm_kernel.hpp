@@ -1,9 +1,9 @@
 #pragma once
 // Dense C = alpha·op(A)·op(B) + beta·C for GCN's shapes: one long dimension (the rows of
 // H·W and dT·Wᵀ, or the reduction over rows in dW = Hᵀ·dT) and short others (feature
-// widths of 8 to a few hundred). Eigen's general GEMM reaches 55-70 GFLOP/s on 2 AVX2 cores
-// at width 128 but 14-44 at widths 8-47 (dT·Wᵀ, the last layer's shapes); this kernel
-// runs 1.0-1.2x Eigen at width 128 and 1.35-1.9x at those (docs/kernels.md).
+// widths of 8 to a few hundred). Eigen's general GEMM reaches 55-67 GFLOP/s on 2 AVX2 cores
+// at width 128 but 13-44 on dT·Wᵀ at widths 8-47 (the last layer's shapes); this kernel
+// runs 0.96-1.14x Eigen at width 128 and 1.35-1.65x on those (docs/kernels.md).
 //
 // The micro-kernel keeps an R × (NV vectors) tile of C in registers and, per step of the
 // inner dimension, broadcasts R values of op(A) and loads NV vectors of op(B) (BLIS's
