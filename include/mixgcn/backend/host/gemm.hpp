@@ -18,15 +18,20 @@ namespace mixgcn::backend::host_detail {
 template <class V>
 using eigen_row_major = Eigen::Matrix<V, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
+// A view's row stride as the kernels take it: an empty or single-row view may carry
+// stride 0, and only stride >= cols is meaningful.
+template <class T>
+std::size_t row_stride(matrix_view<T> m) noexcept {
+    return m.stride() < m.cols() ? m.cols() : m.stride();
+}
+
 template <class T>
 auto eigen_map(matrix_view<T> m) {
     using V = typename matrix_view<T>::value_type;
     using map_type = Eigen::Map<std::conditional_t<std::is_const_v<T>, const eigen_row_major<V>, eigen_row_major<V>>,
                                 Eigen::Unaligned, Eigen::OuterStride<>>;
-    // An empty or single-row view may carry stride 0; Eigen only needs stride >= cols.
-    const auto stride = static_cast<Eigen::Index>(m.stride() < m.cols() ? m.cols() : m.stride());
     return map_type(m.data(), static_cast<Eigen::Index>(m.rows()), static_cast<Eigen::Index>(m.cols()),
-                    Eigen::OuterStride<>(stride));
+                    Eigen::OuterStride<>(static_cast<Eigen::Index>(row_stride(m))));
 }
 
 template <class V>
@@ -47,12 +52,10 @@ void gemm(transpose ta, transpose tb, V alpha, const_matrix_view<V> a, const_mat
         return;
     }
     if constexpr (std::is_same_v<V, float> || std::is_same_v<V, double>) {
-        // op(a)(i, p) = a[i·rsa + p·csa], op(b)(p, j) = b[p·rsb + j·csb]; a view with one
-        // row may carry stride 0.
-        const auto stride = [](auto v) { return v.stride() < v.cols() ? v.cols() : v.stride(); };
-        const std::size_t sa = stride(a), sb = stride(b);
+        // op(a)(i, p) = a[i·rsa + p·csa], op(b)(p, j) = b[p·rsb + j·csb].
+        const std::size_t sa = row_stride(a), sb = row_stride(b);
         gemm_kernel::gemm(m, n, k, alpha, a.data(), at ? 1 : sa, at ? sa : 1, b.data(), bt ? 1 : sb, bt ? sb : 1, beta,
-                          c.data(), stride(c));
+                          c.data(), row_stride(c));
         return;
     }
     const auto am = eigen_map(a);
