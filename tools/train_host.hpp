@@ -343,6 +343,7 @@ void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
     ctx.mem.features = ds.features.bytes();
     ctx.mine.owned = double(ds.num_nodes());
+    train::return_free_memory();  // what set-up freed, before training's peak
     if (pipeline) {
         parallel::pipeline_report r;
         ctx.res = parallel::train_pipeline<B, V>(comm, ds, adjacency, cluster_of, po, ctx.model, ctx.opt, to, &r);
@@ -410,9 +411,13 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
                                     : 0.0;
         train_tool::check_host_memory(a, comm, p, ctx.strategy_name, borrowed);
     }
-    const auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
+    auto op = graph::gcn_normalize<V>(adjacency, ctx.mode);
     parallel::strategy_report r;
     const bool balanced = a.get("balance", "off") == "on" || a.has("debug-slow-rank");
+    if (!balanced) {  // the balancer re-cuts from A; otherwise nothing reads it again: not held through training
+        ctx.nonzeros = adjacency.nnz();
+        ctx.adjacency = {};
+    }
     if (balanced) {
         if (so.kind == parallel::strategy_kind::mixture)
             r = train_balanced<parallel::mixture<B, V, Comm>>(ctx, hooks, op, owner, original_ids, so.chunks);
@@ -422,6 +427,14 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
         const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
         auto inner = with_options(ctx, to);
         parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
+            if (so.kind != parallel::strategy_kind::single) {
+                // The strategy holds its own Â (its rows, or a replica) and copies of its
+                // rows of the inputs; single trains on both in place. Not held twice.
+                op = {};
+                ds.features = {};
+                ds.labels = {};
+                ds.split = {};
+            }
             inner.train_with(strategy, in.data());
             ctx.res = std::move(inner.res);
             r = strategy.report();
@@ -429,7 +442,8 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
             if (inner.logits || inner.embeddings) inner.gather_outputs(strategy, in.data());
         });
     }
-    ctx.mem.graph = so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes;
+    ctx.mem.graph = (so.kind == parallel::strategy_kind::single ? op.bytes() : r.graph_bytes) +
+                    owner.size() * sizeof(int) + original_ids.size() * sizeof(index_t);  // the tool's own vectors
     record_report(ctx, r);
     // The cost model's bytes for this run, beside the measured ones. Not under the
     // balancer: its per-epoch all-reduce and any re-cut move bytes the model does not count.

@@ -74,13 +74,14 @@ dataset<V> obtain_dataset(const cli::args& a) {
 // Per-rank figures gathered to rank 0 for the JSON report: fixed fields, then three per
 // layer (exchanges, seconds in flight, seconds blocked) for the layout-switching strategies.
 struct rank_figures {
-    static constexpr std::size_t fixed = 9;
+    static constexpr std::size_t fixed = 10;
     double bytes_sent = 0, bytes_received = 0, comm_seconds = 0, compute_seconds = 0, peak_rss = 0, owned = 0, halo = 0;
+    double baseline_rss = 0;  // resident before the run loaded anything
     double predicted_sent = -1, predicted_received = -1;  // -1: no prediction for this strategy
     std::vector<double> layers;
     std::vector<double> pack(std::size_t layer_count) const {
         std::vector<double> v{bytes_sent, bytes_received, comm_seconds, compute_seconds, peak_rss, owned, halo,
-                              predicted_sent, predicted_received};
+                              predicted_sent, predicted_received, baseline_rss};
         v.resize(fixed + 3 * layer_count, 0.0);
         for (std::size_t i = 0; i < layers.size() && fixed + i < v.size(); ++i) v[fixed + i] = layers[i];
         return v;
@@ -155,6 +156,7 @@ struct run_context {
                         device.empty() ? "" : " on ", device.c_str(), sizeof(V) == 4 ? "float" : "double",
                         strategy.name(), comm.size());
         train::trainer<B, V, S> trainer(strategy, model, opt, data, to);
+        train::return_free_memory();  // what set-up freed, before training's peak
         res = trainer.run();
     }
 
@@ -444,6 +446,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         recorder->set_origin(trace::clock::now());
     }
     trace::scoped_recording recording(recorder ? &*recorder : nullptr);
+    const std::size_t baseline_rss = train::rss_bytes();
     const auto t_load = std::chrono::steady_clock::now();
     // --load partitioned: every rank reads only its share (parallel/partitioned_load.hpp)
     // and holds only its rows; the figures of the whole graph are summed over the ranks.
@@ -496,7 +499,12 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     if (partitioned) comm.all_reduce(std::span<std::int32_t>(&negative, 1), comm::reduce_op::max);  // any rank's
     const bool non_negative = negative == 0;
     if (feature_norm == "row" || (feature_norm == "auto" && non_negative)) graph::row_normalize(ds.features);
-    if (!partitioned) adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+    if (!partitioned) {
+        adjacency = graph::build_adjacency<index_t, V>(ds.edges, {}, &report);
+        // Nothing reads the edge list after A exists (ds.edges.num_nodes stays): not held
+        // through training.
+        ds.edges.edges = decltype(ds.edges.edges)();
+    }
     // Reading (or generating), validating, normalising the features and building Â.
     const double load_seconds =
         trace::interval("load dataset", trace::category::setup, t_load, std::chrono::steady_clock::now());
@@ -569,10 +577,11 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     auto& mine = ctx.mine;
 
     if (!quiet && tty) std::printf("\n");
-    mem.activations = model.activation_bytes();
+    mem.activations = model.peak_activation_bytes();  // the most held at once, not what is left
     mem.parameters_and_optimizer = model.parameter_count() * sizeof(V) * 4;  // value, grad, two moments
     const auto peak = train::peak_rss_bytes();
     mine.peak_rss = double(peak);
+    mine.baseline_rss = double(baseline_rss);
     const std::size_t layer_count = static_cast<std::size_t>(mo.layers);
     const auto packed = mine.pack(layer_count);
     const std::size_t stride = packed.size();
@@ -648,6 +657,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         j.field("best_val_epoch", res.best_val_epoch).field("best_val_acc", res.best_val_acc);
         j.field("test_accuracy", res.test_acc).field("stopped_early", res.stopped_early);
         j.field("epoch_time_median_s", res.epoch_time_median()).field("peak_rss_bytes", peak);
+        j.field("baseline_rss_bytes", baseline_rss);
         if (ctx.device_peak_bytes) j.field("device_peak_bytes", ctx.device_peak_bytes);
         if (ctx.balance) write_balance(j, *ctx.balance, a);
         if (ctx.pipeline) write_pipeline(j, *ctx.pipeline);
@@ -662,6 +672,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
             j.begin_object();
             j.field("rank", r).field("bytes_sent", std::uint64_t(f[0])).field("bytes_received", std::uint64_t(f[1]));
             j.field("comm_seconds", f[2]).field("compute_seconds", f[3]).field("peak_rss_bytes", std::uint64_t(f[4]));
+            j.field("baseline_rss_bytes", std::uint64_t(f[9]));
             j.field("owned_nodes", std::uint64_t(f[5])).field("halo_nodes", std::uint64_t(f[6]));
             if (f[7] >= 0)
                 j.field("predicted_bytes_sent", std::uint64_t(f[7])).field("predicted_bytes_received", std::uint64_t(f[8]));

@@ -10,6 +10,7 @@
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/parallel/single.hpp"
 
 using namespace mixgcn;
@@ -180,6 +181,57 @@ TEST_CASE("whole models (1, 2 and 3 layers) match finite differences, loss inclu
             check_gradient(p->value.values(), analytic.values(), loss, p->name);
         }
     }
+}
+
+TEST_CASE("a model's activation peak is the planner's replay of its buffers, and backward frees what it read") {
+    // The meter's peak (every buffer counts itself) against plan::detail::activations, an
+    // independent replay of when each layer allocates and frees, over three steps of
+    // train forward, backward and evaluation: both orders, 1-3 layers, dropout on and off
+    // (the redraw block, the dropped input), the evaluation cache on and off.
+    const index_t n = 300;
+    const auto op = random_operator(n, 900, 5);
+    parallel::single<B, V> strategy(op);
+    const auto x = random_matrix(std::size_t(n), 12, 6);
+    std::vector<std::int32_t> labels(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < n; ++i) labels[std::size_t(i)] = std::int32_t(i % 5);
+    std::vector<index_t> train;
+    for (index_t i = 0; i < n; i += 3) train.push_back(i);
+    for (int layers : {1, 2, 3})
+        for (double dropout : {0.0, 0.5})
+            for (bool cache : {true, false})
+                for (auto order : {nn::product_order::automatic, nn::product_order::transform_first}) {
+                    CAPTURE(layers);
+                    CAPTURE(dropout);
+                    CAPTURE(cache);
+                    CAPTURE(int(order));
+                    nn::model_options mo;
+                    mo.in = 12;
+                    mo.hidden = 24;  // layer 0 aggregates first, a 24 -> 24 layer too, the last transforms first
+                    mo.classes = 5;
+                    mo.layers = layers;
+                    mo.dropout = dropout;
+                    mo.order = order;
+                    mo.cache_input_aggregation = cache;
+                    nn::gcn_model<B, V> model(mo);
+                    model.initialize(7);
+                    // Held after an evaluation: every output, ÂH, the cache, redraw blocks; after
+                    // backward the same but the logits (freed once the loss gradient exists).
+                    std::size_t kept = 0;
+                    const std::size_t logits_bytes = std::size_t(n) * mo.classes * sizeof(V);
+                    for (int step = 0; step < 3; ++step) {
+                        model.forward(strategy, x.cview(), true, 11 + std::uint64_t(step));
+                        model.backward(strategy, labels.data(), train, train.size());
+                        if (step > 0) CHECK(model.activation_bytes() + logits_bytes == kept);
+                        model.forward(strategy, x.cview(), false, 0);
+                        kept = model.activation_bytes();
+                    }
+                    parallel::plan::problem pp;
+                    pp.value_bytes = sizeof(V);
+                    pp.dropout = dropout;
+                    const double want = parallel::plan::detail::activations(
+                        parallel::cost::model_shape::of(mo), double(n), double(n), [](std::size_t w) { return w; }, pp);
+                    CHECK(double(model.peak_activation_bytes()) == want);
+                }
 }
 
 TEST_CASE("softmax cross-entropy gradient matches finite differences and ignores unlisted rows") {

@@ -17,8 +17,13 @@
 //     drop(H) never exists: T = drop(H)·W and dW = drop(H)ᵀ·dT run over row blocks,
 //     each block of drop(H) drawn from H, which the layer's caller keeps anyway (the
 //     previous layer's output, or the features).
+// Backward frees what it is done with before it allocates the next buffer: dT (or dZ·Wᵀ)
+// goes when backward returns, and the caller may free dZ once the layer has read it
+// (backward_to_input's callback), before the input gradient dH is allocated. Every
+// buffer counts itself on the layer's activation meter (nn/activation_memory.hpp).
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -28,6 +33,7 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/core/trace.hpp"
+#include "mixgcn/nn/activation_memory.hpp"
 #include "mixgcn/nn/init.hpp"
 #include "mixgcn/nn/parameter.hpp"
 
@@ -65,7 +71,15 @@ public:
                 " outside [0, 1)");
         transform_first_ = opt.order == product_order::transform_first ||
                            (opt.order == product_order::automatic && opt.out < opt.in);
+        attach(std::make_shared<activation_meter>());
     }
+
+    // Counts this layer's buffers on `meter` (a model shares one across its layers).
+    void attach(const std::shared_ptr<activation_meter>& meter) {
+        for (auto* m : {&input_, &mid_, &out_, &grad_mid_, &grad_input_, &redraw_block_, &eval_mid_}) m->attach(meter);
+        meter_ = meter;
+    }
+    const activation_meter& meter() const noexcept { return *meter_; }
 
     const layer_options& options() const noexcept { return opt_; }
     bool transform_first() const noexcept { return transform_first_; }
@@ -132,7 +146,7 @@ public:
                 }
             }
             aggregate(strategy, mid_.cview(), out_.view(), false);
-            mid_ = matrix{};  // backward needs Âᵀ·dZ, never T itself
+            mid_.release();  // backward needs Âᵀ·dZ, never T itself
             kept_input_ = dropped_ && has_own_dense<S>;
         } else if (!training && opt_.cache_eval_aggregation && seam::product_identity(strategy) != 0) {
             const eval_key key{seam::product_identity(strategy), h.data(), n, in.count, h.stride()};
@@ -149,7 +163,7 @@ public:
             trace::span sp("dense update", trace::category::dense);
             seam::dense_forward(strategy, mid_.cview(), w, out_.view());
         }
-        if (dropped_ && !kept_input_) input_ = matrix{};  // freed now, not held until backward
+        if (dropped_ && !kept_input_) input_.release();  // freed now, not held until backward
         B::bias_act(out_.view(), bias_.value.data() + out.begin, opt_.relu);
         return out_.cview();
     }
@@ -159,14 +173,61 @@ public:
     // completes them) and, when `dh` is given, the gradient w.r.t. the layer's input.
     template <parallel_strategy S>
     void backward(S& strategy, matrix_view<V> dz, std::optional<matrix_view<V>> dh) {
+        backward_impl(strategy, dz, bool(dh), [&] { return *dh; }, [] {});
+    }
+
+    // backward() into the layer's own input-gradient buffer, allocated only after
+    // `dz_consumed()` has been called: the point from which dZ is no longer read, so the
+    // caller can free dZ's storage before dH's is taken. Returns dH (valid until
+    // release_input_gradient() or the next backward), or an empty view when
+    // !input_gradient.
+    template <parallel_strategy S, class Consumed>
+    matrix_view<V> backward_to_input(S& strategy, matrix_view<V> dz, bool input_gradient, Consumed&& dz_consumed) {
+        const std::size_t n = dz.rows(), width = strategy.columns(opt_.in).count;
+        backward_impl(strategy, dz, input_gradient, [&] {
+            grad_input_.resize(n, width);
+            return grad_input_.view();
+        }, dz_consumed);
+        return input_gradient ? grad_input_.view() : matrix_view<V>{};
+    }
+    void release_input_gradient() { grad_input_.release(); }
+
+    const_matrix_view<V> output() const noexcept { return out_.cview(); }
+    // Frees the output, for a caller done with it before the next forward (the logits of
+    // a layer without ReLU once the loss gradient exists: backward does not read them).
+    void release_output() {
+        require(!opt_.relu, weight_.name, ": a ReLU layer's output is read by its backward");
+        out_.release();
+    }
+
+    // Forgets the cached Â·X (call when the input matrix or the operator changed in place).
+    void invalidate_cache() noexcept { cached_ = {}; }
+
+    // Bytes this layer's buffers hold now (between forward and backward: what it caches).
+    std::size_t activation_bytes() const noexcept {
+        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() +
+               grad_input_.bytes() + redraw_block_.bytes();
+    }
+    std::size_t parameter_bytes() const noexcept {
+        return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
+    }
+
+private:
+    // The backward pass. dh() gives the input gradient's view when input_gradient; it is
+    // asked for only after dz_consumed() (see backward_to_input).
+    template <class S, class Dh, class Consumed>
+    void backward_impl(S& strategy, matrix_view<V> dz, bool input_gradient, Dh&& dh_view, Consumed&& dz_consumed) {
         const std::size_t n = dz.rows();
         const column_slice in = strategy.columns(opt_.in), out = strategy.columns(opt_.out);
         if (opt_.relu) B::relu_backward(out_.cview(), dz);
         B::column_sum(const_matrix_view<V>(dz), bias_.grad.data() + out.begin);
         const auto w = weight_.value.cview();
+        std::optional<matrix_view<V>> dh;
         if (transform_first_) {
             grad_mid_.resize(n, out.count);
             aggregate(strategy, const_matrix_view<V>(dz), grad_mid_.view(), true);
+            dz_consumed();
+            if (input_gradient) dh = dh_view();
             trace::span sp("dense update", trace::category::dense);
             if (dropped_ && !kept_input_) {
                 redrawn_weight_grad(grad_mid_.cview());
@@ -177,7 +238,7 @@ public:
             }
         } else {
             std::optional<matrix_view<V>> dmid;
-            if (dh) {
+            if (input_gradient) {
                 grad_mid_.resize(n, in.count);
                 dmid = grad_mid_.view();
             }
@@ -185,26 +246,17 @@ public:
                 trace::span sp("dense update", trace::category::dense);
                 seam::dense_backward(strategy, mid_.cview(), const_matrix_view<V>(dz), w, weight_.grad.view(), dmid);
             }
-            if (dh) aggregate(strategy, grad_mid_.cview(), *dh, true);
+            dz_consumed();
+            if (input_gradient) {
+                dh = dh_view();
+                aggregate(strategy, grad_mid_.cview(), *dh, true);
+            }
         }
+        grad_mid_.release();  // dT or dZ·Wᵀ: read by nothing after this
+        if (kept_input_) input_.release();
         if (dh && dropped_) B::dropout_backward(*dh, V(opt_.dropout), drop_seed_, drop_at_);
     }
 
-    const_matrix_view<V> output() const noexcept { return out_.cview(); }
-
-    // Forgets the cached Â·X (call when the input matrix or the operator changed in place).
-    void invalidate_cache() noexcept { cached_ = {}; }
-
-    // Bytes held between forward and backward (the activations this layer caches).
-    std::size_t activation_bytes() const noexcept {
-        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() +
-               redraw_block_.bytes();
-    }
-    std::size_t parameter_bytes() const noexcept {
-        return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
-    }
-
-private:
     // A strategy that computes the dense update itself (seam::dense_forward and
     // dense_backward overridden: feature) is handed the whole dropped input.
     template <class S>
@@ -262,13 +314,16 @@ private:
     bool dropped_ = false;
     bool kept_input_ = false;  // input_ holds drop(h) until backward
     const_matrix_view<V> h_;   // the layer's input (undropped), valid until backward
-    matrix input_;             // drop(h): during forward, and until backward only when kept
+    using buffer = metered_matrix<B, V>;
+    std::shared_ptr<activation_meter> meter_;
+    buffer input_;             // drop(h): during forward, and until backward only when kept
     dropout_index drop_at_;    // where this rank's block sits, for drawing the mask again
     std::uint64_t drop_seed_ = 0;
-    matrix mid_;       // ÂH (aggregate first); T = H·W only during forward
-    matrix out_;       // activated output
-    matrix grad_mid_;  // dT  or  dZ·Wᵀ
-    matrix redraw_block_;  // a few MB of drop(H) rows drawn again in backward
+    buffer mid_;       // ÂH (aggregate first); T = H·W only during forward
+    buffer out_;       // activated output
+    buffer grad_mid_;  // dT  or  dZ·Wᵀ, during backward only
+    buffer grad_input_;    // dH when backward_to_input makes it, until the caller frees it
+    buffer redraw_block_;  // a few MB of drop(H) rows drawn again in backward
     // What eval_mid_, the cached Â·X of a constant input (evaluation only), was computed
     // from: the strategy's operator and layout (seam::product_identity, never reused,
     // unlike an address) and the input block.
@@ -278,7 +333,7 @@ private:
         std::size_t rows = 0, cols = 0, stride = 0;
         bool operator==(const eval_key&) const = default;
     };
-    matrix eval_mid_;
+    buffer eval_mid_;
     eval_key cached_;
 };
 

@@ -4,6 +4,7 @@
 // default and "every layer" is one flag.
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
@@ -49,10 +50,19 @@ public:
             lo.order = opt.order;
             lo.cache_eval_aggregation = l == 0 && opt.cache_input_aggregation;
             layers_.emplace_back(lo, static_cast<std::size_t>(l));
+            layers_.back().attach(meter_);
         }
+        dlogits_.attach(meter_);
     }
 
     const model_options& options() const noexcept { return opt_; }
+    // Counts this model's activations on `meter` (several models that are alive at once,
+    // a pipeline's micro-batch slots, share one to report their joint peak).
+    void attach(std::shared_ptr<activation_meter> meter) {
+        for (auto& l : layers_) l.attach(meter);
+        dlogits_.attach(meter);
+        meter_ = std::move(meter);
+    }
     std::size_t num_layers() const noexcept { return layers_.size(); }
     gcn_layer<B, V>& layer(std::size_t l) noexcept { return layers_[l]; }
     // Call when the input features were changed in place between evaluations.
@@ -135,28 +145,34 @@ public:
         dlogits_.resize(logits.rows(), logits.cols());
         const double loss = B::softmax_cross_entropy(logits, labels, rows.data(), rows.size(), dlogits_.view(),
                                                      V(1.0 / double(global_count == 0 ? 1 : global_count)));
-        return {loss, seam::from_rows(strategy, dlogits_.view())};
+        // backward reads neither the logits of a layer without ReLU nor, once the strategy
+        // has its own copy of the gradient, dlogits: both go now, before backward's buffers.
+        logits_ = {};
+        if (!layers_.back().options().relu) layers_.back().release_output();
+        const auto grad = seam::from_rows(strategy, dlogits_.view());
+        if (grad.data() != dlogits_.data()) dlogits_.release();
+        return {loss, grad};
     }
 
     // Backward of layers [first, last) from dz, the gradient of layer last-1's output
     // (consumed). Fills their parameters' gradients (unreduced) and returns the gradient
-    // of layer first's input when `input_gradient` (first > 0), else an empty view.
+    // of layer first's input when `input_gradient` (first > 0), else an empty view; it
+    // stays valid until the next backward_layers. Each layer's input gradient is freed
+    // once the layer below has read it, and dlogits once the top layer has.
     template <parallel_strategy S>
     matrix_view<V> backward_layers(S& strategy, matrix_view<V> dz, std::size_t first, std::size_t last,
                                    bool input_gradient) {
         require(first < last && last <= layers_.size(), "gcn_model: layers [", first, ", ", last, ") of ", layers_.size());
         require(!input_gradient || first > 0, "gcn_model: no gradient of the features is computed");
-        grads_.resize(layers_.size());
+        for (auto& layer : layers_) layer.release_input_gradient();  // the view returned last time
         for (std::size_t l = last; l-- > first;) {
             seam::begin_layer(strategy, l);
             trace::span sp("layer backward", trace::category::layer, int(l));
-            std::optional<matrix_view<V>> dh;
-            if (l > first || input_gradient) {
-                grads_[l].resize(dz.rows(), strategy.columns(layers_[l].options().in).count);
-                dh = grads_[l].view();
-            }
-            layers_[l].backward(strategy, dz, dh);
-            if (dh) dz = *dh;
+            const auto consumed = [&] {  // frees what held dz
+                if (l + 1 == last) dlogits_.release();
+                else layers_[l + 1].release_input_gradient();
+            };
+            dz = layers_[l].backward_to_input(strategy, dz, l > first || input_gradient, consumed);
         }
         return input_gradient ? dz : matrix_view<V>{};
     }
@@ -182,18 +198,16 @@ public:
         for (auto* p : parameters()) n += p->size();
         return n;
     }
-    std::size_t activation_bytes() const noexcept {
-        std::size_t b = dlogits_.bytes();
-        for (const auto& l : layers_) b += l.activation_bytes();
-        for (const auto& g : grads_) b += g.bytes();
-        return b;
-    }
+    // Activation bytes held now, and the most held at once since construction: the
+    // figure to budget for, since backward frees buffers as it goes.
+    std::size_t activation_bytes() const noexcept { return meter_->held; }
+    std::size_t peak_activation_bytes() const noexcept { return meter_->peak; }
 
 private:
     model_options opt_;
+    std::shared_ptr<activation_meter> meter_ = std::make_shared<activation_meter>();
     std::vector<gcn_layer<B, V>> layers_;
-    matrix dlogits_;
-    std::vector<matrix> grads_;
+    metered_matrix<B, V> dlogits_;
     const_matrix_view<V> logits_;  // the last forward's logits in row layout
 };
 

@@ -117,7 +117,7 @@ struct pipeline_report {
     double reduce_seconds = 0;   // replica gradient all-reduce and the step's loss sum
     double compute_seconds = 0;  // the rest of the steps
     double eval_seconds = 0;     // weight broadcast and whole-graph evaluation
-    std::size_t peak_activation_bytes = 0;  // the slots' layer activations, at their largest
+    std::size_t peak_activation_bytes = 0;  // the slots' activations at their joint largest (one meter)
     std::size_t slot_count = 0;
     std::uint64_t bytes_sent = 0, bytes_received = 0;
 
@@ -202,6 +202,11 @@ public:
         }
         const int in_flight = std::min(S_ - stage_, M_);  // warm-up forwards + the one of the 1F1B pair
         for (int k = 0; k < in_flight; ++k) slots_.emplace_back(model.options());
+        for (auto& sl : slots_) {  // one meter: the slots' peak is their joint peak
+            sl.model.attach(meter_);
+            sl.input.attach(meter_);
+            sl.grad.attach(meter_);
+        }
         for (const auto* p : detail::layer_params(model_, first_, last_)) acc_.emplace_back(p->size(), V(0));
     }
 
@@ -255,6 +260,7 @@ public:
         r.first_layer = first_;
         r.last_layer = last_;
         r.slot_count = slots_.size();
+        r.peak_activation_bytes = meter_->peak;
         return r;
     }
 
@@ -275,8 +281,8 @@ private:
         explicit slot(const nn::model_options& mo) : model(mo) {}
         nn::gcn_model<B, V> model;
         batch b;
-        dense_matrix<V> input;  // activation from the stage before (stage > 0)
-        dense_matrix<V> grad;   // gradient of this stage's output from the stage after
+        nn::metered_matrix<B, V> input;  // activation from the stage before (stage > 0)
+        nn::metered_matrix<B, V> grad;   // gradient of this stage's output from the stage after
         const_matrix_view<V> output;
         double unused_seconds = 0;
     };
@@ -327,7 +333,7 @@ private:
         const_matrix_view<V> x = sl.b.features.cview();
         if (stage_ > 0) {
             sl.input.resize(n, width_in(first_));
-            timed_p2p([&] { comm_.recv(std::span<V>(sl.input.data(), sl.input.size()), peer(stage_ - 1), 2 * m); });
+            timed_p2p([&] { comm_.recv(std::span<V>(sl.input.data(), n * sl.input.cols()), peer(stage_ - 1), 2 * m); });
             x = sl.input.cview();
         }
         if (n == 0) {
@@ -336,7 +342,6 @@ private:
         }
         strategy st(comm_, sl.b.op, sl.b.nodes.data(), sl.unused_seconds);
         sl.output = sl.model.forward_layers(st, x, std::size_t(first_), std::size_t(last_), true, seed);
-        report_.peak_activation_bytes = std::max(report_.peak_activation_bytes, activation_bytes());
     }
 
     void send_output(int m) {
@@ -348,7 +353,7 @@ private:
     void receive_gradient(int m) {
         slot& sl = slots_[std::size_t(m) % slots_.size()];
         sl.grad.resize(sl.b.nodes.size(), width_out(last_ - 1));
-        timed_p2p([&] { comm_.recv(std::span<V>(sl.grad.data(), sl.grad.size()), peer(stage_ + 1), 2 * m + 1); });
+        timed_p2p([&] { comm_.recv(std::span<V>(sl.grad.data(), sl.grad.rows() * sl.grad.cols()), peer(stage_ + 1), 2 * m + 1); });
     }
 
     // Backward of micro-batch m on this stage; returns the summed loss on the last stage.
@@ -374,12 +379,6 @@ private:
             timed_p2p([&] { comm_.send(std::span<const V>(), peer(stage_ - 1), 2 * m + 1); });
         }
         return loss;
-    }
-
-    std::size_t activation_bytes() {
-        std::size_t b = 0;
-        for (auto& sl : slots_) b += sl.model.activation_bytes() + sl.input.bytes() + sl.grad.bytes();
-        return b;
     }
 
     // One step: M micro-batches in 1F1B order, the replicas' gradients summed, one
@@ -486,6 +485,7 @@ private:
     std::vector<std::vector<index_t>> members_;
     std::vector<std::size_t> train_in_cluster_;
     std::vector<index_t> scratch_;
+    std::shared_ptr<nn::activation_meter> meter_ = std::make_shared<nn::activation_meter>();
     std::vector<slot> slots_;
     std::vector<std::vector<V>> acc_;  // this stage's gradients summed over the step's micro-batches
     std::optional<Comm> stage_comm_;

@@ -73,37 +73,80 @@ namespace detail {
 
 inline double csr_bytes(double rows, double nnz) { return nnz * 4.0 + (rows + 1) * 8.0; }
 
-// Activations the model keeps for a block of n rows whose width-w slice is cols(w)
-// (mirrors nn::gcn_layer and nn::gcn_model), plus the row-layout loss gradient. No
-// dropout mask is kept (backward draws it again), and a dropped input only by a
-// transform-first layer under a strategy with its own dense update (`own_dense`: feature);
-// other transform-first layers keep a block of a few MB that backward redraws rows into.
+// The most activation bytes the model holds at once for a block of n rows whose width-w
+// slice is cols(w): nn::gcn_layer's and nn::gcn_model's buffers replayed through one
+// training step and one evaluation pass, twice (the second step starts with what the
+// first left held), each allocated and freed where the layer code does it. No dropout
+// mask is kept (backward draws it again); the dropped input is held during an
+// aggregate-first layer's forward, and until backward only by a transform-first layer
+// under a strategy with its own dense update (`own_dense`: feature); other
+// transform-first layers keep a block of a few MB that backward redraws rows into.
+// dlogits has loss_rows rows (the row layout).
 template <class Cols>
 double activations(const cost::model_shape& m, double n, double loss_rows, Cols&& cols, const problem& p,
                    bool own_dense = false) {
     const double V = double(p.value_bytes);
-    double b = loss_rows * double(m.widths.back()) * V;  // dlogits
-    for (std::size_t l = 0; l < m.layers(); ++l) {
-        const double in = double(cols(m.in(l))), out = double(cols(m.out(l)));
-        if (p.dropout > 0 && m.transform_first[l]) {
-            if (own_dense) {
-                b += n * in * V;  // dropped copy
-            } else {              // the redraw block nn::gcn_layer keeps: ~4 MiB of rows, at least 256
-                const double rows = std::min(n, std::max(256.0, std::floor(4194304.0 / (V * std::max(in, 1.0)))));
-                b += rows * in * V;
+    const std::size_t L = m.layers();
+    struct meter {
+        double held = 0, peak = 0;
+        void take(double& slot, double bytes) {  // slot: what a buffer holds now
+            held += bytes - slot;
+            slot = bytes;
+            peak = std::max(peak, held);
+        }
+        void give(double& slot) {
+            held -= slot;
+            slot = 0;
+        }
+    } t;
+    std::vector<double> out(L, 0), mid(L, 0), redraw(L, 0), input(L, 0), dh(L, 0);
+    double eval_cache = 0, scratch = 0, grad_mid = 0, dlogits = 0;
+    const bool dropped = p.dropout > 0;
+    const auto forward = [&](bool training) {
+        for (std::size_t l = 0; l < L; ++l) {
+            const double in = double(cols(m.in(l))), o = double(cols(m.out(l)));
+            const bool tf = m.transform_first[l], drop = training && dropped;
+            const bool blocked = drop && tf && !own_dense;
+            if (drop && !blocked) t.take(input[l], n * in * V);
+            t.take(out[l], n * o * V);
+            if (tf) {
+                if (blocked)  // ~4 MiB of rows, at least 256
+                    t.take(redraw[l], std::min(n, std::max(256.0, std::floor(4194304.0 / (V * std::max(in, 1.0))))) * in * V);
+                t.take(scratch, n * o * V);  // T = H·W, freed once aggregated
+                t.give(scratch);
+            } else if (!training && l == 0 && m.eval_cache) {
+                t.take(eval_cache, n * in * V);
+            } else {
+                t.take(mid[l], n * in * V);
             }
+            if (drop && !(tf && own_dense)) t.give(input[l]);
         }
-        b += n * out * V;                          // output
-        if (m.transform_first[l]) {
-            b += n * out * V;  // grad_mid (H·W is freed after forward)
-        } else {
-            b += n * in * V;                          // mid (Â·H)
-            if (l > 0) b += n * in * V;               // grad_mid
-            if (l == 0 && m.eval_cache) b += n * in * V;  // cached Â·X
+    };
+    const auto step = [&] {
+        forward(true);
+        t.take(dlogits, loss_rows * double(m.widths.back()) * V);
+        t.give(out[L - 1]);  // the last layer has no ReLU: backward does not read its output
+        for (std::size_t l = L; l-- > 0;) {
+            const double in = double(cols(m.in(l))), o = double(cols(m.out(l)));
+            double& dz = l + 1 == L ? dlogits : dh[l + 1];
+            if (m.transform_first[l]) {
+                t.take(grad_mid, n * o * V);
+                t.give(dz);
+                if (l > 0) t.take(dh[l], n * in * V);
+            } else {
+                if (l > 0) t.take(grad_mid, n * in * V);
+                t.give(dz);
+                if (l > 0) t.take(dh[l], n * in * V);
+            }
+            t.give(grad_mid);
+            if (m.transform_first[l] && own_dense) t.give(input[l]);
         }
-        if (l > 0) b += n * in * V;  // the model's input gradient of layer l
-    }
-    return b;
+        t.give(dh[0]);
+        forward(false);
+    };
+    step();
+    step();
+    return t.peak;
 }
 
 inline std::size_t max_sparse_width(const cost::model_shape& m) {

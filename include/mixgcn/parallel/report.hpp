@@ -85,7 +85,7 @@ void finish_report(strategy_report* out, const S& strategy, const Inputs& in, Mo
     if (!out) return;
     *out = strategy.report();
     out->feature_bytes = in.bytes();
-    out->activation_bytes = model.activation_bytes();
+    out->activation_bytes = model.peak_activation_bytes();  // the most held at once
     out->parameter_bytes = model.parameter_count() * sizeof(typename S::value_type) * 4;
 }
 
