@@ -224,6 +224,8 @@ TEST_CASE("a model's activation peak is the planner's replay of its buffers, and
                         if (step > 0) CHECK(model.activation_bytes() + logits_bytes == kept);
                         model.forward(strategy, x.cview(), false, 0);
                         kept = model.activation_bytes();
+                        // What backward freed and the meter keeps never lifts the total above the peak.
+                        CHECK(model.meter().held() + model.meter().pooled() <= model.meter().peak());
                     }
                     parallel::plan::problem pp;
                     pp.value_bytes = sizeof(V);
@@ -232,6 +234,42 @@ TEST_CASE("a model's activation peak is the planner's replay of its buffers, and
                         parallel::cost::model_shape::of(mo), double(n), double(n), [](std::size_t w) { return w; }, pp);
                     CHECK(double(model.peak_activation_bytes()) == want);
                 }
+}
+
+TEST_CASE("the activation meter reuses freed storage of the same size and stays within its peak") {
+    nn::activation_meter<B, V> meter;
+    auto a = meter.take(10, 4);
+    auto b = meter.take(6, 5);
+    CHECK(meter.held() == 70 * sizeof(V));
+    CHECK(meter.peak() == 70 * sizeof(V));
+    CHECK(meter.allocated() == 70 * sizeof(V));
+    const V* storage = a.data();
+    meter.give(std::move(a));
+    CHECK(meter.held() == 30 * sizeof(V));
+    CHECK(meter.pooled() == 40 * sizeof(V));
+    auto c = meter.take(8, 5);  // 40 elements again: the same storage, no fresh bytes
+    CHECK(c.data() == storage);
+    CHECK((c.rows() == 8 && c.cols() == 5));
+    CHECK(meter.allocated() == 70 * sizeof(V));
+    meter.give(std::move(c));
+    meter.give(std::move(b));
+    CHECK(meter.held() == 0);
+    CHECK(meter.pooled() == 70 * sizeof(V));
+    // 5 elements, none kept of that size: held 5 + kept 70 would pass the peak of 70, so
+    // kept storage goes, the largest first, until it fits: the 40 goes, the 30 stays.
+    auto d = meter.take(1, 5);
+    CHECK(meter.held() == 5 * sizeof(V));
+    CHECK(meter.pooled() == 30 * sizeof(V));
+    CHECK(meter.peak() == 70 * sizeof(V));
+    CHECK(meter.allocated() == 75 * sizeof(V));
+    auto e = meter.take(3, 10);  // the kept 30
+    CHECK(meter.pooled() == 0);
+    CHECK(meter.allocated() == 75 * sizeof(V));
+    CHECK(meter.held() == 35 * sizeof(V));
+    meter.give(std::move(d));
+    meter.give(std::move(e));
+    meter.trim();
+    CHECK(meter.pooled() == 0);
 }
 
 TEST_CASE("softmax cross-entropy gradient matches finite differences and ignores unlisted rows") {

@@ -71,15 +71,13 @@ public:
                 " outside [0, 1)");
         transform_first_ = opt.order == product_order::transform_first ||
                            (opt.order == product_order::automatic && opt.out < opt.in);
-        attach(std::make_shared<activation_meter>());
+        attach(std::make_shared<activation_meter<B, V>>());
     }
 
     // Counts this layer's buffers on `meter` (a model shares one across its layers).
-    void attach(const std::shared_ptr<activation_meter>& meter) {
+    void attach(const std::shared_ptr<activation_meter<B, V>>& meter) {
         for (auto* m : {&input_, &mid_, &out_, &grad_mid_, &grad_input_, &redraw_block_, &eval_mid_}) m->attach(meter);
-        meter_ = meter;
     }
-    const activation_meter& meter() const noexcept { return *meter_; }
 
     const layer_options& options() const noexcept { return opt_; }
     bool transform_first() const noexcept { return transform_first_; }
@@ -315,7 +313,6 @@ private:
     bool kept_input_ = false;  // input_ holds drop(h) until backward
     const_matrix_view<V> h_;   // the layer's input (undropped), valid until backward
     using buffer = metered_matrix<B, V>;
-    std::shared_ptr<activation_meter> meter_;
     buffer input_;             // drop(h): during forward, and until backward only when kept
     dropout_index drop_at_;    // where this rank's block sits, for drawing the mask again
     std::uint64_t drop_seed_ = 0;

@@ -58,7 +58,7 @@ public:
     const model_options& options() const noexcept { return opt_; }
     // Counts this model's activations on `meter` (several models that are alive at once,
     // a pipeline's micro-batch slots, share one to report their joint peak).
-    void attach(std::shared_ptr<activation_meter> meter) {
+    void attach(std::shared_ptr<activation_meter<B, V>> meter) {
         for (auto& l : layers_) l.attach(meter);
         dlogits_.attach(meter);
         meter_ = std::move(meter);
@@ -200,12 +200,14 @@ public:
     }
     // Activation bytes held now, and the most held at once since construction: the
     // figure to budget for, since backward frees buffers as it goes.
-    std::size_t activation_bytes() const noexcept { return meter_->held; }
-    std::size_t peak_activation_bytes() const noexcept { return meter_->peak; }
+    std::size_t activation_bytes() const noexcept { return meter_->held(); }
+    std::size_t peak_activation_bytes() const noexcept { return meter_->peak(); }
+    // The meter: what backward freed and keeps for reuse below the peak (pooled()).
+    const activation_meter<B, V>& meter() const noexcept { return *meter_; }
 
 private:
     model_options opt_;
-    std::shared_ptr<activation_meter> meter_ = std::make_shared<activation_meter>();
+    std::shared_ptr<activation_meter<B, V>> meter_ = std::make_shared<activation_meter<B, V>>();
     std::vector<gcn_layer<B, V>> layers_;
     metered_matrix<B, V> dlogits_;
     const_matrix_view<V> logits_;  // the last forward's logits in row layout

@@ -260,7 +260,7 @@ public:
         r.first_layer = first_;
         r.last_layer = last_;
         r.slot_count = slots_.size();
-        r.peak_activation_bytes = meter_->peak;
+        r.peak_activation_bytes = meter_->peak();
         return r;
     }
 
@@ -485,7 +485,7 @@ private:
     std::vector<std::vector<index_t>> members_;
     std::vector<std::size_t> train_in_cluster_;
     std::vector<index_t> scratch_;
-    std::shared_ptr<nn::activation_meter> meter_ = std::make_shared<nn::activation_meter>();
+    std::shared_ptr<nn::activation_meter<B, V>> meter_ = std::make_shared<nn::activation_meter<B, V>>();
     std::vector<slot> slots_;
     std::vector<std::vector<V>> acc_;  // this stage's gradients summed over the step's micro-batches
     std::optional<Comm> stage_comm_;
