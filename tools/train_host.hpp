@@ -427,7 +427,7 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
         const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
         auto inner = with_options(ctx, to);
         parallel::with_strategy<B, V>(comm, op, owner, ds, so, [&](auto& strategy, const parallel::strategy_inputs<V>& in) {
-            if (so.kind != parallel::strategy_kind::single) {
+            if (so.kind != parallel::strategy_kind::single && in.features.size() > 0) {
                 // The strategy holds its own Â (its rows, or a replica) and copies of its
                 // rows of the inputs; single trains on both in place. Not held twice.
                 op = {};
