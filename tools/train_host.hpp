@@ -356,6 +356,11 @@ void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     }
     parallel::data_report r;
     ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, to, &r);
+    // The graph, its normalised copy, the largest batch (one is held at a time) and the
+    // cluster lists; the whole features and the largest batch's rows of them.
+    ctx.mem.graph = adjacency.bytes() + r.eval_operator_bytes + r.max_batch_graph_bytes + r.index_bytes +
+                    cluster_of.capacity() * sizeof(int);
+    ctx.mem.features = ds.features.bytes() + r.max_batch_row_bytes;
     ctx.mine.bytes_sent = double(r.bytes_sent);
     ctx.mine.bytes_received = double(r.bytes_received);
     ctx.mine.comm_seconds = r.comm_seconds;

@@ -111,7 +111,7 @@ TEST_CASE("a transform-first layer's weight gradient over several redrawn row bl
     layer.initialize(g);
     const auto x = random_matrix(n, in, 8);
     layer.forward(strategy, x.cview(), true, seed);
-    const std::size_t held = layer.activation_bytes();
+    const std::size_t held = layer.meter().held();
     CHECK(held < n * in * sizeof(V));  // no n x in dropped copy is held until backward
     auto dz = random_matrix(n, out, 10);
     auto dz_ref = dz;

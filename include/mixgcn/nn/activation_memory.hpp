@@ -85,44 +85,46 @@ private:
     std::vector<matrix> free_;
 };
 
-// A backend matrix whose storage comes from, is counted on, and goes back to a meter
-// (its own until attach()). Copies count their storage too (both copies are held).
+// A backend matrix whose storage comes from, is counted on, and goes back to a meter.
+// One made without a meter counts nothing until attach() gives it one. Copies count their
+// storage too (both copies are held).
 template <class B, class V>
 class metered_matrix {
 public:
     using matrix = typename B::template matrix<V>;
     using meter_type = activation_meter<B, V>;
 
-    metered_matrix() : meter_(std::make_shared<meter_type>()) {}
-    metered_matrix(const metered_matrix& other) : m_(other.m_), meter_(other.meter_) { meter_->add(m_.bytes()); }
+    metered_matrix() = default;
+    explicit metered_matrix(std::shared_ptr<meter_type> meter) : meter_(std::move(meter)) {}
+    metered_matrix(const metered_matrix& other) : m_(other.m_), meter_(other.meter_) { add(m_.bytes()); }
     metered_matrix(metered_matrix&& other) noexcept : m_(std::move(other.m_)), meter_(other.meter_) {
         other.m_ = matrix{};  // its bytes moved here with the storage
     }
     metered_matrix& operator=(const metered_matrix& other) {
         if (this != &other) {
-            meter_->remove(m_.bytes());
+            remove(m_.bytes());
             m_ = other.m_;
-            meter_->add(m_.bytes());
+            add(m_.bytes());
         }
         return *this;
     }
     metered_matrix& operator=(metered_matrix&& other) noexcept {
         if (this != &other) {
-            meter_->remove(m_.bytes());
-            other.meter_->remove(other.m_.bytes());
+            remove(m_.bytes());
+            other.remove(other.m_.bytes());
             m_ = std::move(other.m_);
             other.m_ = matrix{};
-            meter_->add(m_.bytes());
+            add(m_.bytes());
         }
         return *this;
     }
-    ~metered_matrix() { meter_->remove(m_.bytes()); }
+    ~metered_matrix() { remove(m_.bytes()); }
 
     // Counts this buffer on `meter` from now on (a model hands its layers one meter).
     void attach(std::shared_ptr<meter_type> meter) {
-        meter_->remove(m_.bytes());
+        remove(m_.bytes());
         meter_ = std::move(meter);
-        meter_->add(m_.bytes());
+        add(m_.bytes());
     }
     // Keeps the storage when the element count is unchanged (the backend matrix's rule),
     // else trades it with the meter.
@@ -131,12 +133,17 @@ public:
             m_.resize(rows, cols);
             return;
         }
+        if (!meter_) {
+            m_ = matrix{};
+            m_.resize(rows, cols);
+            return;
+        }
         meter_->give(std::move(m_));
         m_ = meter_->take(rows, cols);
     }
     // Gives the storage back to the meter now.
     void release() {
-        meter_->give(std::move(m_));
+        if (meter_) meter_->give(std::move(m_));
         m_ = matrix{};
     }
 
@@ -149,6 +156,13 @@ public:
     const_matrix_view<V> cview() const noexcept { return m_.cview(); }
 
 private:
+    void add(std::size_t bytes) noexcept {
+        if (meter_) meter_->add(bytes);
+    }
+    void remove(std::size_t bytes) noexcept {
+        if (meter_) meter_->remove(bytes);
+    }
+
     matrix m_;
     std::shared_ptr<meter_type> meter_;
 };

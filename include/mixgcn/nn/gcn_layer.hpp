@@ -60,7 +60,9 @@ class gcn_layer {
 public:
     using matrix = typename B::template matrix<V>;
 
-    explicit gcn_layer(layer_options opt, std::size_t index = 0)
+    // Counts its buffers on `meter` (a model passes the one its layers share).
+    explicit gcn_layer(layer_options opt, std::size_t index = 0,
+                       std::shared_ptr<activation_meter<B, V>> meter = std::make_shared<activation_meter<B, V>>())
         : opt_(opt),
           weight_("layer" + std::to_string(index) + ".weight", opt.in, opt.out, V(opt.weight_decay)),
           bias_("layer" + std::to_string(index) + ".bias", 1, opt.out, V(opt.decay_bias ? opt.weight_decay : 0.0),
@@ -71,13 +73,17 @@ public:
                 " outside [0, 1)");
         transform_first_ = opt.order == product_order::transform_first ||
                            (opt.order == product_order::automatic && opt.out < opt.in);
-        attach(std::make_shared<activation_meter<B, V>>());
+        attach(std::move(meter));
     }
 
-    // Counts this layer's buffers on `meter` (a model shares one across its layers).
-    void attach(const std::shared_ptr<activation_meter<B, V>>& meter) {
+    // Counts this layer's buffers on `meter` from now on.
+    void attach(std::shared_ptr<activation_meter<B, V>> meter) {
         for (auto* m : {&input_, &mid_, &out_, &grad_mid_, &grad_input_, &redraw_block_, &eval_mid_}) m->attach(meter);
+        meter_ = std::move(meter);
     }
+    // The meter its buffers are counted on: held() is what it caches between forward and
+    // backward when the layer has a meter of its own.
+    const activation_meter<B, V>& meter() const noexcept { return *meter_; }
 
     const layer_options& options() const noexcept { return opt_; }
     bool transform_first() const noexcept { return transform_first_; }
@@ -201,11 +207,6 @@ public:
     // Forgets the cached Â·X (call when the input matrix or the operator changed in place).
     void invalidate_cache() noexcept { cached_ = {}; }
 
-    // Bytes this layer's buffers hold now (between forward and backward: what it caches).
-    std::size_t activation_bytes() const noexcept {
-        return input_.bytes() + mid_.bytes() + eval_mid_.bytes() + out_.bytes() + grad_mid_.bytes() +
-               grad_input_.bytes() + redraw_block_.bytes();
-    }
     std::size_t parameter_bytes() const noexcept {
         return (weight_.value.bytes() + weight_.grad.bytes() + bias_.value.bytes() + bias_.grad.bytes());
     }
@@ -312,6 +313,7 @@ private:
     bool dropped_ = false;
     bool kept_input_ = false;  // input_ holds drop(h) until backward
     const_matrix_view<V> h_;   // the layer's input (undropped), valid until backward
+    std::shared_ptr<activation_meter<B, V>> meter_;
     using buffer = metered_matrix<B, V>;
     buffer input_;             // drop(h): during forward, and until backward only when kept
     dropout_index drop_at_;    // where this rank's block sits, for drawing the mask again

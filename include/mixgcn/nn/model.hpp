@@ -49,10 +49,8 @@ public:
             lo.weight_decay = (l == 0 || opt.decay_all_layers) ? opt.weight_decay : 0.0;
             lo.order = opt.order;
             lo.cache_eval_aggregation = l == 0 && opt.cache_input_aggregation;
-            layers_.emplace_back(lo, static_cast<std::size_t>(l));
-            layers_.back().attach(meter_);
+            layers_.emplace_back(lo, static_cast<std::size_t>(l), meter_);
         }
-        dlogits_.attach(meter_);
     }
 
     const model_options& options() const noexcept { return opt_; }
@@ -209,7 +207,7 @@ private:
     model_options opt_;
     std::shared_ptr<activation_meter<B, V>> meter_ = std::make_shared<activation_meter<B, V>>();
     std::vector<gcn_layer<B, V>> layers_;
-    metered_matrix<B, V> dlogits_;
+    metered_matrix<B, V> dlogits_{meter_};
     const_matrix_view<V> logits_;  // the last forward's logits in row layout
 };
 

@@ -177,7 +177,7 @@ inline prediction predict(const strategy_options& o, const model_shape& m, const
             } else {  // feature: the dense update, twice forward (train, eval), once backward
                 const std::size_t out = m.out(l), cp = detail::slice(out, P, rank);
                 const std::uint64_t rs_sent = N * (out - cp) * V, rs_recv = std::uint64_t(P - 1) * N * cp * V;
-                pr.add("reduce_scatter", 2 * rs_sent, 2 * rs_recv);
+                pr.add("all_to_all_v", 2 * rs_sent, 2 * rs_recv);  // the reduce-scatter
                 pr.add("all_gather_v", rs_recv, rs_sent);
             }
         }

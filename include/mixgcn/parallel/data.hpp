@@ -116,6 +116,9 @@ struct data_report {
     std::size_t batch_nodes = 0;        // rows over all of this rank's batches
     std::size_t max_batch_nodes = 0;
     std::size_t batch_nonzeros = 0;     // non-zeros of the batch operators, summed
+    std::size_t max_batch_graph_bytes = 0, max_batch_row_bytes = 0;  // the largest batch's
+    std::size_t eval_operator_bytes = 0;  // the whole graph's Â, for evaluation
+    std::size_t index_bytes = 0;          // cluster member lists and the batch builder's scratch
     std::uint64_t bytes_sent = 0, bytes_received = 0;  // communicator payload during the run
     double comm_seconds = 0, compute_seconds = 0, eval_seconds = 0;
 
@@ -176,6 +179,8 @@ void fill_report(data_report* out, const Comm& comm, const train::cluster_traine
     r.batch_nodes = st.batch_nodes;
     r.max_batch_nodes = st.max_batch_nodes;
     r.batch_nonzeros = st.batch_nonzeros;
+    r.max_batch_graph_bytes = st.max_batch_graph_bytes;
+    r.max_batch_row_bytes = st.max_batch_row_bytes;
     r.bytes_sent = after.bytes_sent - before.bytes_sent;
     r.bytes_received = after.bytes_received - before.bytes_received;
     r.comm_seconds = st.comm_seconds;
@@ -233,6 +238,12 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
     train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
     auto res = t.run(schedule.steps(), K, batch_for, train_nodes, evaluate);
     detail::fill_report<B, V>(report, comm, t.stats(), o.clusters, before);
+    if (report) {
+        report->eval_operator_bytes = full.bytes();
+        std::size_t ids = scratch.capacity() + members.capacity() * sizeof(members[0]) / sizeof(index_t);
+        for (const auto& m : members) ids += m.capacity();
+        report->index_bytes = ids * sizeof(index_t) + train_in.capacity() * sizeof(std::size_t);
+    }
     return res;
 }
 

@@ -4,7 +4,8 @@
 // needs no communication at all. The dense update is where the ranks meet:
 //   forward   Z = H·W = Σ_q H[:, slice_q] · W[slice_q, :]: each rank multiplies its
 //             columns by its rows of W (an N x out partial product) and a reduce-scatter
-//             over the output columns sums the partials and leaves each rank its slice.
+//             over the output columns sums the partials and leaves each rank its slice
+//             (an all-to-all of the column blocks and a local sum in rank order).
 //   backward  dZ's slices are all-gathered (N x out on every rank); a rank computes its
 //             rows of dW = Hᵀ·dZ and its columns of dH = dZ·W[slice, :]ᵀ alone.
 // Parameters stay replicated: the gradient reduction is one all-gather of the shards
@@ -13,7 +14,7 @@
 // switched to rows by one all-to-all, and the loss gradient back.
 //
 // Volume per layer and pass (rank p, c_p = its slice of the output width `out`):
-//   reduce-scatter  sent N·(out - c_p), received (P-1)·N·c_p
+//   reduce-scatter  sent N·(out - c_p), received (P-1)·N·c_p (counted as all_to_all_v)
 //   all-gather      sent (P-1)·N·c_p, received N·(out - c_p)
 // Memory: the replicated Â, activations N x d/P, and one N x out partial product.
 #include <algorithm>
@@ -74,6 +75,8 @@ public:
         const std::size_t n = rows();
         last_out_ = w.cols();
         const auto t0 = clock::now();
+        const std::size_t mine = out_slices[std::size_t(rank())].count;
+        reserve_partial(std::max(n * w.cols(), n * mine * std::size_t(ranks())));  // it receives the blocks too
         const auto partial = partial_block(n, w.cols());
         if (in.count == 0) std::fill_n(partial.data(), partial.size(), V(0));
         else B::gemm(transpose::no, transpose::no, V(1), h, w.row_block(in.begin, in.count), V(0), partial);
@@ -87,12 +90,24 @@ public:
             counts[std::size_t(q)] = n * s.count;
         }
         compute_seconds_ += trace::interval("partial dense update", trace::category::compute, t0, clock::now());
-        require(z.contiguous() && z.rows() == n && z.cols() == out_slices[std::size_t(rank())].count,
+        require(z.contiguous() && z.rows() == n && z.cols() == mine,
                 "feature strategy (rank ", rank(), "): output block is ", z.rows(), "x", z.cols());
+        // A reduce-scatter done as an all-to-all into the partial product's storage (free
+        // once packed) and a local sum: the same bytes on the wire as MPI_Reduce_scatter,
+        // without the N x out temporary an MPI library allocates out of sight of the
+        // memory report, and summed in rank order on every engine.
+        const std::vector<std::size_t> recv_counts(static_cast<std::size_t>(ranks()), n * mine);
+        const auto gathered = partial_block(n * std::size_t(ranks()), mine);
         exchange("reduce-scatter", [&] {
-            comm_->reduce_scatter_v(std::span<const V>(pack_), std::span<V>(z.data(), z.size()),
-                                    std::span<const std::size_t>(counts));
+            comm_->all_to_all_v(std::span<const V>(pack_), std::span<const std::size_t>(counts),
+                                std::span<V>(gathered.data(), n * mine * std::size_t(ranks())),
+                                std::span<const std::size_t>(recv_counts));
         });
+        const auto t1 = clock::now();
+        const std::size_t block = n * mine;
+        std::copy_n(gathered.data(), block, z.data());
+        for (int q = 1; q < ranks(); ++q) B::scale_add(block, V(1), gathered.data() + std::size_t(q) * block, z.data());
+        compute_seconds_ += trace::interval("partial sum", trace::category::compute, t1, clock::now());
     }
 
     // dW[slice(in), :] = hᵀ·dZ and dh = dZ·W[slice(in), :]ᵀ, with dZ all-gathered.
@@ -231,10 +246,18 @@ private:
         if (x.cols() > 0) B::aggregate(a, x, y);
         compute_seconds_ += trace::interval("column slice product", trace::category::compute, t0, clock::now());
     }
-    // The N x width partial product (or gathered dZ), kept at its widest size.
+    // The N x width partial product (or gathered dZ), kept at its widest size. Its
+    // contents never outlive a call, so growing drops them first (no copy, no second
+    // buffer at the peak) and allocates exactly what is asked.
     matrix_view<V> partial_block(std::size_t n, std::size_t width) {
-        if (partial_.size() < n * width) partial_.resize(n * width);
+        reserve_partial(n * width);
         return {partial_.data(), n, width};
+    }
+    void reserve_partial(std::size_t elements) {
+        if (partial_.size() >= elements) return;
+        partial_.clear();
+        partial_.shrink_to_fit();
+        partial_.resize(elements);
     }
     void check_block(const_matrix_view<V> h, column_slice in, const char* what) const {
         require(h.rows() == rows() && h.cols() == in.count, "feature strategy ", what, " (rank ", rank(), "): block is ",

@@ -333,7 +333,7 @@ private:
         const_matrix_view<V> x = sl.b.features.cview();
         if (stage_ > 0) {
             sl.input.resize(n, width_in(first_));
-            timed_p2p([&] { comm_.recv(std::span<V>(sl.input.data(), n * sl.input.cols()), peer(stage_ - 1), 2 * m); });
+            timed_p2p([&] { comm_.recv(std::span<V>(sl.input.data(), sl.input.rows() * sl.input.cols()), peer(stage_ - 1), 2 * m); });
             x = sl.input.cview();
         }
         if (n == 0) {

@@ -36,6 +36,9 @@ struct cluster_trainer_stats {
     std::size_t batch_nodes = 0;      // rows of this rank's batches
     std::size_t batch_nonzeros = 0;   // non-zeros of their normalised operators
     std::size_t max_batch_nodes = 0;  // largest batch
+    // The largest batch's bytes (the one held at a time while a cluster run trains): its
+    // operator and ids, and its feature and label rows.
+    std::size_t max_batch_graph_bytes = 0, max_batch_row_bytes = 0;
     double comm_seconds = 0;          // inside all-reduces (training steps)
     double compute_seconds = 0;       // rest of the training steps: batch building, kernels, optimizer
     double eval_seconds = 0;          // per-epoch evaluation
@@ -87,6 +90,10 @@ public:
             stats_.batch_nodes += b.nodes.size();
             stats_.batch_nonzeros += b.op.a.nnz();
             stats_.max_batch_nodes = std::max(stats_.max_batch_nodes, b.nodes.size());
+            if (b.graph_bytes() + b.row_bytes() > stats_.max_batch_graph_bytes + stats_.max_batch_row_bytes) {
+                stats_.max_batch_graph_bytes = b.graph_bytes();
+                stats_.max_batch_row_bytes = b.row_bytes();
+            }
             if (b.empty()) continue;  // contributes nothing; the collectives below still match
             parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds);
             model_.forward(s, b.features.cview(), true, dropout_seed);

@@ -15,7 +15,8 @@
 namespace mixgcn::train {
 
 namespace memory_detail {
-inline std::size_t status_kib(const std::string& field) {
+// A /proc/self/status field given in kB, in bytes.
+inline std::size_t status_bytes(const std::string& field) {
     std::ifstream in("/proc/self/status");
     std::string key;
     while (in >> key) {
@@ -33,8 +34,8 @@ inline std::size_t status_kib(const std::string& field) {
 // The most the process has held resident (VmHWM), and what it holds now (VmRSS): a run
 // reads the second before it loads anything, so that peak - baseline is what the run
 // itself added (libraries, the MPI runtime and an embedding interpreter are baseline).
-inline std::size_t peak_rss_bytes() { return memory_detail::status_kib("VmHWM:"); }
-inline std::size_t rss_bytes() { return memory_detail::status_kib("VmRSS:"); }
+inline std::size_t peak_rss_bytes() { return memory_detail::status_bytes("VmHWM:"); }
+inline std::size_t rss_bytes() { return memory_detail::status_bytes("VmRSS:"); }
 
 // Hands the memory the allocator keeps after frees back to the kernel. glibc serves
 // allocations below its (adaptive, up to 32 MiB) mmap threshold from its heap and keeps

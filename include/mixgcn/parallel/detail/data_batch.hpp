@@ -22,6 +22,11 @@ struct data_batch {
     std::vector<index_t> train;  // local rows of training nodes
 
     bool empty() const noexcept { return nodes.empty(); }
+    // What the batch holds while it trains: its operator and ids, its feature and label rows.
+    std::size_t graph_bytes() const noexcept {
+        return op.bytes() + (nodes.capacity() + train.capacity()) * sizeof(index_t);
+    }
+    std::size_t row_bytes() const noexcept { return features.bytes() + labels.capacity() * sizeof(std::int32_t); }
 };
 
 // The subgraph of `adjacency` induced by `nodes` (global ids, any order, no repeats):
@@ -55,6 +60,7 @@ data_batch<V> induced_batch(const dataset<V>& ds, const storage::csr<index_t, V>
     }
     for (auto v : b.nodes) local[static_cast<std::size_t>(v)] = -1;
     b.op = ::mixgcn::graph::gcn_normalize<V>(sub);
+    sub = {};  // before the feature rows: the batch's peak is its operator and its rows
     const std::size_t d = with_features ? ds.features.cols() : 0;
     b.features.resize(with_features ? b.nodes.size() : 0, d);
     b.labels.resize(b.nodes.size());
