@@ -3,6 +3,7 @@
 // shipped Cora folder checked against the counts in its own stats.json.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstring>
@@ -16,6 +17,10 @@
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/io.hpp"
+#include "mixgcn/parallel/detail/edge_buckets.hpp"
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 using namespace mixgcn;
 namespace fs = std::filesystem;
@@ -529,4 +534,133 @@ TEST_CASE("npy row ranges: equal the slice of the whole load, read only header a
     const auto pf = write_text("fortran_rows.npy", fortran);
     io::input_file ff(pf);
     CHECK(contains(io_error_of([&] { io::load_npy_rows(ff, 0, 1); })->what(), "C-order"));
+}
+
+TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread appends them, on any thread count") {
+    // 200k edges with self-loops and repeats over 3 owners; the reference appends the two
+    // directed keys of each edge to its rows' owners in edge order, one edge at a time.
+    const std::size_t edges = 200000;
+    const index_t nodes = 5000;
+    const int P = 3;
+    rng g(91);
+    std::vector<std::int64_t> ids(2 * edges);
+    for (std::size_t i = 0; i < edges; ++i) {
+        ids[2 * i] = std::int64_t(g.below(std::uint64_t(nodes)));
+        ids[2 * i + 1] = i % 101 == 0 ? ids[2 * i] : std::int64_t(g.below(std::uint64_t(nodes)));
+    }
+    std::vector<int> owner(static_cast<std::size_t>(nodes));
+    for (auto& o : owner) o = int(g.below(P));
+    std::vector<std::vector<std::uint64_t>> want(P);
+    std::uint64_t loops = 0;
+    for (std::size_t i = 0; i < edges; ++i) {
+        const auto u = index_t(ids[2 * i]), v = index_t(ids[2 * i + 1]);
+        if (u == v) {
+            ++loops;
+            continue;
+        }
+        want[std::size_t(owner[std::size_t(u)])].push_back(parallel::detail::edge_key(u, v));
+        want[std::size_t(owner[std::size_t(v)])].push_back(parallel::detail::edge_key(v, u));
+    }
+    const auto id = [&](std::size_t k) { return ids[k]; };
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    const std::initializer_list<int> thread_counts{1, 2, 3};
+#else
+    const std::initializer_list<int> thread_counts{1};
+#endif
+    for (const int t : thread_counts) {
+        CAPTURE(t);
+#ifdef _OPENMP
+        omp_set_num_threads(t);
+#endif
+        std::vector<parallel::detail::key_vector> bucket(P);
+        parallel::detail::edge_bucket_counts counts;
+        // In two slices, the second appended after the first.
+        REQUIRE(parallel::detail::bucket_edges(id, edges / 3, nodes, owner, bucket, counts));
+        REQUIRE(parallel::detail::bucket_edges([&](std::size_t k) { return ids[2 * (edges / 3) + k]; },
+                                               edges - edges / 3, nodes, owner, bucket, counts));
+        CHECK(counts.self_loops == loops);
+        CHECK(counts.directed == 2 * (edges - loops));
+        for (int q = 0; q < P; ++q) CHECK(std::equal(bucket[q].begin(), bucket[q].end(), want[q].begin(), want[q].end()));
+        // The concatenation of the buckets other than one, in bucket order.
+        const auto sent = parallel::detail::concatenate_buckets(bucket, 1);
+        std::vector<std::uint64_t> expect(want[0]);
+        expect.insert(expect.end(), want[2].begin(), want[2].end());
+        CHECK(std::equal(sent.begin(), sent.end(), expect.begin(), expect.end()));
+        // An id outside [0, nodes), negative or too large, appends nothing.
+        for (const std::int64_t bad : {std::int64_t(-1), std::int64_t(nodes), std::int64_t(1) << 40}) {
+            auto before = bucket;
+            auto ids_bad = ids;
+            ids_bad[2 * 150000 + 1] = bad;
+            CHECK_FALSE(parallel::detail::bucket_edges([&](std::size_t k) { return ids_bad[k]; }, edges, nodes, owner,
+                                                       bucket, counts));
+            for (int q = 0; q < P; ++q) CHECK(bucket[q] == before[q]);
+        }
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
+}
+
+TEST_CASE("partitioned load's row build: every row's columns from keys in two arrays, blocked, on any thread count") {
+    // 5000 local rows (global ids 7000..11999) of ~50 keys each: ten blocks of 512 rows, so
+    // the in-place block pass and the per-block counting sort both run with several chunks.
+    const std::size_t rows = 5000;
+    const index_t base = 7000;
+    rng g(17);
+    std::vector<std::uint64_t> own0(180000), received0(70000);
+    std::vector<std::vector<index_t>> want(rows);
+    for (auto* keys : {&own0, &received0})
+        for (auto& k : *keys) {
+            const auto l = std::size_t(g.below(rows));
+            const auto c = index_t(g.below(1u << 20));
+            k = parallel::detail::edge_key(index_t(base + index_t(l)), c);
+            want[l].push_back(c);
+        }
+    for (auto& w : want) std::sort(w.begin(), w.end());
+    const auto local_of = [&](std::uint64_t key) {
+        const auto r = std::int64_t(key >> 32) - base;
+        return r >= 0 && r < std::int64_t(rows) ? std::size_t(r) : rows;
+    };
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    const std::initializer_list<int> thread_counts{1, 2, 3};
+#else
+    const std::initializer_list<int> thread_counts{1};
+#endif
+    for (const int t : thread_counts) {
+        CAPTURE(t);
+#ifdef _OPENMP
+        omp_set_num_threads(t);
+#endif
+        auto own = own0, received = received0;
+        const std::span<std::uint64_t> arrays[] = {own, received};
+        std::vector<offset_t> start;
+        std::vector<index_t> cols;
+        std::uint64_t bad = 0;
+        REQUIRE(parallel::detail::rows_from_keys(std::span<const std::span<std::uint64_t>>(arrays), rows, local_of,
+                                                 start, cols, bad));
+        REQUIRE(start.size() == rows + 1);
+        CHECK(start[0] == 0);
+        CHECK(std::size_t(start[rows]) == own0.size() + received0.size());
+        REQUIRE(cols.size() == own0.size() + received0.size());
+        std::size_t wrong = 0;
+        for (std::size_t l = 0; l < rows; ++l) {
+            std::vector<index_t> got(cols.begin() + start[l], cols.begin() + start[l + 1]);
+            std::sort(got.begin(), got.end());
+            wrong += got != want[l];
+        }
+        CHECK(wrong == 0);
+        // A key of a row this rank does not hold: refused, and named (the first one).
+        own = own0;
+        received = received0;
+        received[123] = parallel::detail::edge_key(index_t(base - 1), 5);
+        received[4567] = parallel::detail::edge_key(index_t(base + index_t(rows)), 6);
+        CHECK_FALSE(parallel::detail::rows_from_keys(std::span<const std::span<std::uint64_t>>(arrays), rows, local_of,
+                                                     start, cols, bad));
+        CHECK((bad >> 32) == std::uint64_t(base - 1));
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(saved);
+#endif
 }

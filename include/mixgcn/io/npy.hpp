@@ -367,8 +367,10 @@ inline npy_header read_npy_header(input_file& file) {
 // readers' checks and error offsets hold as for a whole file. Big-endian data is
 // byte-swapped; a Fortran-order file (its rows are not contiguous) is an io_error.
 // `file` counts the bytes read.
-inline npy_array load_npy_rows(input_file& file, const npy_header& h, std::uint64_t begin, std::uint64_t end) {
-    npy_array a;
+// The same into `a`, whose storage is reused when the range has the size of the last one
+// (a reader going through a file in equal slices allocates and faults in one buffer).
+inline void load_npy_rows(input_file& file, const npy_header& h, std::uint64_t begin, std::uint64_t end,
+                          npy_array& a) {
     a.file = file.name();
     a.header = h;
     if (h.shape.empty()) a.fail(h.header_offset, "()", "a 0-d .npy array has no rows to read");
@@ -381,12 +383,17 @@ inline npy_array load_npy_rows(input_file& file, const npy_header& h, std::uint6
     std::uint64_t row_elements = 1;
     for (std::size_t k = 1; k < h.shape.size(); ++k) row_elements *= h.shape[k];  // no overflow: checked by the header
     const std::uint64_t row_bytes = row_elements * h.item_size, bytes = (end - begin) * row_bytes;
-    // The header's bytes are not needed again: element(i) only skips them.
-    a.bytes.assign(static_cast<std::size_t>(h.data_offset + bytes), '\0');
+    // The header's bytes are not needed again: element(i) only skips them. The data bytes
+    // are all overwritten by the read (it throws when it cannot fill them).
+    if (a.bytes.size() != h.data_offset + bytes) a.bytes.assign(static_cast<std::size_t>(h.data_offset + bytes), '\0');
     file.read_at(h.data_offset + begin * row_bytes, a.bytes.data() + h.data_offset, bytes);
     if (h.big_endian) detail::byte_swap(a.bytes.data() + h.data_offset, bytes, h.kind == 'U' ? 4 : h.item_size);
     a.header.shape[0] = end - begin;
     a.first = begin * row_elements;
+}
+inline npy_array load_npy_rows(input_file& file, const npy_header& h, std::uint64_t begin, std::uint64_t end) {
+    npy_array a;
+    load_npy_rows(file, h, begin, end, a);
     return a;
 }
 inline npy_array load_npy_rows(input_file& file, std::uint64_t begin, std::uint64_t end) {

@@ -46,6 +46,7 @@
 #include "mixgcn/io/file.hpp"
 #include "mixgcn/io/labels.hpp"
 #include "mixgcn/io/npy.hpp"
+#include "mixgcn/parallel/detail/edge_buckets.hpp"
 #include "mixgcn/storage/csr.hpp"
 #ifdef _OPENMP
 #include <omp.h>
@@ -342,20 +343,19 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
     // and bucketed by the row's owner. This rank's own bucket stays here; only the others
     // travel (at P = 1 nothing is copied through the exchange).
     t = clock::now();
-    std::vector<std::vector<std::uint64_t>> bucket(static_cast<std::size_t>(P));
+    std::vector<detail::key_vector> bucket(static_cast<std::size_t>(P));
     if (!text_edges) {  // each bucket's expected share of the 2·E_r directed copies (exact at P = 1)
         const auto [elo, ehi] = read_range(out.edge_rows, me, P);
         for (auto& b : bucket) b.reserve(static_cast<std::size_t>(2 * (ehi - elo) / std::uint64_t(P) * 11 / 10 + 16));
     }
-    const auto key_of = [](index_t r, index_t c) { return (std::uint64_t(std::uint32_t(r)) << 32) | std::uint32_t(c); };
     const auto add_edge = [&](index_t u, index_t v) {
         if (u == v) {
             ++rep.self_loops_dropped;
             return;
         }
         rep.directed_entries += 2;
-        bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(key_of(u, v));
-        bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(key_of(v, u));
+        bucket[static_cast<std::size_t>(owner[std::size_t(u)])].push_back(detail::edge_key(u, v));
+        bucket[static_cast<std::size_t>(owner[std::size_t(v)])].push_back(detail::edge_key(v, u));
     };
     if (text_edges) {  // byte ranges; an edge line is ~8-16 bytes, so edge_slice lines ~ 16 x as many bytes
         const char sep = std::filesystem::path(ef.name()).extension() == ".csv" ? ',' : 0;
@@ -379,39 +379,50 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
         out.edge_rows = lines[0];
     } else {
         const auto [elo, ehi] = read_range(out.edge_rows, me, P);
+        // int32/int64 [E, 2] files are converted and bucketed on the threads (a bad id makes
+        // the serial reader name it); any other dtype or shape takes the serial reader, which
+        // accepts or refuses it as a whole load would.
+        const bool fast = eh.kind == 'i' && (eh.item_size == 4 || eh.item_size == 8) && eh.shape.size() == 2 &&
+                          eh.shape[1] == 2;
+        io::npy_array slice;  // one buffer for every slice
+        detail::edge_bucket_counts counted;
         for (std::uint64_t b = elo; b < ehi; b += std::max<std::uint64_t>(opt.edge_slice, 1)) {
             const auto e = std::min(ehi, b + std::max<std::uint64_t>(opt.edge_slice, 1));
-            const auto slice = io::edge_list_from_npy<index_t>(io::load_npy_rows(ef, eh, b, e), out.nodes);
-            for (const auto& [u, v] : slice.edges) add_edge(u, v);
+            io::load_npy_rows(ef, eh, b, e, slice);
+            const char* ids = slice.element(0);
+            const auto edges = std::size_t(e - b);
+            const bool bucketed =
+                fast && (eh.item_size == 4
+                             ? detail::bucket_edges([ids](std::size_t k) { return std::int64_t(io::detail::load_le<std::int32_t>(ids + 4 * k)); },
+                                                    edges, out.nodes, owner, bucket, counted)
+                             : detail::bucket_edges([ids](std::size_t k) { return io::detail::load_le<std::int64_t>(ids + 8 * k); },
+                                                    edges, out.nodes, owner, bucket, counted));
+            if (!bucketed)  // the serial reader: names a bad id, or takes another dtype
+                for (const auto& [u, v] : io::edge_list_from_npy<index_t>(slice, out.nodes).edges) add_edge(u, v);
         }
+        rep.self_loops_dropped += counted.self_loops;
+        rep.directed_entries += counted.directed;
     }
-    std::vector<std::uint64_t> own = std::move(bucket[static_cast<std::size_t>(me)]);
     std::vector<std::size_t> keys_to(static_cast<std::size_t>(P), 0);
-    std::vector<std::uint64_t> send;
-    send.reserve(std::accumulate(bucket.begin(), bucket.end(), std::size_t{0},
-                                 [](std::size_t s, const auto& x) { return s + x.size(); }));
-    for (std::size_t q = 0; q < bucket.size(); ++q) {
-        keys_to[q] = bucket[q].size();
-        send.insert(send.end(), bucket[q].begin(), bucket[q].end());
-        bucket[q] = {};
-    }
+    for (std::size_t q = 0; q < bucket.size(); ++q) keys_to[q] = q == std::size_t(me) ? 0 : bucket[q].size();
+    auto send = detail::concatenate_buckets(bucket, std::size_t(me));
+    detail::key_vector own = std::move(bucket[static_cast<std::size_t>(me)]);
+    bucket = {};
     rep.edges_read_seconds = since(t);
     t = clock::now();
-    auto received = comm::exchange_grouped<std::uint64_t>(comm, send, keys_to);
+    auto received = comm::exchange_grouped<std::uint64_t>(comm, std::span<const std::uint64_t>(send), keys_to);
     send = {};
     rep.edges_exchange_seconds = since(t);
 
     t = clock::now();
-    // Bucketed by local row (a counting sort on the threads), then each row's columns
-    // sorted and deduplicated in parallel: what graph::build_adjacency does, on this
-    // rank's rows. Each thread counts its share of the keys per row, then scatters them
-    // from its own offsets; the threads' T·rows counters are kept under a quarter of the
-    // keys' bytes by capping T. A key of a row this rank does not own is named after the
-    // count, on this rank (the other ranks' keys were fine: they go on to their builds).
+    // Bucketed by local row (detail::rows_from_keys: blocks of rows first, then a counting
+    // sort inside each block, on the threads), then each row's columns sorted and
+    // deduplicated in parallel: what graph::build_adjacency does, on this rank's rows. A key
+    // of a row this rank does not own is named here (the other ranks' keys were fine: they
+    // go on to their builds).
     const auto& owned = out.owned;
-    const std::size_t rows = owned.size(), total = own.size() + received.size();
+    const std::size_t rows = owned.size();
     const bool contiguous = rows > 0 && std::size_t(owned.back() - owned.front()) + 1 == rows;
-    const auto key_at = [&](std::size_t i) { return i < own.size() ? own[i] : received[i - own.size()]; };
     // Scattered owners: an O(1) index of the owned ids (core/sorted_ids.hpp), N/4 bytes.
     const mixgcn::detail::sorted_id_index<index_t> owned_index(
         contiguous ? std::span<const index_t>{} : std::span<const index_t>(owned), contiguous ? 0 : std::uint64_t(out.nodes));
@@ -421,52 +432,14 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
         const auto l = std::size_t(std::uint32_t(r - owned.front()));
         return l < rows && owned[l] == r ? l : rows;
     };
-    int threads = 1;
-#ifdef _OPENMP
-    threads = int(std::clamp<std::size_t>(total / (4 * (rows + 1)), 1, std::size_t(std::max(1, omp_get_max_threads()))));
-#endif
-    std::vector<offset_t> at(std::size_t(threads) * (rows + 1), 0), start(rows + 1, 0);
-    std::vector<std::size_t> first_bad(std::size_t(threads), total);
-    std::vector<index_t> cols(total);
-#pragma omp parallel num_threads(threads)
-    {
-#ifdef _OPENMP
-        const auto th = std::size_t(omp_get_thread_num()), k = std::size_t(omp_get_num_threads());
-#else
-        const std::size_t th = 0, k = 1;
-#endif
-        const std::size_t b = total * th / k, e = total * (th + 1) / k;
-        offset_t* next = at.data() + th * (rows + 1);
-        for (std::size_t i = b; i < e; ++i) {
-            const std::size_t l = local_of(key_at(i));
-            if (l == rows) {
-                first_bad[th] = std::min(first_bad[th], i);
-                continue;
-            }
-            ++next[l];
-        }
-#pragma omp barrier
-#pragma omp single
-        {
-            for (std::size_t l = 0; l < rows; ++l) {  // per row: the threads' blocks in thread order
-                offset_t acc = start[l];
-                for (std::size_t q = 0; q < k; ++q) {
-                    const offset_t c = at[q * (rows + 1) + l];
-                    at[q * (rows + 1) + l] = acc;
-                    acc += c;
-                }
-                start[l + 1] = acc;
-            }
-        }
-        if (*std::min_element(first_bad.begin(), first_bad.end()) == total)
-            for (std::size_t i = b; i < e; ++i) {
-                const auto key = key_at(i);
-                cols[static_cast<std::size_t>(next[local_of(key)]++)] = static_cast<index_t>(key & 0xffffffffu);
-            }
-    }
-    if (const auto bad = *std::min_element(first_bad.begin(), first_bad.end()); bad < total)
+    std::vector<offset_t> start;
+    std::vector<index_t> cols;
+    std::uint64_t bad_key = 0;
+    const std::span<std::uint64_t> key_arrays[] = {std::span<std::uint64_t>(own), std::span<std::uint64_t>(received)};
+    if (!detail::rows_from_keys(std::span<const std::span<std::uint64_t>>(key_arrays), rows, local_of, start, cols,
+                                bad_key))
         throw invalid_argument(mixgcn::detail::concat("load_partitioned (rank ", me, "): received an edge of node ",
-                                           key_at(bad) >> 32,
+                                           bad_key >> 32,
                                            ", which this rank does not own (do the ranks hold different owner vectors?)"));
     own = {};  // the keys go before the rows are sorted
     received = {};
