@@ -536,6 +536,21 @@ TEST_CASE("npy row ranges: equal the slice of the whole load, read only header a
     CHECK(contains(io_error_of([&] { io::load_npy_rows(ff, 0, 1); })->what(), "C-order"));
 }
 
+// f(t) with OpenMP set to t = 1, 2, 3 threads (1 only without OpenMP), then as before.
+template <class F>
+void on_thread_counts(F&& f) {
+#ifdef _OPENMP
+    const int saved = omp_get_max_threads();
+    for (const int t : {1, 2, 3}) {
+        omp_set_num_threads(t);
+        f(t);
+    }
+    omp_set_num_threads(saved);
+#else
+    f(1);
+#endif
+}
+
 TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread appends them, on any thread count") {
     // 200k edges with self-loops and repeats over 3 owners; the reference appends the two
     // directed keys of each edge to its rows' owners in edge order, one edge at a time.
@@ -562,17 +577,8 @@ TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread ap
         want[std::size_t(owner[std::size_t(v)])].push_back(parallel::detail::edge_key(v, u));
     }
     const auto id = [&](std::size_t k) { return ids[k]; };
-#ifdef _OPENMP
-    const int saved = omp_get_max_threads();
-    const std::initializer_list<int> thread_counts{1, 2, 3};
-#else
-    const std::initializer_list<int> thread_counts{1};
-#endif
-    for (const int t : thread_counts) {
+    on_thread_counts([&](int t) {
         CAPTURE(t);
-#ifdef _OPENMP
-        omp_set_num_threads(t);
-#endif
         std::vector<parallel::detail::key_vector> bucket(P);
         parallel::detail::edge_bucket_counts counts;
         // In two slices, the second appended after the first.
@@ -596,10 +602,7 @@ TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread ap
                                                        bucket, counts));
             for (int q = 0; q < P; ++q) CHECK(bucket[q] == before[q]);
         }
-    }
-#ifdef _OPENMP
-    omp_set_num_threads(saved);
-#endif
+    });
 }
 
 TEST_CASE("partitioned load's row build: every row's columns from keys in two arrays, blocked, on any thread count") {
@@ -622,17 +625,8 @@ TEST_CASE("partitioned load's row build: every row's columns from keys in two ar
         const auto r = std::int64_t(key >> 32) - base;
         return r >= 0 && r < std::int64_t(rows) ? std::size_t(r) : rows;
     };
-#ifdef _OPENMP
-    const int saved = omp_get_max_threads();
-    const std::initializer_list<int> thread_counts{1, 2, 3};
-#else
-    const std::initializer_list<int> thread_counts{1};
-#endif
-    for (const int t : thread_counts) {
+    on_thread_counts([&](int t) {
         CAPTURE(t);
-#ifdef _OPENMP
-        omp_set_num_threads(t);
-#endif
         auto own = own0, received = received0;
         const std::span<std::uint64_t> arrays[] = {own, received};
         std::vector<offset_t> start;
@@ -659,8 +653,5 @@ TEST_CASE("partitioned load's row build: every row's columns from keys in two ar
         CHECK_FALSE(parallel::detail::rows_from_keys(std::span<const std::span<std::uint64_t>>(arrays), rows, local_of,
                                                      start, cols, bad));
         CHECK((bad >> 32) == std::uint64_t(base - 1));
-    }
-#ifdef _OPENMP
-    omp_set_num_threads(saved);
-#endif
+    });
 }
