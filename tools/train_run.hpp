@@ -9,10 +9,13 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <span>
@@ -73,15 +76,26 @@ dataset<V> obtain_dataset(const cli::args& a) {
 
 // Per-rank figures gathered to rank 0 for the JSON report: fixed fields, then three per
 // layer (exchanges, seconds in flight, seconds blocked) for the layout-switching strategies.
+// The backends a rank may run, by index: in an MPMD job (mpirun -np 1 A : -np 1 B) each
+// rank picks its own, and the report names every rank's.
+inline constexpr const char* rank_backends[] = {"host", "reference", "kokkos", "cuda"};
+
+inline double backend_index(std::string_view name) {
+    for (std::size_t i = 0; i < std::size(rank_backends); ++i)
+        if (name == rank_backends[i]) return double(i);
+    return -1;
+}
+
 struct rank_figures {
-    static constexpr std::size_t fixed = 10;
+    static constexpr std::size_t fixed = 12;
     double bytes_sent = 0, bytes_received = 0, comm_seconds = 0, compute_seconds = 0, peak_rss = 0, owned = 0, halo = 0;
     double baseline_rss = 0;  // resident before the run loaded anything
     double predicted_sent = -1, predicted_received = -1;  // -1: no prediction for this strategy
+    double threads = 1, backend = -1;  // this rank's OpenMP threads and rank_backends index
     std::vector<double> layers;
     std::vector<double> pack(std::size_t layer_count) const {
         std::vector<double> v{bytes_sent, bytes_received, comm_seconds, compute_seconds, peak_rss, owned, halo,
-                              predicted_sent, predicted_received, baseline_rss};
+                              predicted_sent, predicted_received, baseline_rss, threads, backend};
         v.resize(fixed + 3 * layer_count, 0.0);
         for (std::size_t i = 0; i < layers.size() && fixed + i < v.size(); ++i) v[fixed + i] = layers[i];
         return v;
@@ -265,8 +279,67 @@ inline void write_balance(train::json_writer& j, const parallel::balance_report&
     j.end_object();
 }
 
+// The trace's time zero on every rank: rank 0's clock reading after a barrier. A rank on
+// rank 0's host reads the same monotonic clock (CLOCK_MONOTONIC is the kernel's), so it
+// takes that reading as it is; a rank on another host estimates its clock's offset by
+// Cristian's method (8 ping-pongs with rank 0; the round with the shortest round trip
+// gives the offset to within half that trip). A barrier alone aligned the ranks only to
+// its exit skew: 3 ms on 4 ranks sharing 2 cores. Collective.
+template <class Comm>
+void align_trace_origin(Comm& comm, trace::recorder& rec) {
+    const auto now_ns = [] {
+        return std::int64_t(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                trace::clock::now().time_since_epoch()).count());
+    };
+    // Which ranks share rank 0's host (and so its clock).
+    std::array<std::uint8_t, 64> host{};
+    if (::gethostname(reinterpret_cast<char*>(host.data()), host.size() - 1) != 0) host.fill(0);
+    std::vector<std::uint8_t> hosts(host.size() * static_cast<std::size_t>(comm.size()));
+    comm.all_gather(std::span<const std::uint8_t>(host), std::span<std::uint8_t>(hosts));
+    // Rank r reads rank 0's clock when their host names agree (an unknown name never does).
+    // MIXGCN_TRACE_REMOTE_CLOCKS=1 treats every rank as remote (the tests' way to run the
+    // ping-pongs on one host).
+    const char* force = std::getenv("MIXGCN_TRACE_REMOTE_CLOCKS");
+    const bool all_remote = force && std::string_view(force) == "1";
+    const auto same_host_as_0 = [&](int r) {
+        const auto at = hosts.begin() + std::ptrdiff_t(host.size()) * r;
+        return !all_remote && hosts[0] != 0 && std::equal(hosts.begin(), hosts.begin() + std::ptrdiff_t(host.size()), at);
+    };
+    comm.barrier();
+    std::int64_t origin = now_ns();  // rank 0's time zero, in rank 0's clock
+    std::int64_t offset = 0;         // rank 0's clock minus this rank's
+    constexpr int rounds = 8;
+    if (comm.rank() == 0) {
+        for (int r = 1; r < comm.size(); ++r)
+            if (!same_host_as_0(r))
+                for (int k = 0; k < rounds; ++k) {
+                    std::int64_t t = 0;
+                    comm.recv(std::span<std::int64_t>(&t, 1), r, 7);
+                    t = now_ns();
+                    comm.send(std::span<const std::int64_t>(&t, 1), r, 7);
+                }
+    } else if (!same_host_as_0(comm.rank())) {
+        std::int64_t best = 0;
+        for (int k = 0; k < rounds; ++k) {
+            const std::int64_t t1 = now_ns();
+            std::int64_t t2 = 0;
+            comm.send(std::span<const std::int64_t>(&t1, 1), 0, 7);
+            comm.recv(std::span<std::int64_t>(&t2, 1), 0, 7);
+            const std::int64_t t3 = now_ns();
+            if (k == 0 || t3 - t1 < best) {
+                best = t3 - t1;
+                offset = t2 - (t1 + t3) / 2;
+            }
+        }
+    }
+    comm.broadcast(std::span<std::int64_t>(&origin, 1), 0);
+    rec.set_origin(trace::clock::time_point(std::chrono::duration_cast<trace::clock::duration>(
+        std::chrono::nanoseconds(origin - offset))));
+}
+
 // --trace FILE: every rank's spans in one Chrome trace file written by rank 0 (ranks are
-// processes "rank 0", "rank 1", ...; time zero is the barrier at the start of the run).
+// processes "rank 0", "rank 1", ...; time zero is rank 0's clock at the start of the run,
+// align_trace_origin).
 // Collective: every rank calls it.
 template <class Comm>
 void write_trace(const std::string& path, Comm& comm, const trace::recorder& rec) {
@@ -437,13 +510,12 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
         throw cli::usage_error("flag --chunks applies to --strategy mixture, not " + strategy_name);
     require_balance_flags<B>(a, strategy_name, comm.size());
     require_batch_flags(a, strategy_name);
-    // --trace: recording starts after a barrier, the trace's time zero on every rank.
+    // --trace: recording starts at one time zero for every rank (align_trace_origin).
     std::optional<trace::recorder> recorder;
     if (a.has("trace")) {
         if (a.get("trace", "").empty()) throw cli::usage_error("flag --trace needs a file name");
         recorder.emplace();
-        comm.barrier();
-        recorder->set_origin(trace::clock::now());
+        align_trace_origin(comm, *recorder);
     }
     trace::scoped_recording recording(recorder ? &*recorder : nullptr);
     const std::size_t baseline_rss = train::rss_bytes();
@@ -582,6 +654,10 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
     const auto peak = train::peak_rss_bytes();
     mine.peak_rss = double(peak);
     mine.baseline_rss = double(baseline_rss);
+    mine.backend = backend_index(B::name());
+#ifdef _OPENMP
+    mine.threads = double(omp_get_max_threads());
+#endif
     const std::size_t layer_count = static_cast<std::size_t>(mo.layers);
     const auto packed = mine.pack(layer_count);
     const std::size_t stride = packed.size();
@@ -673,6 +749,7 @@ int run(const cli::args& a, Comm& comm, Runner&& train_strategy, const run_extra
             j.field("rank", r).field("bytes_sent", std::uint64_t(f[0])).field("bytes_received", std::uint64_t(f[1]));
             j.field("comm_seconds", f[2]).field("compute_seconds", f[3]).field("peak_rss_bytes", std::uint64_t(f[4]));
             j.field("baseline_rss_bytes", std::uint64_t(f[9]));
+            j.field("backend", f[11] >= 0 ? rank_backends[std::size_t(f[11])] : "other").field("threads", int(f[10]));
             j.field("owned_nodes", std::uint64_t(f[5])).field("halo_nodes", std::uint64_t(f[6]));
             if (f[7] >= 0)
                 j.field("predicted_bytes_sent", std::uint64_t(f[7])).field("predicted_bytes_received", std::uint64_t(f[8]));

@@ -73,3 +73,55 @@ def test_bad_files_are_named(tmp_path):
         plot.load_run(other)
     with pytest.raises(SystemExit, match=r"missing.json"):
         plot.load_run(tmp_path / "missing.json")
+
+
+def fake_trace(ranks=2, epochs=3):
+    events = []
+    for r in range(ranks):
+        events.append({"name": "process_name", "ph": "M", "pid": r, "tid": 0, "args": {"name": f"rank {r}"}})
+        for e in range(epochs):
+            t = 1000.0 * e
+            events += [
+                {"name": "epoch", "cat": "step", "ph": "X", "pid": r, "tid": 0, "ts": t, "dur": 900.0},
+                {"name": "forward", "cat": "step", "ph": "X", "pid": r, "tid": 0, "ts": t, "dur": 400.0},
+                {"name": "aggregation", "cat": "layer", "ph": "X", "pid": r, "tid": 0, "ts": t + 10, "dur": 300.0},
+                {"name": "halo wait", "cat": "comm", "ph": "X", "pid": r, "tid": 0, "ts": t + 20, "dur": 50.0},
+                {"name": "optimizer", "cat": "optimizer", "ph": "X", "pid": r, "tid": 0, "ts": t + 500, "dur": 80.0},
+            ]
+    return {"traceEvents": events}
+
+
+def test_plots_a_trace_timeline(tmp_path):
+    trace = tmp_path / "run.trace.json"
+    trace.write_text(json.dumps(fake_trace()))
+    assert plot.main(["--trace", str(trace), "--out", str(tmp_path / "pics"), "--epochs", "1:3"]) == 0
+    width, height = png_size(tmp_path / "pics" / "timeline.png")
+    assert width == 1540
+    # Two ranks of three nested rows each: taller than one rank's band.
+    one = tmp_path / "one.trace.json"
+    one.write_text(json.dumps(fake_trace(ranks=1)))
+    assert plot.main(["--trace", str(one), "--out", str(tmp_path / "one")]) == 0
+    assert png_size(tmp_path / "one" / "timeline.png")[1] < height
+    with pytest.raises(SystemExit, match=r"--epochs 2:5 is outside the trace's epochs 1..3"):
+        plot.plot_trace(plot.load_trace(trace), tmp_path, epochs=(2, 5))
+
+
+def test_bad_traces_are_named(tmp_path):
+    bad = tmp_path / "bad.trace.json"
+    bad.write_text(json.dumps({"events": []}))
+    with pytest.raises(SystemExit, match=r"bad.trace.json: no 'traceEvents' list"):
+        plot.load_trace(bad)
+    bad.write_text(json.dumps({"traceEvents": [{"name": "epoch", "ph": "X", "pid": 0, "ts": 0}]}))
+    with pytest.raises(SystemExit, match=r"a span without 'cat'"):
+        plot.load_trace(bad)
+
+
+def test_plots_a_real_trace(tmp_path):
+    binary = os.environ.get("MIXGCN_TRAIN_BIN")
+    if not binary or not pathlib.Path(binary).exists():
+        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    trace = tmp_path / "run.trace.json"
+    subprocess.run([binary, "--epochs", "3", "--nodes", "1000", "--threads", "1", "--trace", str(trace), "--quiet"],
+                   check=True, capture_output=True)
+    path = plot.plot_trace(plot.load_trace(trace), tmp_path)
+    assert path.name == "timeline.png" and path.stat().st_size > 5000

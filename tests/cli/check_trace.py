@@ -7,7 +7,8 @@ Checks: the Chrome trace schema (complete "X" events with name, cat, pid, tid, t
 a process_name per rank); one process per rank of the report; spans on each rank
 properly nested (a span that starts inside another ends inside it) and epochs in
 order, one per reported epoch; each layer's forward and backward, aggregation, dense
-update, optimizer and evaluation present; and per rank, the comm spans' total within 5 %
+update, optimizer and evaluation present; one `rebalance` span per re-cut the report's
+`balance.rebalances` records, each inside the epoch it follows; and per rank, the comm spans' total within 5 %
 of the report's comm_seconds and the compute spans' total (less the comm spans nested in
 them) within 5 % of its compute_seconds (0.5 ms absolute slack for tiny totals).
 """
@@ -99,6 +100,16 @@ def main():
         for a, b in zip(epoch_spans, epoch_spans[1:]):
             if b["ts"] + EPS_US < a["ts"] + a["dur"]:
                 fail(f"rank {r}: epochs overlap at {b['ts']}")
+        recuts = report.get("balance", {}).get("rebalances", [])
+        rebalance_spans = [e for e in ev if e["name"] == "rebalance"]
+        if len(rebalance_spans) != len(recuts):
+            fail(f"rank {r}: {len(rebalance_spans)} rebalance spans, the report has {len(recuts)} re-cuts")
+        for e, cut in zip(rebalance_spans, recuts):
+            host = epoch_spans[int(cut["after_epoch"]) - 1]
+            if not (host["ts"] - EPS_US <= e["ts"] and e["ts"] + e["dur"] <= host["ts"] + host["dur"] + EPS_US):
+                fail(f"rank {r}: the rebalance after epoch {cut['after_epoch']} lies outside that epoch's span")
+        if recuts:
+            print(f"rank {r}: {len(recuts)} rebalance span(s), each inside the epoch it follows")
         figures = next(x for x in report["ranks"] if x["rank"] == r)
         for what, traced in (("comm_seconds", comm * 1e-6), ("compute_seconds", (compute - nested_comm) * 1e-6)):
             reported = float(figures[what])

@@ -5,10 +5,12 @@ measured bytes equal the cost model's prediction, and the graph strategy has a h
 that it loaded the data that way, `--rebalanced yes` that the load balancer re-cut the
 ownership at least once (and that every re-cut's rows cover the graph), `--pipeline S` that
 the second run is a pipeline of S stages whose report names every rank's stage and layers
-(every rank holds the whole graph there, as in data).
+(every rank holds the whole graph there, as in data), `--backends A,B,...` and
+`--threads N,M,...` that rank q of the second run ran backend A_q with N_q threads (a
+heterogeneous MPMD job).
 
 usage: compare_runs.py FIRST.json SECOND.json TOLERANCE [--order NAME] [--load NAME] [--rebalanced yes]
-                       [--pipeline S]"""
+                       [--pipeline S] [--backends LIST] [--threads LIST]"""
 import json
 import sys
 
@@ -34,6 +36,13 @@ for flag, value in zip(sys.argv[4::2], sys.argv[5::2]):
         assert p["ranks"][-1]["last_layer"] == b["config"]["layers"], "the last stage ends at the last layer"
         print("stages:", [(r["stage"], r["first_layer"], r["last_layer"], round(r["bubble"], 3)) for r in p["ranks"]],
               "ideal bubble", p["ideal_bubble"])
+        continue
+    if flag in ("--backends", "--threads"):
+        field = flag[2:-1] if flag == "--backends" else "threads"
+        want = [v if flag == "--backends" else int(v) for v in value.split(",")]
+        have = [r[field] for r in b["ranks"]]
+        assert have == want, f"per-rank {field}: {have}, expected {want}"
+        print(f"per-rank {field}: {have}")
         continue
     key = {"--order": "order", "--load": "load"}[flag]
     assert b["config"][key] == value, f"config.{key} is {b['config'][key]!r}, expected {value!r}"

@@ -1,5 +1,5 @@
 // The pipeline strategy and gradient accumulation with real processes (1 rank local, 2-4
-// MPI ranks, 3 Gloo ranks): every (stages, replicas) layout of the world trains, in
+// MPI ranks, 3 and 4 Gloo ranks): every (stages, replicas) layout of the world trains, in
 // float64 with dropout on, to the losses and weights of the `data` strategy on ONE process
 // accumulating replicas x micro-batches batches per step (the same schedule, summed in
 // another order: 1e-9); `data --accumulate M` on the world equals the same one-process

@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <numeric>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -56,6 +57,7 @@
 #include "mixgcn/comm/types.hpp"
 #include "mixgcn/core/error.hpp"
 
+#include "mixgcn/comm/detail/gloo_gathering_store.hpp"
 #ifdef MIXGCN_HAS_MPI
 #include "mixgcn/comm/detail/gloo_mpi_store.hpp"
 #include "mixgcn/comm/mpi.hpp"
@@ -507,6 +509,32 @@ public:
         r.done();
     }
 
+    // The ranks passing the same `color`, ranked by `key` (ties by rank), as a communicator
+    // of their own (a pipeline stage's replicas, say), as MPI_Comm_split does. Collective
+    // over this communicator. The new context has its own connections; they rendezvous over
+    // this communicator (detail::gloo_gathering_store, one store scope per colour), so no
+    // store directory or launcher is needed again. Same timeout, interface and address.
+    gloo split(int color, int key) {
+        const int mine[2] = {color, key};
+        std::vector<int> all(2 * static_cast<std::size_t>(size_));
+        all_gather(std::span<const int>(mine), std::span<int>(all));
+        options o = opts_;
+        o.rank = 0;
+        o.size = 0;
+        for (int q = 0; q < size_; ++q) {
+            const auto i = 2 * static_cast<std::size_t>(q);
+            if (all[i] != color) continue;
+            ++o.size;
+            if (all[i + 1] < key || (all[i + 1] == key && q < rank_)) ++o.rank;
+        }
+        detail::gloo_gathering_store store(
+            rank_, "comm::gloo split (colour " + std::to_string(color) + ")",
+            [this](const std::vector<char>& bytes) { return gather_bytes(bytes); }, std::to_string(color));
+        gloo sub{unconnected{}};
+        sub.connect(o, store);
+        return sub;
+    }
+
     const traffic& stats() const noexcept { return stats_.view(); }
     void reset_stats() noexcept { stats_.clear(); }
 
@@ -542,7 +570,7 @@ private:
             ::gloo::rendezvous::FileStore store(opts.store);
             connect(opts, store);
         } else {
-            detail::gloo_mpi_store store(m.native());
+            auto store = detail::gloo_mpi_store(m.native());
             connect(opts, store);
         }
     }
@@ -556,8 +584,31 @@ private:
                 "); pass options::rank or set MIXGCN_RANK");
     }
 
+    struct unconnected {};
+    explicit gloo(unconnected) {}  // for split: connect() makes it a communicator
+
+    // Every rank's bytes, in rank order (split's rendezvous).
+    std::vector<std::vector<char>> gather_bytes(const std::vector<char>& mine) {
+        const auto n = static_cast<std::size_t>(size_);
+        const std::uint64_t len = mine.size();
+        std::vector<std::uint64_t> lens(n);
+        all_gather(std::span<const std::uint64_t>(&len, 1), std::span<std::uint64_t>(lens));
+        const std::vector<std::size_t> counts(lens.begin(), lens.end());
+        std::vector<char> all(std::accumulate(counts.begin(), counts.end(), std::size_t{0}));
+        gather_v("all_gather_v", std::span<const char>(mine), std::span<char>(all), std::span<const std::size_t>(counts));
+        std::vector<std::vector<char>> out(n);
+        auto at = all.begin();
+        for (std::size_t q = 0; q < n; ++q) {
+            out[q].assign(at, at + std::ptrdiff_t(counts[q]));
+            at += std::ptrdiff_t(counts[q]);
+        }
+        return out;
+    }
+
     void connect(const options& o, ::gloo::rendezvous::Store& store) {
         validate(o);
+        opts_ = o;
+        opts_.store.clear();
         rank_ = o.rank;
         size_ = o.size;
         timeout_ = o.timeout;
@@ -580,7 +631,13 @@ private:
         const auto n = static_cast<std::size_t>(size_);
         auto& table = *peers_;
         table = {};
-        if (size_ == 1) return;
+        auto key = [](int q) { return "mixgcn_peer_table_" + std::to_string(q); };
+        if (size_ == 1) {
+            // Nothing to learn, but publish as every rank does: a split's store gathers
+            // over the parent on each set(), so every colour must set as often.
+            guarded("rendezvous (peer table)", [&] { store.set(key(rank_), {}); });
+            return;
+        }
         char host[256] = {};
         if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
         table.host = host;
@@ -593,7 +650,6 @@ private:
                 if (q != rank_) mine += ctx_->getPair(q)->address().str();
                 mine += '\n';
             }
-            auto key = [](int q) { return "mixgcn_peer_table_" + std::to_string(q); };
             store.set(key(rank_), std::vector<char>(mine.begin(), mine.end()));
             std::vector<std::string> keys;
             for (int q = 0; q < size_; ++q)
@@ -726,6 +782,7 @@ private:
     }
 
     std::shared_ptr<::gloo::Context> ctx_;
+    options opts_;  // as connected (no store): what split() connects with
     int rank_ = 0;
     int size_ = 1;
     std::chrono::milliseconds timeout_{60000};

@@ -47,6 +47,17 @@ public:
     int rank() const noexcept { return host_.rank(); }
     int size() const noexcept { return host_.size(); }
 
+    // Both engines split alike (where both can): the same ranks, in the same order.
+    hybrid split(int color, int key)
+        requires requires(DeviceComm& d, HostComm& h) {
+            d.split(0, 0);
+            h.split(0, 0);
+        }
+    {
+        auto d = dev_.split(color, key);
+        return hybrid(std::move(d), host_.split(color, key));
+    }
+
     DeviceComm& device() noexcept { return dev_; }
     HostComm& host() noexcept { return host_; }
     const DeviceComm& device() const noexcept { return dev_; }

@@ -52,8 +52,8 @@ class recorder {
 public:
     recorder() : origin_(clock::now()) {}
 
-    // Time zero of the trace; a distributed run sets it on every rank right after a
-    // barrier, which aligns the ranks' clocks to within the barrier's exit skew.
+    // Time zero of the trace; a distributed run sets every rank's to rank 0's start, read
+    // in this rank's clock (mixgcn-train: align_trace_origin).
     void set_origin(clock::time_point t) noexcept { origin_ = t; }
     clock::time_point origin() const noexcept { return origin_; }
 

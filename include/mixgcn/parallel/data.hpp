@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
@@ -198,6 +199,9 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
                                    const std::vector<int>& cluster_of, const data_options& o,
                                    nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
                                    const train::trainer_options& to, data_report* report = nullptr) {
+    static_assert(backend::host_accessible<B>(),
+                  "parallel::train_clusters builds each batch's operator and feature rows in host memory; a device "
+                  "backend needs the device batch assembly of issue 13 first");
     const auto before = comm.stats().total();
     const int P = comm.size();
     require(cluster_of.size() == static_cast<std::size_t>(adjacency.rows), "data strategy: ", cluster_of.size(),

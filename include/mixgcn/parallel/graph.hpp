@@ -39,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/buffer.hpp"
 #include "mixgcn/core/concepts.hpp"
@@ -62,6 +63,9 @@ class graph {
 public:
     using backend_type = B;
     using value_type = V;
+    static_assert(backend::host_accessible<B>(),
+                  "parallel::graph packs halo rows and adds ghost gradients in host memory; a device backend needs "
+                  "the device pack/unpack kernels of issue 13 first");
 
     // Collective: every rank calls it with the same adjacency pattern (symmetric;
     // self-loops optional) and owner vector.

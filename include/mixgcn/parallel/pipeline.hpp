@@ -18,8 +18,8 @@
 // Replicas: R = P/S copies of the pipeline on ranks r·S + s, replica r taking micro-batch
 // k of a step from group r·M + k of the schedule (that of `data` on R ranks, accumulating
 // M). Each stage's gradients are all-reduced among the R ranks holding it, over a
-// sub-communicator (comm.split) where the communicator has one, else over the world with
-// the other stages' entries zero.
+// sub-communicator (comm.split: MPI, Gloo, local, hybrid) where the communicator has one,
+// else over the world with the other stages' entries zero.
 //
 // Each rank keeps the whole model's parameters (small next to activations): its stage's
 // layers are trained, the rest are filled by a broadcast from their stage before each
