@@ -21,6 +21,7 @@ namespace mixgcn::detail {
 template <class Id>
 class sorted_id_index {
 public:
+    sorted_id_index() = default;  // no ids
     // ids: ascending, distinct, in [0, range), fewer than 2^32.
     sorted_id_index(std::span<const Id> ids, std::uint64_t range)
         : size_(ids.size()), range_(range), words_(std::size_t((range + 63) >> 6)) {
@@ -51,13 +52,16 @@ public:
         return std::size_t(w.before) + std::size_t(std::popcount(w.bits & (bit - 1)));
     }
 
+    std::size_t size() const noexcept { return size_; }
+    std::size_t bytes() const noexcept { return words_.size() * sizeof(word); }
+
 private:
     struct alignas(16) word {
         std::uint64_t bits = 0;     // bit j: id 64·w + j is in ids
         std::uint32_t before = 0;   // ids below 64·w
     };
-    std::size_t size_;
-    std::uint64_t range_;
+    std::size_t size_ = 0;
+    std::uint64_t range_ = 0;
     std::vector<word> words_;
 };
 

@@ -17,8 +17,9 @@
 //
 // Memory per rank: the local operator and its transpose (O(nnz_p + halo_p)), the
 // extended matrices ((|V_p| + halo_p) x d) and send buffers (Σ_q |send_q| x d): nothing
-// of size |V| x d. Setup looks nodes up in sorted lists of the own and ghost ids, so
-// beyond the caller's owner vector it holds nothing of size |V|. Two ways in: the
+// of size |V| x d. Beyond the caller's owner vector (4 bytes per node) it keeps an O(1)
+// index of its owned ids (a bitmap with counts: 0.25 bytes per node; setup adds one
+// transient bitmap of ghost ids per thread, 0.125 bytes per node). Two ways in: the
 // global operator (every rank holds it, O(|E|)), or only this rank's rows of A, as
 // parallel/partitioned_load.hpp reads them (O(|E|/P)); this rank then normalises them
 // with the ghosts' degrees from their owners. Inputs likewise: local_inputs(dataset)
@@ -30,6 +31,7 @@
 // train_graph_parallel (setup + inputs + trainer, fills a graph_report), and over a
 // partitioned load make_graph and train_graph_partitioned.
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -46,6 +48,7 @@
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/identity.hpp"
+#include "mixgcn/core/sorted_ids.hpp"
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
@@ -276,16 +279,11 @@ public:
 
     // Global ids of the owned nodes, ascending: the rows a loader that reads only this
     // rank's part of the dataset must read (see local_inputs below).
-    std::vector<index_t> owned_ids() const {
-        std::vector<index_t> out;
-        out.reserve(owned_sorted_.size());
-        for (const auto& [g, l] : owned_sorted_) out.push_back(g);
-        return out;
-    }
+    std::vector<index_t> owned_ids() const { return own_ids_; }
     // Local row of an owned global node, -1 when this rank does not own it.
     index_t local_row(index_t global) const noexcept {
-        const auto it = std::lower_bound(owned_sorted_.begin(), owned_sorted_.end(), std::pair{global, index_t{0}});
-        return it != owned_sorted_.end() && it->first == global ? it->second : index_t{-1};
+        const std::size_t p = own_index_.find(global);
+        return p < own_local_.size() ? own_local_[p] : index_t{-1};
     }
 
     // This rank's inputs from a dataset that holds every node's row. The caller holds
@@ -355,7 +353,8 @@ public:
         r.comm_seconds = comm_seconds_;
         r.compute_seconds = compute_seconds_;
         r.graph_bytes = op_.bytes() + at_.bytes() + scale_.size() * sizeof(V) +
-                        (global_.size() + send_rows_.size() + 2 * owned_sorted_.size()) * sizeof(index_t);
+                        (global_.size() + send_rows_.size() + own_ids_.size() + own_local_.size()) * sizeof(index_t) +
+                        own_index_.bytes();
         r.buffer_bytes = (ext_.size() + send_.capacity() + recv_.capacity()) * sizeof(V);
         return r;
     }
@@ -375,48 +374,82 @@ private:
     // The layout from this rank's rows: `own` lists its nodes ascending, row_of(k) gives
     // the columns (global ids, ascending, A + I) and, when weighted, the values of node
     // own[k]'s row. Own nodes: interior first, then boundary, each ascending by global id;
-    // ghosts grouped by owner, ascending within each. Lookups go through sorted lists, so
-    // setup holds nothing of size |V| beyond the caller's owner vector.
+    // ghosts grouped by owner, ascending within each. On the OpenMP threads, with O(1)
+    // lookups per non-zero (core/sorted_ids.hpp): a binary search per non-zero on one
+    // thread took 15 s of a 34 s products-shaped run at P = 1. Same layout, same bits.
+    // Beyond the caller's owner vector it keeps an index of the owned ids (N/4 bytes) and
+    // holds, while it runs, one bitmap of ghost ids per thread (N/8 bytes each).
     template <class RowOf>
     void setup(index_t n, std::span<const index_t> own, std::span<const int> owner, RowOf&& row_of) {
         Comm& comm = *comm_;
         const int P = comm.size(), me = comm.rank();
         auto owner_of = [&](index_t v) { return owner[static_cast<std::size_t>(v)]; };
-        std::vector<std::size_t> interior, boundary;  // positions in `own`
-        std::vector<index_t> ghosts;
-        for (std::size_t k = 0; k < own.size(); ++k) {
-            bool has_ghost = false;
-            for (index_t c : row_of(k).first)
-                if (owner_of(c) != me) {
-                    has_ghost = true;
-                    ghosts.push_back(c);
-                }
-            (has_ghost ? boundary : interior).push_back(k);
-        }
-        const auto by_owner = [&](index_t a, index_t b) {
-            return std::pair{owner_of(a), a} < std::pair{owner_of(b), b};
-        };
-        std::sort(ghosts.begin(), ghosts.end(), by_owner);
-        ghosts.erase(std::unique(ghosts.begin(), ghosts.end()), ghosts.end());
-        interior_ = static_cast<index_t>(interior.size());
-        global_.clear();
-        global_.reserve(own.size() + ghosts.size());
-        for (auto k : interior) global_.push_back(own[k]);
-        for (auto k : boundary) global_.push_back(own[k]);
-        own_ = static_cast<index_t>(global_.size());
-        ghost_count_.assign(static_cast<std::size_t>(P), 0);
-        for (index_t g : ghosts) ++ghost_count_[static_cast<std::size_t>(owner_of(g))];
-        global_.insert(global_.end(), ghosts.begin(), ghosts.end());
+        const std::size_t R = own.size();
+        own_ids_.assign(own.begin(), own.end());
+        own_index_ = ::mixgcn::detail::sorted_id_index<index_t>(own_ids_, std::uint64_t(n));
 
-        owned_sorted_.clear();
-        owned_sorted_.reserve(static_cast<std::size_t>(own_));
-        for (index_t i = 0; i < own_; ++i) owned_sorted_.push_back({global_[std::size_t(i)], i});
-        std::sort(owned_sorted_.begin(), owned_sorted_.end());
+        // Rows with a neighbour on another rank, and every such neighbour (ghost) once: a
+        // bitmap of the ids per thread (N/8 bytes each, freed below), OR-ed together.
+        std::vector<std::uint8_t> boundary_row(R, 0);
+        const std::size_t words = (static_cast<std::size_t>(n) + 63) / 64;
+        std::vector<std::uint64_t> ghost_bits(words, 0);
+#pragma omp parallel
+        {
+            std::vector<std::uint64_t> seen(words, 0);
+#pragma omp for schedule(dynamic, 4096) nowait
+            for (std::size_t k = 0; k < R; ++k) {
+                bool any = false;
+                for (index_t c : row_of(k).first)
+                    if (own_index_.find(c) == R) {
+                        any = true;
+                        seen[static_cast<std::size_t>(c) >> 6] |= std::uint64_t(1) << (c & 63);
+                    }
+                boundary_row[k] = any;
+            }
+#pragma omp critical(mixgcn_graph_ghost_bits)
+            for (std::size_t w = 0; w < words; ++w) ghost_bits[w] |= seen[w];
+        }
+        std::vector<index_t> ghost_by_id;  // ascending
+        for (std::size_t w = 0; w < words; ++w)
+            for (std::uint64_t b = ghost_bits[w]; b; b &= b - 1)
+                ghost_by_id.push_back(static_cast<index_t>(64 * w + std::size_t(std::countr_zero(b))));
+        ghost_bits = {};
+        // Ghosts grouped by owning rank, ascending within: the rows received from rank q
+        // land contiguously. ghost_slot[i]: where ghost_by_id[i] sits in that order.
+        ghost_count_.assign(static_cast<std::size_t>(P), 0);
+        for (index_t g : ghost_by_id) ++ghost_count_[static_cast<std::size_t>(owner_of(g))];
+        std::vector<std::size_t> next(static_cast<std::size_t>(P), 0);
+        for (std::size_t q = 1; q < next.size(); ++q) next[q] = next[q - 1] + ghost_count_[q - 1];
+        std::vector<index_t> ghosts(ghost_by_id.size());
+        std::vector<index_t> ghost_slot(ghost_by_id.size());
+        for (std::size_t i = 0; i < ghost_by_id.size(); ++i) {
+            const std::size_t slot = next[static_cast<std::size_t>(owner_of(ghost_by_id[i]))]++;
+            ghosts[slot] = ghost_by_id[i];
+            ghost_slot[i] = static_cast<index_t>(slot);
+        }
+        const ::mixgcn::detail::sorted_id_index<index_t> ghost_index(ghost_by_id, std::uint64_t(n));
+
+        // Local rows: interior (no ghost neighbour) first, then boundary, each in `own` order.
+        std::vector<std::size_t> order;  // own position of local row i
+        order.reserve(R);
+        for (std::size_t k = 0; k < R; ++k)
+            if (!boundary_row[k]) order.push_back(k);
+        interior_ = static_cast<index_t>(order.size());
+        for (std::size_t k = 0; k < R; ++k)
+            if (boundary_row[k]) order.push_back(k);
+        own_ = static_cast<index_t>(R);
+        global_.resize(R + ghosts.size());
+        own_local_.resize(R);
+        for (std::size_t i = 0; i < R; ++i) {
+            global_[i] = own[order[i]];
+            own_local_[order[i]] = static_cast<index_t>(i);
+        }
+        std::copy(ghosts.begin(), ghosts.end(), global_.begin() + std::ptrdiff_t(R));
         nodes_ = n;
         auto local_of = [&](index_t c) {
-            if (owner_of(c) == me) return local_row(c);
-            const auto it = std::lower_bound(ghosts.begin(), ghosts.end(), c, by_owner);
-            return static_cast<index_t>(own_ + (it - ghosts.begin()));
+            const std::size_t p = own_index_.find(c);
+            if (p < R) return own_local_[p];
+            return static_cast<index_t>(own_ + ghost_slot[ghost_index.find(c)]);
         };
 
         // Local rows of A + I with columns in the global order of the single operator,
@@ -425,15 +458,25 @@ private:
         a = {};
         a.rows = own_;
         a.cols = static_cast<index_t>(global_.size());
-        a.row_ptr.assign(static_cast<std::size_t>(own_) + 1, 0);
-        std::size_t i = 0;
-        for (const auto* part : {&interior, &boundary})
-            for (auto k : *part) {
-                const auto [cols, vals] = row_of(k);
-                for (index_t c : cols) a.col_idx.push_back(local_of(c));
-                a.val.insert(a.val.end(), vals.begin(), vals.end());
-                a.row_ptr[++i] = static_cast<offset_t>(a.col_idx.size());
-            }
+        a.row_ptr.assign(R + 1, 0);
+        std::size_t values = 0;
+        for (std::size_t i = 0; i < R; ++i) {
+            const auto [cols, vals] = row_of(order[i]);
+            a.row_ptr[i + 1] = a.row_ptr[i] + static_cast<offset_t>(cols.size());
+            values += vals.size();
+        }
+        const auto nnz = static_cast<std::size_t>(a.row_ptr[R]);
+        require(values == 0 || values == nnz, "graph strategy (rank ", me, "): ", values, " values for ", nnz,
+                " non-zeros (every row has values, or none)");
+        a.col_idx.resize(nnz);
+        a.val.resize(values);
+#pragma omp parallel for schedule(dynamic, 1024)
+        for (std::size_t i = 0; i < R; ++i) {
+            const auto [cols, vals] = row_of(order[i]);
+            const auto at = static_cast<std::size_t>(a.row_ptr[i]);
+            for (std::size_t j = 0; j < cols.size(); ++j) a.col_idx[at + j] = local_of(cols[j]);
+            std::copy(vals.begin(), vals.end(), a.val.begin() + std::ptrdiff_t(at));
+        }
         // The transpose is the caller's to take, once op_'s values are final.
 
         // Tell every owner which of its rows this rank needs (in this rank's ghost order).
@@ -488,7 +531,9 @@ private:
 
     Comm* comm_;
     index_t nodes_ = 0, own_ = 0, interior_ = 0;
-    std::vector<std::pair<index_t, index_t>> owned_sorted_;  // (global id, local row), by global id
+    std::vector<index_t> own_ids_;                          // owned global ids, ascending
+    std::vector<index_t> own_local_;                        // local row of own_ids_[k]
+    ::mixgcn::detail::sorted_id_index<index_t> own_index_;  // position in own_ids_ of an id, O(1)
     std::vector<index_t> global_;           // local row/column -> global node
     std::vector<std::size_t> ghost_count_;  // ghost rows received from each rank
     std::vector<std::size_t> send_count_;   // own rows sent to each rank
