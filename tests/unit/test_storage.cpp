@@ -21,6 +21,10 @@
 #include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/storage/convert.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 using namespace mixgcn;
 
 TEST_CASE("coo to csr merges duplicates and sorts columns") {
@@ -64,6 +68,63 @@ TEST_CASE("transpose twice is the identity, and matches a brute-force transpose"
     CHECK(tt.val == c.val);
     const auto back = storage::to_csr(storage::to_coo(c));
     CHECK(back.col_idx == c.col_idx);
+}
+
+TEST_CASE("a large transpose on the threads equals a brute-force one, on 1, 2 and 3 threads") {
+    // 1.5 M entries (above the threaded size) over 20,000 rows x 30,000 columns, rows of
+    // very unequal lengths; then a wide matrix with few rows (the offsets cap the threads).
+    rng g(11);
+    storage::coo<index_t, float> a;
+    a.rows = 20000;
+    a.cols = 30000;
+    for (int k = 0; k < 1500000; ++k) {
+        const auto r = index_t(g.below(std::uint64_t(g.below(2) ? 20000 : 500)));
+        a.row.push_back(r);
+        a.col.push_back(index_t(g.below(30000)));
+        a.val.push_back(float(k));
+    }
+    const auto c = storage::to_csr(a);
+    REQUIRE(c.nnz() > (std::size_t(1) << 20));
+    // Brute force: column by column, entries by ascending row.
+    std::vector<std::vector<std::pair<index_t, float>>> by_col(30000);
+    for (index_t r = 0; r < c.rows; ++r)
+        for (auto k = c.row_begin(r); k < c.row_end(r); ++k)
+            by_col[std::size_t(c.col_idx[std::size_t(k)])].push_back({r, c.val[std::size_t(k)]});
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+#else
+    for (int threads : {1}) {
+#endif
+        CAPTURE(threads);
+        const auto t = storage::transpose(c);
+        t.validate();
+        REQUIRE(t.rows == 30000);
+        bool same = true;
+        for (index_t q = 0; q < t.rows; ++q) {
+            const auto& want = by_col[std::size_t(q)];
+            same = same && std::size_t(t.degree(q)) == want.size();
+            for (std::size_t j = 0; same && j < want.size(); ++j) {
+                const auto k = std::size_t(t.row_begin(q)) + j;
+                same = t.col_idx[k] == want[j].first && t.val[k] == want[j].second;
+            }
+        }
+        CHECK(same);
+        // Wide: 3 rows x 2^21 columns, 1.5 M entries: more offsets than entries per thread.
+        storage::csr<index_t, float> w;
+        w.rows = 3;
+        w.cols = index_t(1) << 21;
+        w.row_ptr = {0, 500000, 1000000, 1500000};
+        for (int k = 0; k < 1500000; ++k) w.col_idx.push_back(index_t((k % 500000) * 4 + k / 500000));
+        for (index_t r = 0; r < 3; ++r) std::sort(w.col_idx.begin() + w.row_ptr[std::size_t(r)], w.col_idx.begin() + w.row_ptr[std::size_t(r) + 1]);
+        const auto wt = storage::transpose(w);
+        CHECK(wt.nnz() == 1500000);
+        CHECK(storage::transpose(wt).col_idx == w.col_idx);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
 }
 
 TEST_CASE("builder symmetrises, drops duplicates and self-loops, rejects bad ids") {

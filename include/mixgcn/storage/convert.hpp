@@ -3,6 +3,11 @@
 // rectangular or directed blocks). All are O(nnz) counting sorts, deterministic.
 #include <algorithm>
 #include <numeric>
+#include <vector>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #include "mixgcn/storage/coo.hpp"
 #include "mixgcn/storage/csr.hpp"
@@ -69,25 +74,63 @@ coo<Index, Value> to_coo(const csr<Index, Value, Offset>& a) {
     return out;
 }
 
-// Aᵀ as csr (equivalently A in csc). Counting sort keeps columns sorted per row.
+// Aᵀ as csr (equivalently A in csc). Counting sort keeps columns sorted per row. Large
+// matrices are transposed on the OpenMP threads: thread t counts the columns of its block
+// of rows, its writes into each output row start after those of threads < t, so every
+// output row lists its entries by ascending input row, as one thread would (same result
+// on any thread count). It holds threads x (cols + 1) offsets while it runs.
 template <class Index, class Value, class Offset>
 csr<Index, Value, Offset> transpose(const csr<Index, Value, Offset>& a) {
     csr<Index, Value, Offset> t;
     t.rows = a.cols;
     t.cols = a.rows;
-    t.row_ptr.assign(static_cast<std::size_t>(a.cols) + 1, 0);
-    for (Index c : a.col_idx) ++t.row_ptr[static_cast<std::size_t>(c) + 1];
-    std::partial_sum(t.row_ptr.begin(), t.row_ptr.end(), t.row_ptr.begin());
+    const auto cols = static_cast<std::size_t>(a.cols);
+    const bool values = a.has_values();
+    t.row_ptr.assign(cols + 1, 0);
     t.col_idx.resize(a.nnz());
-    if (a.has_values()) t.val.resize(a.nnz());
-    std::vector<Offset> next(t.row_ptr.begin(), t.row_ptr.end() - 1);
-    for (Index r = 0; r < a.rows; ++r)
-        for (Offset k = a.row_begin(r); k < a.row_end(r); ++k) {
-            const auto c = static_cast<std::size_t>(a.col_idx[static_cast<std::size_t>(k)]);
-            const auto pos = static_cast<std::size_t>(next[c]++);
-            t.col_idx[pos] = r;
-            if (a.has_values()) t.val[pos] = a.val[static_cast<std::size_t>(k)];
+    if (values) t.val.resize(a.nnz());
+    std::size_t T = 1;
+#ifdef _OPENMP
+    if (a.nnz() >= (std::size_t(1) << 20)) T = std::size_t(std::max(1, omp_get_max_threads()));
+    // The per-thread offsets may not outgrow the entries (a wide block with few rows).
+    while (T > 1 && T * cols > a.nnz()) --T;
+#endif
+    // next[t * cols + c]: thread t's count of column c, then where its next entry goes.
+    std::vector<Offset> next(T * cols, 0);
+    const auto first_row = [&](std::size_t part) { return static_cast<Index>(std::size_t(a.rows) * part / T); };
+#pragma omp parallel num_threads(int(T))
+    {
+#ifdef _OPENMP
+        const auto part = std::size_t(omp_get_thread_num());
+#else
+        const std::size_t part = 0;
+#endif
+        Offset* mine = next.data() + part * cols;
+        const auto kb = static_cast<std::size_t>(a.row_begin(first_row(part)));
+        const auto ke = static_cast<std::size_t>(a.row_begin(first_row(part + 1)));
+        for (std::size_t k = kb; k < ke; ++k) ++mine[static_cast<std::size_t>(a.col_idx[k])];
+#pragma omp barrier
+#pragma omp single
+        {
+            Offset at = 0;
+            for (std::size_t c = 0; c < cols; ++c) {
+                t.row_ptr[c] = at;
+                for (std::size_t q = 0; q < T; ++q) {
+                    const Offset n = next[q * cols + c];
+                    next[q * cols + c] = at;
+                    at += n;
+                }
+            }
+            t.row_ptr[cols] = at;
         }
+        for (Index r = first_row(part); r < first_row(part + 1); ++r)
+            for (Offset k = a.row_begin(r); k < a.row_end(r); ++k) {
+                const auto c = static_cast<std::size_t>(a.col_idx[static_cast<std::size_t>(k)]);
+                const auto pos = static_cast<std::size_t>(mine[c]++);
+                t.col_idx[pos] = r;
+                if (values) t.val[pos] = a.val[static_cast<std::size_t>(k)];
+            }
+    }
     return t;
 }
 
