@@ -241,4 +241,21 @@ TEST_CASE("graph strategy: a bad owner vector is refused with the rank and the v
     });
 }
 
+TEST_CASE("graph strategy: an operator column outside the graph is refused, naming the row") {
+    with_comm([](auto& comm) {
+        using Comm = std::remove_reference_t<decltype(comm)>;
+        const problem<float> p;
+        auto op = graph::gcn_normalize<float>(p.adjacency);
+        const auto n = op.a.rows;
+        op.a.col_idx[static_cast<std::size_t>(op.a.row_ptr[5])] = n + 3;  // node 5's first column
+        std::vector<int> owner(std::size_t(n), 0);  // all on rank 0: its setup reads every row
+        if (comm.size() == 1) {
+            CHECK_THROWS_WITH_AS((parallel::graph<backend::host, float, Comm>(comm, op, owner)),
+                                 doctest::Contains("row of node 5 has a column outside [0, "), invalid_argument);
+        } else {
+            MESSAGE("checked on one rank only (the refusal is local to the rank that reads the row)");
+        }
+    });
+}
+
 int main(int argc, char** argv) { return test_session::main(argc, argv); }

@@ -36,12 +36,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <numeric>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
 #include <memory>
+#include <numeric>
 #include <span>
 #include <string>
 #include <thread>
@@ -51,13 +51,13 @@
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/comm/detail/checks.hpp"
+#include "mixgcn/comm/detail/gloo_gathering_store.hpp"
 #include "mixgcn/comm/detail/gloo_tcp_store.hpp"
 #include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/traffic.hpp"
 #include "mixgcn/comm/types.hpp"
 #include "mixgcn/core/error.hpp"
 
-#include "mixgcn/comm/detail/gloo_gathering_store.hpp"
 #ifdef MIXGCN_HAS_MPI
 #include "mixgcn/comm/detail/gloo_mpi_store.hpp"
 #include "mixgcn/comm/mpi.hpp"

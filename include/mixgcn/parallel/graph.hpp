@@ -393,22 +393,34 @@ private:
         std::vector<std::uint8_t> boundary_row(R, 0);
         const std::size_t words = (static_cast<std::size_t>(n) + 63) / 64;
         std::vector<std::uint64_t> ghost_bits(words, 0);
+        std::size_t bad_row = R;  // the first row with a column outside [0, n), if any
 #pragma omp parallel
         {
             std::vector<std::uint64_t> seen(words, 0);
+            std::size_t bad = R;
 #pragma omp for schedule(dynamic, 4096) nowait
             for (std::size_t k = 0; k < R; ++k) {
                 bool any = false;
-                for (index_t c : row_of(k).first)
+                for (index_t c : row_of(k).first) {
+                    if (c < 0 || c >= n) {
+                        bad = std::min(bad, k);
+                        break;
+                    }
                     if (own_index_.find(c) == R) {
                         any = true;
                         seen[static_cast<std::size_t>(c) >> 6] |= std::uint64_t(1) << (c & 63);
                     }
+                }
                 boundary_row[k] = any;
             }
 #pragma omp critical(mixgcn_graph_ghost_bits)
-            for (std::size_t w = 0; w < words; ++w) ghost_bits[w] |= seen[w];
+            {
+                for (std::size_t w = 0; w < words; ++w) ghost_bits[w] |= seen[w];
+                bad_row = std::min(bad_row, bad);
+            }
         }
+        require(bad_row == R, "graph strategy (rank ", me, "): the row of node ", bad_row < R ? own[bad_row] : 0,
+                " has a column outside [0, ", n, ")");
         std::vector<index_t> ghost_by_id;  // ascending
         for (std::size_t w = 0; w < words; ++w)
             for (std::uint64_t b = ghost_bits[w]; b; b &= b - 1)
@@ -475,7 +487,7 @@ private:
             const auto [cols, vals] = row_of(order[i]);
             const auto at = static_cast<std::size_t>(a.row_ptr[i]);
             for (std::size_t j = 0; j < cols.size(); ++j) a.col_idx[at + j] = local_of(cols[j]);
-            std::copy(vals.begin(), vals.end(), a.val.begin() + std::ptrdiff_t(at));
+            if (!vals.empty()) std::copy(vals.begin(), vals.end(), a.val.data() + at);  // no values: a.val is empty
         }
         // The transpose is the caller's to take, once op_'s values are final.
 
