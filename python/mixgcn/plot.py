@@ -31,15 +31,20 @@ __all__ = ["label_of", "load_run", "load_trace", "main", "plot_runs", "plot_trac
 MEMORY_PARTS = ("graph", "features", "activations", "parameters_optimizer", "communication")
 
 
-def load_run(path: str | pathlib.Path) -> dict:
-    """The JSON of one run, checked for the fields the pictures need."""
-    path = pathlib.Path(path)
+def _read_json(path: pathlib.Path):
+    """The parsed file; an unreadable or malformed one ends the program, named."""
     try:
-        run = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except OSError as e:
         raise SystemExit(f"mixgcn-plot: {path}: {e.strerror}") from None
     except json.JSONDecodeError as e:
         raise SystemExit(f"mixgcn-plot: {path}:{e.lineno}: not JSON ({e.msg})") from None
+
+
+def load_run(path: str | pathlib.Path) -> dict:
+    """The JSON of one run, checked for the fields the pictures need."""
+    path = pathlib.Path(path)
+    run = _read_json(path)
     for key in ("config", "epochs"):
         if key not in run:
             raise SystemExit(f"mixgcn-plot: {path}: no '{key}' field (is this a mixgcn-train --json file?)")
@@ -135,12 +140,7 @@ CATEGORY_COLOURS = {"step": "0.82", "layer": "#9ecae1", "dense": "#fdae6b", "com
 def load_trace(path: str | pathlib.Path) -> list[dict]:
     """The complete ("X") spans of a Chrome trace file, checked for the fields drawn."""
     path = pathlib.Path(path)
-    try:
-        trace = json.loads(path.read_text())
-    except OSError as e:
-        raise SystemExit(f"mixgcn-plot: {path}: {e.strerror}") from None
-    except json.JSONDecodeError as e:
-        raise SystemExit(f"mixgcn-plot: {path}:{e.lineno}: not JSON ({e.msg})") from None
+    trace = _read_json(path)
     events = trace.get("traceEvents") if isinstance(trace, dict) else None
     if not isinstance(events, list):
         raise SystemExit(f"mixgcn-plot: {path}: no 'traceEvents' list (is this a mixgcn-train --trace file?)")
@@ -156,8 +156,8 @@ def load_trace(path: str | pathlib.Path) -> list[dict]:
 
 def _window(spans: list[dict], epochs: tuple[int, int] | None) -> tuple[float, float]:
     """[begin, end] in microseconds of rank 0's epochs FIRST..LAST (1-based; default the last two)."""
-    mine = sorted((e for e in spans if e["name"] == "epoch" and e["pid"] == min(x["pid"] for x in spans)),
-                  key=lambda e: e["ts"])
+    first_rank = min(e["pid"] for e in spans)
+    mine = sorted((e for e in spans if e["name"] == "epoch" and e["pid"] == first_rank), key=lambda e: e["ts"])
     if not mine:
         return min(e["ts"] for e in spans), max(e["ts"] + e["dur"] for e in spans)
     first, last = epochs if epochs else (max(1, len(mine) - 1), len(mine))

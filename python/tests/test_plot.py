@@ -19,6 +19,14 @@ def png_size(path):
     return struct.unpack(">II", data[16:24])
 
 
+def train_binary():
+    """The mixgcn-train binary ctest names, or a skip."""
+    binary = os.environ.get("MIXGCN_TRAIN_BIN")
+    if not binary or not pathlib.Path(binary).exists():
+        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    return binary
+
+
 def fake_run(strategy, ranks, epochs=5):
     return {
         "config": {"strategy": strategy, "ranks": ranks, "comm": "mpi", "data": "generated:sbm"},
@@ -50,9 +58,7 @@ def test_plots_several_runs(tmp_path):
 
 
 def test_plots_a_real_mixgcn_train_json(tmp_path):
-    binary = os.environ.get("MIXGCN_TRAIN_BIN")
-    if not binary or not pathlib.Path(binary).exists():
-        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    binary = train_binary()
     out = tmp_path / "run.json"
     subprocess.run([binary, "--epochs", "3", "--nodes", "1000", "--threads", "1", "--json", str(out), "--quiet"],
                    check=True, capture_output=True)
@@ -117,9 +123,7 @@ def test_bad_traces_are_named(tmp_path):
 
 
 def test_plots_a_real_trace(tmp_path):
-    binary = os.environ.get("MIXGCN_TRAIN_BIN")
-    if not binary or not pathlib.Path(binary).exists():
-        pytest.skip("MIXGCN_TRAIN_BIN does not name a mixgcn-train binary (ctest sets it)")
+    binary = train_binary()
     trace = tmp_path / "run.trace.json"
     subprocess.run([binary, "--epochs", "3", "--nodes", "1000", "--threads", "1", "--trace", str(trace), "--quiet"],
                    check=True, capture_output=True)
