@@ -1,8 +1,12 @@
 // Never built: ctest compiles it with one MIXGCN_COMPOSE_<strategy> defined and expects
-// the compiler to stop at that strategy's static_assert, whose sentence the test matches.
+// the compiler to stop at that strategy's static_assert, whose sentence the test matches
+// (graph: over device memory without a device engine in the communicator).
 // A host-only strategy composed with a device backend (host_accessible = false) must be a
 // compile-time error that says why, not a device pointer dereferenced at run time.
+#include <vector>
+
 #include "mixgcn/backend/host.hpp"
+#include "mixgcn/comm/hybrid.hpp"
 #include "mixgcn/comm/local.hpp"
 #include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/feature.hpp"
@@ -15,6 +19,8 @@
 struct device_like : mixgcn::backend::host {
     static constexpr bool host_accessible = false;
     static constexpr const char* name() { return "device_like"; }
+    template <class T>
+    using array = std::vector<T>;
 };
 
 using comm_type = mixgcn::comm::local;
@@ -29,6 +35,8 @@ std::size_t probe = sizeof(mixgcn::parallel::mixture<device_like, float, comm_ty
 std::size_t probe = sizeof(mixgcn::parallel::pipeline_trainer<device_like, float, comm_type>);
 #elif defined(MIXGCN_COMPOSE_data)
 auto* probe = &mixgcn::parallel::train_clusters<device_like, float, comm_type>;
-#elif defined(MIXGCN_COMPOSE_host_graph)  // the control: the same file compiles on the host
+#elif defined(MIXGCN_COMPOSE_host_graph)  // a control: the same file compiles on the host
 std::size_t probe = sizeof(mixgcn::parallel::graph<mixgcn::backend::host, float, comm_type>);
+#elif defined(MIXGCN_COMPOSE_device_graph)  // a control: graph over device memory with a device engine
+std::size_t probe = sizeof(mixgcn::parallel::graph<device_like, float, mixgcn::comm::hybrid<comm_type, comm_type>>);
 #endif

@@ -22,15 +22,8 @@
 #include <string>
 #include <vector>
 
-#if defined(MIXGCN_HAS_GLOO)
-#include "mixgcn/comm/gloo.hpp"
-#endif
-#if defined(MIXGCN_HAS_MPI)
-#include "mixgcn/comm/mpi.hpp"
-#endif
-#include "mixgcn/comm/hybrid.hpp"
-#include "mixgcn/comm/nccl.hpp"
 #include "mixgcn/core/rng.hpp"
+#include "nccl_launch.hpp"
 
 namespace {
 
@@ -229,20 +222,6 @@ void check_accounting(Hybrid& c) {
     }
 }
 
-// NCCL refuses two ranks of one communicator on the same GPU ("Duplicate GPU detected",
-// NCCL >= 2.5). With fewer GPUs than ranks, each process declares itself a host of its
-// own (NCCL_HOSTID), so NCCL connects the ranks through its socket transport over
-// loopback, as between machines, instead of refusing. Must run before NCCL starts.
-void pose_as_separate_hosts(int rank, int size, int devices) {
-    if (size <= devices || std::getenv("NCCL_HOSTID") != nullptr) return;
-    const std::string id = "mixgcn-nccl-pair-rank-" + std::to_string(rank);
-    ::setenv("NCCL_HOSTID", id.c_str(), 1);
-    if (std::getenv("NCCL_SOCKET_IFNAME") == nullptr) ::setenv("NCCL_SOCKET_IFNAME", "lo", 1);
-    if (rank == 0)
-        std::cout << "nccl_pair: " << size << " ranks share " << devices
-                  << " GPU(s): each rank poses as its own host (NCCL_HOSTID), traffic over loopback sockets\n";
-}
-
 template <class Hybrid>
 void run_checks(Hybrid& c, const char* engine, int devices) {
     host_engine = engine;
@@ -261,44 +240,11 @@ void run_checks(Hybrid& c, const char* engine, int devices) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    int devices = 0;
-    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
-        std::cout << "nccl_pair: no CUDA device visible; SKIPPED\n";
-        return 77;
-    }
-    try {
-        if (std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr) {
-#if defined(MIXGCN_HAS_MPI)
-            comm::mpi::environment env(argc, argv);
-            comm::mpi host;
-            my_rank = host.rank();
-            pose_as_separate_hosts(host.rank(), host.size(), devices);
-            // Ranks share the devices round-robin: with one GPU every rank uses device 0.
-            auto dev = comm::nccl::from_mpi(host.native(), host.rank() % devices);
-            comm::hybrid<comm::nccl, comm::mpi> c(std::move(dev), std::move(host));
-            run_checks(c, "MPI", devices);
-#else
-            throw error("nccl_pair: started by mpirun, but built without MPI");
-#endif
-        } else {
-#if defined(MIXGCN_HAS_GLOO)
-            comm::gloo host{};
-            my_rank = host.rank();
-            const char* store = std::getenv("MIXGCN_GLOO_STORE");
-            require(store != nullptr, "nccl_pair: MIXGCN_GLOO_STORE is not set (start it with launch_ranks.sh)");
-            pose_as_separate_hosts(host.rank(), host.size(), devices);
-            auto dev = comm::nccl::from_file(std::filesystem::path(store) / "nccl_id", host.rank(), host.size(),
-                                             host.rank() % devices);
-            comm::hybrid<comm::nccl, comm::gloo> c(std::move(dev), std::move(host));
-            run_checks(c, "Gloo", devices);
-#else
-            throw error("nccl_pair: built without Gloo; start it with mpirun");
-#endif
-        }
-    } catch (const std::exception& e) {
-        std::cerr << "rank " << my_rank << ": " << e.what() << "\n";
-        return 1;
-    }
+    const int rc = nccl_launch::run("nccl_pair", argc, argv, my_rank, [](auto& c, const char* engine, int devices) {
+        run_checks(c, engine, devices);
+        return 0;
+    });
+    if (rc != 0) return rc;
     if (failures) return 1;
     if (my_rank == 0) std::cout << "nccl_pair: all checks passed\n";
     return 0;

@@ -1,10 +1,12 @@
 // comm::nccl on one GPU as a one-rank clique: every collective must reduce to the
-// identity / self copy with zero bytes to other ranks, and host buffers must be refused.
+// identity / self copy with zero bytes to other ranks, host buffers must be refused, and
+// the wait limit is read and checked. (A dead peer: tests/cuda/nccl_graph.cu.)
 // (Several ranks need several GPUs: run the comm tests with mpirun there.)
 #include <doctest/doctest.h>
 
 #include <cuda_runtime.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <numeric>
 #include <vector>
@@ -64,5 +66,17 @@ TEST_CASE("comm::nccl as a one-rank clique") {
 
     std::vector<float> host_buf(4);
     CHECK_THROWS_AS(c.all_reduce(std::span<float>(host_buf)), invalid_argument);
+
+    // The wait limit: 30 s unless MIXGCN_NCCL_TIMEOUT says otherwise; a bad value is named.
+    CHECK(c.timeout() == doctest::Approx(30.0));
+    CHECK_THROWS_AS(c.set_timeout(-1), invalid_argument);
+    c.set_timeout(0.5);
+    c.all_reduce(a.span());  // completes well within it
+    CHECK_FALSE(c.aborted());
+    ::setenv("MIXGCN_NCCL_TIMEOUT", "soon", 1);
+    std::filesystem::remove(path);
+    CHECK_THROWS_WITH_AS(comm::nccl::from_file(path, 0, 1), doctest::Contains("MIXGCN_NCCL_TIMEOUT='soon'"),
+                         comm_error);
+    ::unsetenv("MIXGCN_NCCL_TIMEOUT");
 }
 }

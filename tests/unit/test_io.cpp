@@ -18,6 +18,7 @@
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/io.hpp"
 #include "mixgcn/parallel/detail/edge_buckets.hpp"
+#include "mixgcn/parallel/partitioned_load.hpp"
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -603,6 +604,27 @@ TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread ap
             for (int q = 0; q < P; ++q) CHECK(bucket[q] == before[q]);
         }
     });
+}
+
+TEST_CASE("partitioned load: a node's read-range owner by arithmetic equals the owner vector of the ranges") {
+    for (const std::uint64_t n : {std::uint64_t(1), std::uint64_t(2), std::uint64_t(3), std::uint64_t(7),
+                                  std::uint64_t(1000), std::uint64_t(2449029)})
+        for (const int P : {1, 2, 3, 4, 5, 8, 13}) {
+            CAPTURE(n);
+            CAPTURE(P);
+            const auto owner = parallel::range_owners(n, P);
+            bool same = true;
+            for (std::uint64_t v = 0; v < n; ++v) same = same && parallel::range_owner(v, n, P) == owner[v];
+            CHECK(same);
+        }
+    // Counts near 2^31 nodes: the products of (v + 1) and P stay in 64 bits.
+    const std::uint64_t big = (std::uint64_t(1) << 31) - 5;
+    for (const int P : {3, 8, 1024})
+        for (const std::uint64_t v : {std::uint64_t(0), big / 2, big - 1}) {
+            const auto r = parallel::range_owner(v, big, P);
+            const auto [b, e] = parallel::read_range(big, r, P);
+            CHECK((b <= v && v < e));
+        }
 }
 
 TEST_CASE("partitioned load's row build: every row's columns from keys in two arrays, blocked, on any thread count") {

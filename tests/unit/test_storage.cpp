@@ -127,6 +127,66 @@ TEST_CASE("a large transpose on the threads equals a brute-force one, on 1, 2 an
 #endif
 }
 
+TEST_CASE("A + I on the threads: every self-loop in its place, added where missing, on 1, 2 and 3 threads") {
+    // 1.2 M entries over 40,000 rows (above the threaded size); a third of the rows hold
+    // their self-loop already, some rows are empty, some hold only columns below the row.
+    rng g(17);
+    storage::csr<index_t, float> a;
+    a.rows = a.cols = 40000;
+    a.row_ptr.assign(1, 0);
+    for (index_t r = 0; r < a.rows; ++r) {
+        std::set<index_t> cols;
+        const auto len = r % 97 == 0 ? 0 : g.below(60);
+        for (std::uint64_t k = 0; k < len; ++k)
+            cols.insert(index_t(r % 89 == 0 ? g.below(std::uint64_t(r) + 1) : g.below(std::uint64_t(a.cols))));
+        if (r % 3 == 0 && len > 0) cols.insert(r);
+        a.col_idx.insert(a.col_idx.end(), cols.begin(), cols.end());
+        a.row_ptr.push_back(offset_t(a.col_idx.size()));
+    }
+    REQUIRE(a.nnz() > (std::size_t(1) << 20));
+    // Brute force: row r's set of columns with r, ascending.
+    std::vector<index_t> want;
+    std::vector<offset_t> want_ptr{0};
+    for (index_t r = 0; r < a.rows; ++r) {
+        std::set<index_t> cols(a.col_idx.begin() + a.row_ptr[std::size_t(r)], a.col_idx.begin() + a.row_ptr[std::size_t(r) + 1]);
+        cols.insert(r);
+        want.insert(want.end(), cols.begin(), cols.end());
+        want_ptr.push_back(offset_t(want.size()));
+    }
+#ifdef _OPENMP
+    const int before = omp_get_max_threads();
+    for (int threads : {1, 2, 3}) {
+        omp_set_num_threads(threads);
+#else
+    for (int threads : {1}) {
+#endif
+        CAPTURE(threads);
+        const auto op = graph::gcn_normalize(a);
+        CHECK(op.a.row_ptr == want_ptr);
+        CHECK(op.a.col_idx == want);
+        // Rows named by other ids (parallel::graph's local rows): row k is node 2k here.
+        storage::csr<index_t, float> half;
+        half.rows = 20000;
+        half.cols = a.cols;
+        half.row_ptr.assign(a.row_ptr.begin(), a.row_ptr.begin() + 20001);
+        half.col_idx.assign(a.col_idx.begin(), a.col_idx.begin() + a.row_ptr[20000]);
+        storage::csr<index_t, float> api;
+        graph::detail::pattern_with_self_loops(half, [](std::size_t k) { return index_t(2 * k); }, api);
+        bool same = api.rows == 20000 && api.cols == a.cols;
+        for (index_t k = 0; same && k < 20000; ++k) {
+            std::set<index_t> cols(half.col_idx.begin() + half.row_ptr[std::size_t(k)],
+                                   half.col_idx.begin() + half.row_ptr[std::size_t(k) + 1]);
+            cols.insert(2 * k);
+            same = std::equal(cols.begin(), cols.end(), api.col_idx.begin() + api.row_ptr[std::size_t(k)],
+                              api.col_idx.begin() + api.row_ptr[std::size_t(k) + 1]);
+        }
+        CHECK(same);
+    }
+#ifdef _OPENMP
+    omp_set_num_threads(before);
+#endif
+}
+
 TEST_CASE("builder symmetrises, drops duplicates and self-loops, rejects bad ids") {
     graph::edge_list<index_t> el{4, {{0, 1}, {1, 0}, {0, 1}, {2, 2}, {3, 1}}};
     graph::build_report rep;

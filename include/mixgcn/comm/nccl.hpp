@@ -12,6 +12,13 @@
 // shared file system (written to a temporary name and renamed, so readers never see a
 // partial id). Or pass an id obtained any other way to the constructor.
 //
+// Faults: no wait blocks in the CUDA runtime. Every wait polls the stream or event and
+// NCCL's asynchronous error (ncclCommGetAsyncError); an NCCL error, or no completion
+// within the timeout (MIXGCN_NCCL_TIMEOUT seconds, default 30; 0 waits for ever: a peer
+// that died leaves the others' kernels waiting for its data), aborts the communicator
+// (ncclCommAbort, which makes those kernels return) and throws comm_error naming the
+// rank, the operation and the cause.
+//
 // NCCL has no message tags: send/recv between one pair of ranks match in issue order,
 // and the tag argument only exists for the concept. Byte accounting follows
 // comm/traffic.hpp, so numbers compare with the MPI and Gloo engines.
@@ -22,6 +29,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <span>
@@ -78,6 +86,7 @@ public:
                 event_ = std::exchange(o.event_, nullptr);
                 account_ = std::move(o.account_);
                 rank_ = o.rank_;
+                owner_ = o.owner_;
             }
             return *this;
         }
@@ -87,9 +96,16 @@ public:
         void wait() {
             if (!event_) return;
             const auto t0 = std::chrono::steady_clock::now();
-            const cudaError_t rc = cudaEventSynchronize(event_);
+            cudaError_t rc = cudaSuccess;
+            try {
+                rc = owner_->wait_watched([this] { return cudaEventQuery(event_); }, "all_to_all_v");
+            } catch (...) {  // the communicator was aborted: the exchange failed
+                (void)cudaEventDestroy(std::exchange(event_, nullptr));
+                account_.record(false);
+                throw;
+            }
             account_.add_seconds(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
-            finish(rc, "cudaEventSynchronize");
+            finish(rc, "cudaEventQuery");
         }
 
         // Never blocks: true when the exchange has completed (also when it had already).
@@ -117,7 +133,10 @@ public:
         }
         void finish_quietly() noexcept {
             if (event_) {
-                (void)cudaEventSynchronize(event_);
+                try {  // bounded: a dead peer aborts the communicator after the timeout
+                    (void)owner_->wait_watched([this] { return cudaEventQuery(event_); }, "all_to_all_v");
+                } catch (...) {
+                }
                 (void)cudaEventDestroy(event_);
             }
             event_ = nullptr;
@@ -125,6 +144,7 @@ public:
         cudaEvent_t event_ = nullptr;
         pending_record account_;
         int rank_ = -1;
+        nccl* owner_ = nullptr;  // the communicator must outlive (and not move under) its pending exchanges
     };
 
     static ncclUniqueId new_unique_id() {
@@ -135,7 +155,8 @@ public:
     }
 
     // Joins the clique `id` as `rank` of `size` on `device` (-1: the current device).
-    nccl(const ncclUniqueId& id, int rank, int size, int device = -1) : rank_(rank), size_(size) {
+    nccl(const ncclUniqueId& id, int rank, int size, int device = -1)
+        : rank_(rank), size_(size), timeout_seconds_(timeout_from_environment(rank)) {
         require(size >= 1 && rank >= 0 && rank < size, "comm::nccl: rank ", rank, " outside [0, ", size, ")");
         if (device >= 0) cuda_check(cudaSetDevice(device), "cudaSetDevice(" + std::to_string(device) + ")");
         cuda_check(cudaGetDevice(&device_), "cudaGetDevice");
@@ -208,6 +229,8 @@ public:
             rank_ = o.rank_;
             size_ = o.size_;
             device_ = o.device_;
+            timeout_seconds_ = o.timeout_seconds_;
+            aborted_ = o.aborted_;
             stats_ = std::move(o.stats_);
         }
         return *this;
@@ -221,6 +244,13 @@ public:
     // the buffers). Without it, buffers written on a non-blocking stream may be read
     // before they are complete. nullptr removes the producer.
     void wait_for(cudaStream_t producer) noexcept { producer_ = producer; }
+    // Seconds a wait may see no completion before the communicator is aborted (0: none).
+    void set_timeout(double seconds) {
+        require(seconds >= 0, "comm::nccl (rank ", rank_, "): timeout must be >= 0 seconds, got ", seconds);
+        timeout_seconds_ = seconds;
+    }
+    double timeout() const noexcept { return timeout_seconds_; }
+    bool aborted() const noexcept { return aborted_; }
     int rank() const noexcept { return rank_; }
     int size() const noexcept { return size_; }
     int device() const noexcept { return device_; }
@@ -290,6 +320,7 @@ public:
                                     volume::all_to_all_v(rank_, send_counts, recv_counts, sizeof(T)),
                                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         p.rank_ = rank_;
+        p.owner_ = this;
         return p;
     }
 
@@ -428,12 +459,7 @@ public:
 private:
     void check(ncclResult_t r, const std::string& what) const {
         if (r == ncclSuccess || r == ncclInProgress) return;
-        std::string msg = what + " failed: " + ncclGetErrorString(r);
-        if (comm_) {
-            const char* last = ncclGetLastError(comm_);
-            if (last && *last) msg += std::string(" (") + last + ")";
-        }
-        throw comm_error(rank_, msg);
+        throw comm_error(rank_, what + " failed: " + ncclGetErrorString(r) + last_error());
     }
     void cuda_check(cudaError_t e, const std::string& what) const {
         if (e == cudaSuccess) return;
@@ -447,7 +473,54 @@ private:
         cuda_check(cudaStreamWaitEvent(stream_, inputs_ready_, 0), "cudaStreamWaitEvent(producer)");
     }
     // Collectives are blocking for the caller, as with the host engines.
-    void finish() const { cuda_check(cudaStreamSynchronize(stream_), "cudaStreamSynchronize after NCCL"); }
+    void finish() {
+        cuda_check(wait_watched([this] { return cudaStreamQuery(stream_); }, "collective"), "cudaStreamQuery after NCCL");
+    }
+
+    // Waits until `query()` (cudaStreamQuery / cudaEventQuery) stops answering "not
+    // ready", polling NCCL's asynchronous error meanwhile; returns the query's answer.
+    // Spins for the first millisecond (short collectives), then sleeps 50 us per poll.
+    template <class Query>
+    cudaError_t wait_watched(Query&& query, const char* what) {
+        using clock = std::chrono::steady_clock;
+        const auto t0 = clock::now();
+        for (;;) {
+            const cudaError_t rc = query();
+            if (rc != cudaErrorNotReady) return rc;
+            (void)cudaGetLastError();  // "not ready" is not an error; keep it out of the next check
+            ncclResult_t async = ncclSuccess;
+            if (comm_ && ncclCommGetAsyncError(comm_, &async) == ncclSuccess && async != ncclSuccess &&
+                async != ncclInProgress)
+                abort_and_throw(what, std::string("NCCL reported ") + ncclGetErrorString(async) + last_error());
+            const double waited = std::chrono::duration<double>(clock::now() - t0).count();
+            if (timeout_seconds_ > 0 && waited > timeout_seconds_)
+                abort_and_throw(what, "no completion after " + std::to_string(waited) +
+                                          " s (a peer may have died or stopped; MIXGCN_NCCL_TIMEOUT sets the limit, 0 "
+                                          "waits for ever)");
+            if (waited < 1e-3) std::this_thread::yield();
+            else std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+    }
+    [[noreturn]] void abort_and_throw(const char* what, const std::string& why) {
+        if (comm_) (void)ncclCommAbort(std::exchange(comm_, nullptr));  // the stuck kernels return
+        aborted_ = true;
+        throw comm_error(rank_, std::string("comm::nccl ") + what + ": " + why +
+                                    "; the NCCL communicator was aborted (a failed or killed peer?)");
+    }
+    std::string last_error() const {
+        const char* last = comm_ ? ncclGetLastError(comm_) : nullptr;
+        return last && *last ? std::string(" (") + last + ")" : std::string();
+    }
+    static double timeout_from_environment(int rank) {
+        const char* v = std::getenv("MIXGCN_NCCL_TIMEOUT");
+        if (v == nullptr || *v == 0) return 30.0;
+        char* end = nullptr;
+        const double s = std::strtod(v, &end);
+        if (end == v || *end != 0 || !(s >= 0))
+            throw comm_error(rank, std::string("MIXGCN_NCCL_TIMEOUT='") + v +
+                                       "' is not a number of seconds >= 0 (0 waits for ever)");
+        return s;
+    }
 
     void require_device(const void* p, const char* op) const {
         if (!p) return;
@@ -474,6 +547,8 @@ private:
     cudaEvent_t inputs_ready_ = nullptr;  // recorded on producer_ before each operation
     std::int32_t* scratch_ = nullptr;
     int rank_ = 0, size_ = 1, device_ = 0;
+    double timeout_seconds_ = 30.0;
+    bool aborted_ = false;
     traffic_store stats_;
 };
 

@@ -3,6 +3,8 @@
 // D^-1/2 vectors, applied inside the aggregation loop) or materialised as edge weights,
 // and row normalisation of features.
 #include <cmath>
+#include <cstddef>
+#include <numeric>
 #include <vector>
 
 #include "mixgcn/core/dense.hpp"
@@ -44,19 +46,51 @@ struct gcn_operator {
 };
 
 namespace detail {
-// Appends row r's columns (ascending) to `out` with the self-loop r in its place, added
-// when missing: one row of A + I, as gcn_normalize and parallel::graph build it.
+// Row r of A + I from row r's columns (ascending): the self-loop r in its place, added
+// when missing, as gcn_normalize and parallel::graph build it.
 template <class Index, class Cols>
-void append_with_self_loop(Index r, const Cols& cols, std::vector<Index>& out) {
+bool self_loop_missing(Index r, const Cols& cols) {
+    for (Index c : cols)
+        if (c >= r) return c != r;
+    return true;
+}
+template <class Index, class Cols>
+Index* write_with_self_loop(Index r, const Cols& cols, Index* out) {
     bool placed = false;
     for (Index c : cols) {
         if (!placed && c >= r) {
-            if (c != r) out.push_back(r);
+            if (c != r) *out++ = r;
             placed = true;
         }
-        out.push_back(c);
+        *out++ = c;
     }
-    if (!placed) out.push_back(r);
+    if (!placed) *out++ = r;
+    return out;
+}
+
+// The pattern of A + I over the rows of `rows`, row k being node row_id(k): rows counted,
+// then written at their offsets, on the OpenMP threads when they are many (the same
+// result on any thread count).
+template <class Index, class Value, class RowId>
+void pattern_with_self_loops(const storage::csr<Index, Value>& rows, RowId&& row_id, storage::csr<Index, Value>& out) {
+    const auto n = static_cast<std::ptrdiff_t>(rows.rows);
+    [[maybe_unused]] const bool many = rows.nnz() >= (std::size_t(1) << 20);
+    out.rows = rows.rows;
+    out.cols = rows.cols;
+    out.row_ptr.assign(static_cast<std::size_t>(n) + 1, 0);
+    out.val.clear();
+#pragma omp parallel for schedule(static) if (many)
+    for (std::ptrdiff_t k = 0; k < n; ++k) {
+        const auto cols = rows.row_cols(Index(k));
+        out.row_ptr[std::size_t(k) + 1] =
+            static_cast<offset_t>(cols.size() + (self_loop_missing(Index(row_id(std::size_t(k))), cols) ? 1 : 0));
+    }
+    std::partial_sum(out.row_ptr.begin(), out.row_ptr.end(), out.row_ptr.begin());
+    out.col_idx.resize(static_cast<std::size_t>(out.row_ptr.back()));
+#pragma omp parallel for schedule(static) if (many)
+    for (std::ptrdiff_t k = 0; k < n; ++k)
+        write_with_self_loop(Index(row_id(std::size_t(k))), rows.row_cols(Index(k)),
+                             out.col_idx.data() + out.row_ptr[std::size_t(k)]);
 }
 }  // namespace detail
 
@@ -70,13 +104,7 @@ gcn_operator<Index, Value> gcn_normalize(const storage::csr<Index, Value>& adjac
     const Index n = adjacency.rows;
     gcn_operator<Index, Value> op;
     auto& a = op.a;
-    a.rows = a.cols = n;
-    a.row_ptr.assign(static_cast<std::size_t>(n) + 1, 0);
-    a.col_idx.reserve(adjacency.nnz() + static_cast<std::size_t>(n));
-    for (Index r = 0; r < n; ++r) {
-        detail::append_with_self_loop(r, adjacency.row_cols(r), a.col_idx);
-        a.row_ptr[static_cast<std::size_t>(r) + 1] = static_cast<offset_t>(a.col_idx.size());
-    }
+    detail::pattern_with_self_loops(adjacency, [](std::size_t r) { return r; }, a);
     // Degrees in double so float runs see the same normalisation as double runs.
     std::vector<double> dinv(static_cast<std::size_t>(n));
     for (Index r = 0; r < n; ++r) dinv[static_cast<std::size_t>(r)] = 1.0 / std::sqrt(double(a.degree(r)));

@@ -3,6 +3,7 @@
 // layers; weight decay per layer, so Kipf & Welling's "first layer only" is the
 // default and "every layer" is one flag.
 #include <cmath>
+#include <concepts>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -183,6 +184,8 @@ public:
             double sq = 0;
             if constexpr (backend::host_accessible<B>()) {
                 for (std::size_t i = 0; i < p->size(); ++i) sq += double(p->value.data()[i]) * double(p->value.data()[i]);
+            } else if constexpr (requires { { B::sum_of_squares(p->size(), p->value.data()) } -> std::convertible_to<double>; }) {
+                sq = B::sum_of_squares(p->size(), p->value.data());  // where the weights are: no copy
             } else {  // parameters are small: one copy to the host per epoch
                 for (const V w : backend::to_host_vector<B>(p->value.data(), p->size())) sq += double(w) * double(w);
             }

@@ -38,10 +38,13 @@
 #include <memory>
 #include <numeric>
 #include <span>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/resident_csr.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/buffer.hpp"
 #include "mixgcn/core/concepts.hpp"
@@ -52,6 +55,7 @@
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/storage/convert.hpp"
@@ -63,12 +67,14 @@ namespace mixgcn::parallel {
 
 template <class B, class V, comm::communicator Comm>
 class graph {
+    static constexpr bool on_host = backend::host_accessible<B>();
+
 public:
     using backend_type = B;
     using value_type = V;
-    static_assert(backend::host_accessible<B>(),
-                  "parallel::graph packs halo rows and adds ghost gradients in host memory; a device backend needs "
-                  "the device pack/unpack kernels of issue 13 first");
+    static_assert(detail::has_data_engine<B, Comm>,
+                  "a strategy over device memory moves its buffers with a device engine: use a communicator that has "
+                  "one, comm::hybrid<comm::nccl, comm::mpi> (or a Gloo host engine)");
 
     // Collective: every rank calls it with the same adjacency pattern (symmetric;
     // self-loops optional) and owner vector.
@@ -104,6 +110,7 @@ public:
             for (std::size_t i = 0; i < global_.size(); ++i)
                 scale_[i] = gop.row_scale[static_cast<std::size_t>(global_[i])];
         }
+        place_in_backend();
         since_ = comm.stats();  // the report counts training traffic, not this setup
     }
 
@@ -131,20 +138,10 @@ public:
                         (k == 0 || owned[k - 1] < owned[k]),
                     "graph strategy (rank ", me, "): owned node ", owned[k], " (row ", k,
                     ") is out of order or not this rank's");
-        // A + I, the self-loop placed where gcn_normalize places it.
+        // A + I, the self-loop placed where gcn_normalize places it (setup names a row
+        // with a column outside the graph).
         storage::csr<index_t, V> api;
-        api.rows = rows.rows;
-        api.cols = nodes;
-        api.row_ptr.assign(owned.size() + 1, 0);
-        api.col_idx.reserve(rows.nnz() + owned.size());
-        for (std::size_t k = 0; k < owned.size(); ++k) {
-            const index_t r = owned[k];
-            for (index_t c : rows.row_cols(index_t(k)))
-                require(c >= 0 && c < nodes, "graph strategy (rank ", me, "): row of node ", r, " has column ", c,
-                        " outside [0, ", nodes, ")");
-            ::mixgcn::graph::detail::append_with_self_loop(r, rows.row_cols(index_t(k)), api.col_idx);
-            api.row_ptr[k + 1] = static_cast<offset_t>(api.col_idx.size());
-        }
+        ::mixgcn::graph::detail::pattern_with_self_loops(rows, [owned](std::size_t k) { return owned[k]; }, api);
         setup(nodes, owned, owner, [&](std::size_t k) {
             const auto b = static_cast<std::size_t>(api.row_ptr[k]), e = static_cast<std::size_t>(api.row_ptr[k + 1]);
             return std::pair{std::span<const index_t>(api.col_idx.data() + b, e - b), std::span<const V>{}};
@@ -166,14 +163,19 @@ public:
                         dinv[std::size_t(i)] * dinv[static_cast<std::size_t>(op_.col_idx[static_cast<std::size_t>(k)])]);
         }
         at_ = storage::transpose(op_);
+        place_in_backend();
         since_ = comm.stats();  // the report counts training traffic, not this setup
     }
 
     static constexpr const char* name() { return "graph"; }
     index_t rows() const noexcept { return own_; }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
-    // Local row i is global node global_ids()[i]: dropout masks follow the node.
-    dropout_index row_ids() const noexcept { return {global_.data(), 0, 0}; }
+    // Local row i is global node global_ids()[i]: dropout masks follow the node (the ids
+    // in the backend's memory, where its dropout kernels read them).
+    dropout_index row_ids() const noexcept {
+        if constexpr (on_host) return {global_.data(), 0, 0};
+        else return {dev_.global.data(), 0, 0};
+    }
     std::uint64_t product_identity() const noexcept { return identity_.value(); }
     // Seconds inside communication since setup (the load balancer's per-epoch measure).
     double comm_seconds() const noexcept { return comm_seconds_; }
@@ -195,12 +197,14 @@ public:
         check(x, y, "forward");
         const auto t0 = clock::now();
         const auto ext = extended(d);
-        for (index_t i = 0; i < own_; ++i) std::copy_n(x.row(std::size_t(i)), d, ext.row(std::size_t(i)));
-        pack(x, send_);
+        backend::copy_rows<B>(x, ext.row_block(0, std::size_t(own_)));
+        const auto send = grown(send_, send_rows_.size() * d);
+        backend::gather_rows<B>(x, send_rows_data(), matrix_view<V>(send.data(), send_rows_.size(), d));
         const auto scounts = scaled(send_count_, d), rcounts = scaled(ghost_count_, d);
         auto ghost_rows = std::span<V>(ext.row(std::size_t(own_)), halo() * d);
         const auto t1 = clock::now();
-        auto pending = comm_->start_all_to_all_v(std::span<const V>(send_), scounts, ghost_rows, rcounts);
+        auto pending = detail::data_engine<B>(*comm_).start_all_to_all_v(std::span<const V>(send), scounts,
+                                                                          ghost_rows, rcounts);
         const auto t2 = clock::now();
         // Interior rows in blocks, polling the exchange in between: OpenMPI progresses a
         // non-blocking collective only inside MPI calls.
@@ -228,19 +232,16 @@ public:
         const auto t0 = clock::now();
         const auto ext = extended(d);
         B::aggregate(back_view(), dy, ext);
-        recv_.resize(send_rows_.size() * d);
+        const auto recv = grown(recv_, send_rows_.size() * d);
         const auto scounts = scaled(ghost_count_, d), rcounts = scaled(send_count_, d);
         const auto t1 = clock::now();
-        comm_->all_to_all_v(std::span<const V>(ext.row(std::size_t(own_)), halo() * d), scounts,
-                            std::span<V>(recv_), rcounts);
+        detail::data_engine<B>(*comm_).all_to_all_v(std::span<const V>(ext.row(std::size_t(own_)), halo() * d),
+                                                     scounts, recv, rcounts);
         const auto t2 = clock::now();
-        for (index_t i = 0; i < own_; ++i) std::copy_n(ext.row(std::size_t(i)), d, dx.row(std::size_t(i)));
-        // Ghost gradients from every peer, added in rank order.
-        for (std::size_t k = 0; k < send_rows_.size(); ++k) {
-            V* row = dx.row(static_cast<std::size_t>(send_rows_[k]));
-            const V* add = recv_.data() + k * d;
-            for (std::size_t c = 0; c < d; ++c) row[c] += add[c];
-        }
+        backend::copy_rows<B>(const_matrix_view<V>(ext.row_block(0, std::size_t(own_))), dx);
+        // Ghost gradients from every peer, added to each row in rank order.
+        backend::add_row_lists<B>(const_matrix_view<V>(recv.data(), send_rows_.size(), d), add_ptr_data(),
+                                  add_pos_data(), dx);
         const auto t3 = clock::now();
         using trace::category;
         comm_seconds_ += trace::interval("ghost gradients exchange", category::comm, t1, t2);
@@ -253,6 +254,17 @@ public:
         const auto t0 = clock::now();
         comm_->all_reduce(values, comm::reduce_op::sum);
         comm_seconds_ += trace::interval("all-reduce", trace::category::comm, t0, clock::now());
+    }
+    // Over device memory the gradients are summed where they are, by the device engine,
+    // one all-reduce per parameter (the default bucket is host memory).
+    template <class Param>
+        requires(!backend::host_accessible<B>())
+    void reduce_gradients(std::span<Param* const> params) {
+        if (ranks() <= 1) return;
+        const auto t0 = clock::now();
+        for (auto* p : params)
+            detail::data_engine<B>(*comm_).all_reduce(std::span<V>(p->grad.data(), p->size()), comm::reduce_op::sum);
+        comm_seconds_ += trace::interval("gradient all-reduce", trace::category::comm, t0, clock::now());
     }
 
     // This rank's rows of a global per-node matrix, in local order.
@@ -353,9 +365,11 @@ public:
         r.comm_seconds = comm_seconds_;
         r.compute_seconds = compute_seconds_;
         r.graph_bytes = op_.bytes() + at_.bytes() + scale_.size() * sizeof(V) +
-                        (global_.size() + send_rows_.size() + own_ids_.size() + own_local_.size()) * sizeof(index_t) +
-                        own_index_.bytes();
-        r.buffer_bytes = (ext_.size() + send_.capacity() + recv_.capacity()) * sizeof(V);
+                        (global_.size() + send_rows_.size() + own_ids_.size() + own_local_.size() + add_pos_.size()) *
+                            sizeof(index_t) +
+                        add_ptr_.size() * sizeof(offset_t) + own_index_.bytes();
+        if constexpr (!on_host) r.graph_bytes += dev_.bytes();  // the device copies, beside the host ones
+        r.buffer_bytes = (ext_.size() + send_.size() + recv_.size()) * sizeof(V);
         return r;
     }
 
@@ -509,28 +523,75 @@ private:
                     "vectors?)");
             send_rows_[k] = local_row(index_t(v));
         }
+        // For each own row, the positions of the gradients sent back for it, ascending
+        // (rank order): backward adds them in that order.
+        add_ptr_.assign(R + 1, 0);
+        for (const index_t r : send_rows_) ++add_ptr_[static_cast<std::size_t>(r) + 1];
+        std::partial_sum(add_ptr_.begin(), add_ptr_.end(), add_ptr_.begin());
+        add_pos_.resize(send_rows_.size());
+        std::vector<offset_t> at(add_ptr_.begin(), add_ptr_.end() - 1);
+        for (std::size_t k = 0; k < send_rows_.size(); ++k)
+            add_pos_[static_cast<std::size_t>(at[static_cast<std::size_t>(send_rows_[k])]++)] = static_cast<index_t>(k);
+    }
+    // A backend over device memory gets its copies of the layout (the host keeps its own
+    // for setup, the report and local_inputs); a host backend reads the host arrays.
+    void place_in_backend() {
+        if constexpr (!on_host) {
+            dev_.op = backend::resident_csr<B, index_t, V>(op_);
+            dev_.at = backend::resident_csr<B, index_t, V>(at_);
+            dev_.scale = backend::make_array<B>(scale_);
+            dev_.global = backend::make_array<B>(global_);
+            dev_.send_rows = backend::make_array<B>(send_rows_);
+            dev_.add_ptr = backend::make_array<B>(add_ptr_);
+            dev_.add_pos = backend::make_array<B>(add_pos_);
+        }
     }
     static double seconds(clock::time_point a, clock::time_point b) {
         return std::chrono::duration<double>(b - a).count();
     }
     matrix_view<V> extended(std::size_t d) {
         const std::size_t need = global_.size() * d;
-        if (ext_.size() < need) ext_ = aligned_buffer<V>(need);
+        if (ext_.size() < need) {
+            if constexpr (on_host) ext_ = aligned_buffer<V>(need);
+            else ext_.resize(need);
+        }
         return {ext_.data(), global_.size(), d};
     }
-    const V* scales() const noexcept { return scale_.empty() ? nullptr : scale_.data(); }
-    storage::sparse_view<index_t, V> view() const { return storage::view_of(op_, scales(), scales()); }
-    storage::sparse_view<index_t, V> back_view() const { return storage::view_of(at_, scales(), scales()); }
+    // The first n elements of a buffer that only grows (alternating layer widths do not
+    // reallocate every call).
+    template <class Buffer>
+    static std::span<V> grown(Buffer& buf, std::size_t n) {
+        if (buf.size() < n) buf.resize(n);
+        return {buf.data(), n};
+    }
+    const V* scales() const noexcept {
+        if constexpr (on_host) return scale_.empty() ? nullptr : scale_.data();
+        else return dev_.scale.size() ? dev_.scale.data() : nullptr;
+    }
+    const index_t* send_rows_data() const noexcept {
+        if constexpr (on_host) return send_rows_.data();
+        else return dev_.send_rows.data();
+    }
+    const offset_t* add_ptr_data() const noexcept {
+        if constexpr (on_host) return add_ptr_.data();
+        else return dev_.add_ptr.data();
+    }
+    const index_t* add_pos_data() const noexcept {
+        if constexpr (on_host) return add_pos_.data();
+        else return dev_.add_pos.data();
+    }
+    storage::sparse_view<index_t, V> view() const {
+        if constexpr (on_host) return storage::view_of(op_, scales(), scales());
+        else return dev_.op.view(scales(), scales());
+    }
+    storage::sparse_view<index_t, V> back_view() const {
+        if constexpr (on_host) return storage::view_of(at_, scales(), scales());
+        else return dev_.at.view(scales(), scales());
+    }
     static std::vector<std::size_t> scaled(const std::vector<std::size_t>& rows, std::size_t d) {
         std::vector<std::size_t> out(rows.size());
         for (std::size_t q = 0; q < rows.size(); ++q) out[q] = rows[q] * d;
         return out;
-    }
-    void pack(const_matrix_view<V> x, std::vector<V>& buf) const {
-        const std::size_t d = x.cols();
-        buf.resize(send_rows_.size() * d);
-        for (std::size_t k = 0; k < send_rows_.size(); ++k)
-            std::copy_n(x.row(static_cast<std::size_t>(send_rows_[k])), d, buf.data() + k * d);
     }
     template <class X, class Y>
     void check(const X& own_rows, const Y& other, const char* what) const {
@@ -550,14 +611,29 @@ private:
     std::vector<std::size_t> ghost_count_;  // ghost rows received from each rank
     std::vector<std::size_t> send_count_;   // own rows sent to each rank
     std::vector<index_t> send_rows_;        // local rows sent, grouped by destination
+    std::vector<offset_t> add_ptr_;         // own row i's returned gradients: add_pos_[add_ptr_[i], add_ptr_[i+1])
+    std::vector<index_t> add_pos_;          // positions in the returned block, ascending per row
     storage::csr<index_t, V> op_, at_;      // own x (own + ghost), and its transpose
     object_identity identity_;              // of op_ and the halo layout
     std::vector<V> scale_;                  // fused: global D^-1/2 of own + ghost nodes
     comm::traffic since_;                   // the communicator's counters after setup
-    // Own + ghost rows of X (forward) or dX (backward), sized for the widest pass seen,
-    // so alternating layer widths do not reallocate every call.
-    aligned_buffer<V> ext_;
-    std::vector<V> send_, recv_;
+    // The layout's arrays in device memory (an empty member on the host).
+    struct device_copies {
+        backend::resident_csr<B, index_t, V> op, at;
+        backend::array<B, V> scale;
+        backend::array<B, index_t> global, send_rows, add_pos;
+        backend::array<B, offset_t> add_ptr;
+        std::size_t bytes() const noexcept {
+            return op.bytes() + at.bytes() + scale.size() * sizeof(V) +
+                   (global.size() + send_rows.size() + add_pos.size()) * sizeof(index_t) + add_ptr.size() * sizeof(offset_t);
+        }
+    };
+    struct no_copies {};
+    [[no_unique_address]] std::conditional_t<on_host, no_copies, device_copies> dev_;
+    // Own + ghost rows of X (forward) or dX (backward), and the send and receive blocks,
+    // in the backend's memory, sized for the widest pass seen.
+    std::conditional_t<on_host, aligned_buffer<V>, backend::array<B, V>> ext_;
+    std::conditional_t<on_host, std::vector<V>, backend::array<B, V>> send_, recv_;
     double comm_seconds_ = 0, compute_seconds_ = 0;
 };
 

@@ -101,6 +101,11 @@ inline std::pair<std::uint64_t, std::uint64_t> read_range(std::uint64_t n, int r
     return {at(rank), at(rank + 1)};
 }
 
+// The rank whose read range holds row v: the largest r with n·r/P <= v.
+inline int range_owner(std::uint64_t v, std::uint64_t n, int ranks) noexcept {
+    return static_cast<int>(((v + 1) * std::uint64_t(ranks) - 1) / n);
+}
+
 // The owners that make every rank own exactly the rows it reads (no redistribution).
 inline std::vector<int> range_owners(std::uint64_t n, int ranks) {
     std::vector<int> owner(static_cast<std::size_t>(n));
@@ -259,7 +264,8 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
                                ff.name() + " has " + std::to_string(n) + " rows (nodes)");
     out.nodes = static_cast<index_t>(n);
     out.edge_rows = eh.shape.empty() ? 0 : eh.shape[0];
-    if (opt.owner.empty()) opt.owner = range_owners(n, P);
+    const bool ranged = opt.owner.empty();  // then a node's owner is arithmetic (range_owner)
+    if (ranged) opt.owner = range_owners(n, P);
     require(opt.owner.size() == n, "load_partitioned (rank ", me, "): owner vector has ", opt.owner.size(),
             " entries for ", n, " nodes");
     for (std::size_t v = 0; v < n; ++v)
@@ -391,12 +397,20 @@ local_part<V> load_partitioned(Comm& comm, const std::filesystem::path& dir, par
             io::load_npy_rows(ef, eh, b, e, slice);
             const char* ids = slice.element(0);
             const auto edges = std::size_t(e - b);
+            // Owners by arithmetic where they are the read ranges (one rank, or no owner
+            // vector given): a lookup per key in the N-entry vector was half this phase.
+            const auto bucket_with = [&](auto&& id) {
+                if (P == 1) return detail::bucket_edges(id, edges, out.nodes, [](index_t) { return 0; }, bucket, counted);
+                if (ranged)
+                    return detail::bucket_edges(id, edges, out.nodes,
+                                                [n, P](index_t v) { return range_owner(std::uint64_t(v), n, P); },
+                                                bucket, counted);
+                return detail::bucket_edges(id, edges, out.nodes, owner, bucket, counted);
+            };
             const bool bucketed =
                 fast && (eh.item_size == 4
-                             ? detail::bucket_edges([ids](std::size_t k) { return std::int64_t(io::detail::load_le<std::int32_t>(ids + 4 * k)); },
-                                                    edges, out.nodes, owner, bucket, counted)
-                             : detail::bucket_edges([ids](std::size_t k) { return io::detail::load_le<std::int64_t>(ids + 8 * k); },
-                                                    edges, out.nodes, owner, bucket, counted));
+                             ? bucket_with([ids](std::size_t k) { return std::int64_t(io::detail::load_le<std::int32_t>(ids + 4 * k)); })
+                             : bucket_with([ids](std::size_t k) { return io::detail::load_le<std::int64_t>(ids + 8 * k); }));
             if (!bucketed)  // the serial reader: names a bad id, or takes another dtype
                 for (const auto& [u, v] : io::edge_list_from_npy<index_t>(slice, out.nodes).edges) add_edge(u, v);
         }

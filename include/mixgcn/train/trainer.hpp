@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/row_list.hpp"
 #include "mixgcn/core/trace.hpp"
@@ -66,7 +67,9 @@ struct train_result {
 
 // Model selection on validation accuracy: remembers the weights of the best epoch so far
 // (strictly better wins; ties keep the earlier epoch) and puts them back at the end.
-// Every training loop (full-batch, data-parallel) uses it, so they select alike.
+// Every training loop (full-batch, data-parallel) uses it, so they select alike. The
+// copy stays in the backend's memory: a device run copies nothing to the host for it
+// inside an epoch (checkpoints read it through kept() / keep()).
 template <class B, class V>
 class best_weights {
 public:
@@ -84,18 +87,29 @@ public:
     void restore() {
         const auto params = model_->parameters();
         for (std::size_t i = 0; i < params.size() && i < kept_.size(); ++i)
-            backend::copy_from_host<B>(kept_[i].data(), kept_[i].size(), params[i]->value.data());
+            backend::copy_rows<B, V>(row_of(kept_[i].data(), kept_[i].size()), row_of(params[i]->value.data(), kept_[i].size()));
     }
-    // The kept weights, one array per parameter (checkpoints save and load them).
-    std::vector<std::vector<V>>& weights() noexcept { return kept_; }
+    // The kept weights of parameter i on the host, and replaced from the host (checkpoints).
+    std::vector<V> kept(std::size_t i) const { return backend::to_host_vector<B>(kept_.at(i).data(), kept_.at(i).size()); }
+    void keep(std::size_t i, const std::vector<V>& values) {
+        require(values.size() == kept_.at(i).size(), "best weights: parameter ", i, " holds ", kept_.at(i).size(),
+                " values, got ", values.size());
+        backend::copy_from_host<B>(values.data(), values.size(), kept_.at(i).data());
+    }
 
 private:
+    static matrix_view<V> row_of(V* p, std::size_t n) noexcept { return {p, 1, n}; }
     void remember() {
-        kept_.clear();
-        for (auto* p : model_->parameters()) kept_.push_back(backend::to_host_vector<B>(p->value.data(), p->size()));
+        const auto params = model_->parameters();
+        kept_.resize(params.size());
+        for (std::size_t i = 0; i < params.size(); ++i) {
+            if (kept_[i].size() != params[i]->size()) kept_[i].resize(params[i]->size());
+            backend::copy_rows<B, V>(row_of(params[i]->value.data(), params[i]->size()),
+                                     row_of(kept_[i].data(), params[i]->size()));
+        }
     }
     nn::gcn_model<B, V>* model_;
-    std::vector<std::vector<V>> kept_;
+    std::vector<backend::array<B, V>> kept_;
 };
 
 namespace detail {
@@ -171,7 +185,7 @@ public:
         for (std::size_t i = 0; i < params.size(); ++i) {
             const auto& p = *params[i];
             add(p.name, p.value.rows(), p.value.cols(), backend::to_host_vector<B>(p.value.data(), p.size()).data());
-            add("best." + p.name, p.value.rows(), p.value.cols(), best_.weights()[i].data());
+            add("best." + p.name, p.value.rows(), p.value.cols(), best_.kept(i).data());
             if (opt_.has_state()) {
                 add("optimizer.m." + p.name, p.value.rows(), p.value.cols(),
                     opt_.moment_to_host(nn::moment::first, i).data());
@@ -222,7 +236,7 @@ public:
             auto& p = *params[i];
             const auto w = values(p.name, p.size());
             backend::copy_from_host<B>(w.data(), w.size(), p.value.data());
-            best_.weights()[i] = values("best." + p.name, p.size());
+            best_.keep(i, values("best." + p.name, p.size()));
             opt_.moment_from_host(nn::moment::first, i, values("optimizer.m." + p.name, p.size()));
             opt_.moment_from_host(nn::moment::second, i, values("optimizer.v." + p.name, p.size()));
         }
@@ -291,6 +305,9 @@ public:
         // The features may sit where an earlier run's did (an allocator reuses addresses)
         // with other values: the first layer's cached Â·X must not outlive that run.
         model_.invalidate_cache();
+        // The optimizer's moments exist before the first epoch (a device run then
+        // uploads nothing inside one); a resumed run replaces them from the checkpoint.
+        if (!opt_.has_state()) opt_.reset(model_.parameters());
         if constexpr (!backend::host_accessible<B>()) {
             require(data.labels != nullptr || seam::loss_rows(strategy) == 0, "trainer: no labels");
             const std::size_t n = seam::loss_rows(strategy);

@@ -13,6 +13,7 @@
 #include "mixgcn/backend/cuda/device_matrix.cuh"
 #include "mixgcn/backend/cuda/elementwise.cuh"
 #include "mixgcn/backend/cuda/reduce.cuh"
+#include "mixgcn/backend/cuda/rows.cuh"
 #include "mixgcn/core/concepts.hpp"
 
 namespace mixgcn::backend {
@@ -110,6 +111,23 @@ struct cuda {
     static void sgd_step(std::size_t n, V* param, const V* grad, V* m,
                          const ::mixgcn::backend::update_coefficients<V>& k) {
         ::mixgcn::gpu::sgd_step(n, param, grad, m, k);
+    }
+    // The distributed strategies' row moves (backend/row_moves.hpp) and the L2 term's sum.
+    template <class V>
+    static void copy_rows(const_matrix_view<V> src, matrix_view<V> dst) {
+        ::mixgcn::gpu::copy_rows(src, dst);
+    }
+    template <class V>
+    static void gather_rows(const_matrix_view<V> x, const index_t* rows, matrix_view<V> out) {
+        ::mixgcn::gpu::gather_rows(x, rows, out);
+    }
+    template <class V>
+    static void add_row_lists(const_matrix_view<V> src, const offset_t* ptr, const index_t* pos, matrix_view<V> dst) {
+        ::mixgcn::gpu::add_row_lists(src, ptr, pos, dst);
+    }
+    template <class V>
+    static double sum_of_squares(std::size_t n, const V* x) {
+        return ::mixgcn::gpu::sum_of_squares(n, x);
     }
     static void synchronize() { ::mixgcn::gpu::current_context().synchronize(); }
 };

@@ -65,8 +65,11 @@ struct edge_bucket_counts {
 // any integer type), to bucket[owner[row]] for both directions; self-loops are dropped and
 // counted. Returns false, appending nothing, when an id lies outside [0, nodes): the caller
 // names it (the serial reader's message says which entry and where).
-template <class IdFn>
-bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, std::span<const int> owner,
+// `owner_of(v)` gives node v's rank: a lookup in the owner vector, or arithmetic where
+// the caller knows the owners' shape.
+template <class IdFn, class OwnerFn>
+    requires std::is_invocable_r_v<int, OwnerFn&, index_t>
+bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, OwnerFn&& owner_of,
                   std::vector<key_vector>& bucket, edge_bucket_counts& counts) {
     const std::size_t P = bucket.size();
     [[maybe_unused]] int threads = 1;
@@ -97,8 +100,8 @@ bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, std::span<const i
                 ++loops[t];
                 continue;
             }
-            ++c[std::size_t(owner[std::size_t(u)])];
-            ++c[std::size_t(owner[std::size_t(v)])];
+            ++c[std::size_t(owner_of(index_t(u)))];
+            ++c[std::size_t(owner_of(index_t(v)))];
         }
     }
     if (bad) return false;
@@ -124,7 +127,7 @@ bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, std::span<const i
         for (std::size_t i = b; i < e; ++i) {
             const auto u = index_t(id(2 * i)), v = index_t(id(2 * i + 1));
             if (u == v) continue;
-            const auto ou = std::size_t(owner[std::size_t(u)]), ov = std::size_t(owner[std::size_t(v)]);
+            const auto ou = std::size_t(owner_of(u)), ov = std::size_t(owner_of(v));
             bucket[ou][at[ou]++] = edge_key(u, v);
             bucket[ov][at[ov]++] = edge_key(v, u);
         }
@@ -133,6 +136,12 @@ bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, std::span<const i
     counts.self_loops += dropped;
     counts.directed += 2 * (std::uint64_t(edges) - dropped);
     return true;
+}
+
+template <class IdFn>
+bool bucket_edges(IdFn&& id, std::size_t edges, index_t nodes, std::span<const int> owner,
+                  std::vector<key_vector>& bucket, edge_bucket_counts& counts) {
+    return bucket_edges(id, edges, nodes, [owner](index_t v) { return owner[std::size_t(v)]; }, bucket, counts);
 }
 
 // The buckets other than `skip`, one after another in bucket order, copied on the threads.

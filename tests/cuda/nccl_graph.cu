@@ -1,0 +1,177 @@
+// The graph strategy on backend::cuda across separate processes that may share one GPU
+// (each its own NCCL_HOSTID, nccl_launch.hpp): comm::hybrid<nccl, gloo|mpi> moves the
+// halo rows and the gradients between device buffers through NCCL and the metrics
+// through the host engine. Every rank trains the same 3-layer model, dropout on, and
+// must reach the losses and weights the host `single` strategy reaches on the whole
+// graph: float64 to 1e-9, float32 to 1e-4. The same paths run on the host in
+// tests/distributed/test_device_layout.cpp (host_as_device); this program is what a lent
+// GPU runs. Exit 77 (skip) when no GPU is visible.
+//
+// With MIXGCN_TEST_KILL_RANK=K, rank K vanishes (std::_Exit, no clean-up, as a killed
+// process) at the end of epoch 3 of the float64 run; every other rank must then stop
+// with a named error (comm::nccl's watchdog, or the host engine's) within 45 s, not hang.
+#include <cuda_runtime.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <exception>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "mixgcn/backend/cuda.cuh"
+#include "mixgcn/backend/host.hpp"
+#include "mixgcn/graph/builder.hpp"
+#include "mixgcn/graph/generators.hpp"
+#include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/single.hpp"
+#include "mixgcn/partition/random.hpp"
+#include "mixgcn/train/trainer.hpp"
+#include "nccl_launch.hpp"
+
+namespace {
+
+using namespace mixgcn;
+
+int my_rank = -1;
+constexpr std::uint64_t model_seed = 9;
+
+nn::model_options model() {
+    nn::model_options mo;
+    mo.in = 16;
+    mo.classes = 4;
+    mo.layers = 3;
+    mo.hidden = 24;
+    mo.dropout = 0.5;
+    mo.weight_decay = 5e-4;
+    return mo;
+}
+train::trainer_options trainer_opts() {
+    train::trainer_options to;
+    to.epochs = 12;
+    to.seed = model_seed;
+    return to;
+}
+
+template <class B, class V>
+std::vector<std::vector<V>> weights_of(nn::gcn_model<B, V>& m) {
+    std::vector<std::vector<V>> w;
+    for (auto* p : m.parameters()) w.push_back(backend::to_host_vector<B>(p->value.data(), p->size()));
+    return w;
+}
+
+// Returns the number of failed checks on this rank.
+template <class V, class Hybrid>
+int check(Hybrid& c, double tol, int kill_rank = -1) {
+    graph::sbm_options o;
+    o.nodes = 2000;
+    o.avg_degree = 8;
+    o.features = 16;
+    o.classes = 4;
+    o.model = graph::feature_model::gaussian;
+    o.seed = 21;
+    const auto ds = graph::generate_sbm<V>(o);
+    const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges);
+    const auto op = graph::gcn_normalize<V>(adjacency);
+    // The same owners on every rank (a fixed seed): no broadcast needed.
+    const auto parts = partition::random{}.partition(adjacency, c.size());
+    const std::vector<int> owner(parts.begin(), parts.end());
+
+    // The reference: single on the host, the whole graph.
+    train::train_result ref;
+    std::vector<std::vector<V>> w_ref;
+    {
+        using H = backend::host;
+        parallel::single<H, V> s(op);
+        nn::gcn_model<H, V> m(model());
+        m.initialize(model_seed);
+        nn::optimizer<H, V> opt(nn::optimizer_options{});
+        train::local_data<V> local{ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train),
+                                   ds.nodes_with(split_role::val), ds.nodes_with(split_role::test)};
+        ref = train::trainer(s, m, opt, local, trainer_opts()).run();
+        w_ref = weights_of(m);
+    }
+
+    // The graph strategy on this rank's GPU.
+    using D = backend::cuda;
+    c.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
+    parallel::graph<D, V, Hybrid> g(c, op, owner);
+    const auto in = g.local_inputs(ds);
+    const auto features = gpu::to_device(in.features);
+    auto data = in.data();
+    data.features = features.cview();
+    nn::gcn_model<D, V> m(model());
+    m.initialize(model_seed);
+    nn::optimizer<D, V> opt(nn::optimizer_options{});
+    auto to = trainer_opts();
+    std::chrono::steady_clock::time_point killed_at{};
+    if (kill_rank >= 0)
+        to.on_epoch = [&](const train::epoch_metrics& e) {
+            if (e.epoch != 3) return;
+            if (c.rank() == kill_rank) {
+                std::cout << "nccl_graph rank " << c.rank() << ": vanishing after epoch 3" << std::endl;
+                std::_Exit(0);
+            }
+            killed_at = std::chrono::steady_clock::now();
+        };
+    train::train_result got;
+    try {
+        got = train::trainer<D, V, parallel::graph<D, V, Hybrid>>(g, m, opt, data, to).run();
+    } catch (const std::exception& e) {
+        if (kill_rank < 0) throw;
+        const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+        const bool named = std::string(e.what()).find("rank") != std::string::npos;
+        std::cout << "nccl_graph rank " << c.rank() << ": stopped " << after << " s after the peer vanished: "
+                  << e.what() << (after <= 45 && named ? "  ok" : "  FAILED") << std::endl;
+        return after <= 45 && named ? 0 : 1;
+    }
+    if (kill_rank >= 0) {
+        std::cout << "nccl_graph rank " << c.rank() << ": trained to the end although rank " << kill_rank
+                  << " vanished  FAILED" << std::endl;
+        return 1;
+    }
+    const auto w_got = weights_of(m);
+
+    int failed = 0;
+    double worst = 0, worst_w = 0;
+    for (std::size_t e = 0; e < ref.history.size() && e < got.history.size(); ++e)
+        worst = std::max(worst, std::abs(got.history[e].loss - ref.history[e].loss) / std::abs(ref.history[e].loss));
+    for (std::size_t i = 0; i < w_ref.size(); ++i)
+        for (std::size_t k = 0; k < w_ref[i].size(); ++k)
+            worst_w = std::max(worst_w, std::abs(double(w_got[i][k]) - double(w_ref[i][k])) /
+                                            std::max(1e-3, std::abs(double(w_ref[i][k]))));
+    const auto halo = c.device().stats().total();
+    if (got.history.size() != ref.history.size()) ++failed;
+    if (!(worst < tol) || !(worst_w < tol)) ++failed;
+    if (c.size() > 1 && halo.bytes_sent == 0) ++failed;
+    std::cout << "nccl_graph rank " << c.rank() << " (" << (sizeof(V) == 8 ? "float64" : "float32")
+              << "): max relative loss difference " << worst << ", weights " << worst_w << " (bound " << tol
+              << "), NCCL bytes sent " << halo.bytes_sent << (failed ? "  FAILED" : "  ok") << "\n";
+    return failed;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    return nccl_launch::run("nccl_graph", argc, argv, my_rank, [](auto& c, const char* engine, int devices) {
+        gpu::context ctx(c.rank() % devices);
+        gpu::scoped_context use(ctx);
+        if (c.rank() == 0)
+            std::cout << "nccl_graph: " << c.size() << " processes on " << devices << " GPU(s), NCCL + " << engine
+                      << "\n";
+        if (const char* k = std::getenv("MIXGCN_TEST_KILL_RANK")) {
+            // The survivors leave at once: the communicators are broken, and their
+            // destructors must not wait on the dead peer.
+            const int failed = check<double>(c, 1e-9, std::atoi(k));
+            std::cout.flush();
+            std::_Exit(failed ? 1 : 0);
+        }
+        int failed = check<double>(c, 1e-9);
+        failed += check<float>(c, 1e-4);
+        ctx.synchronize();
+        return failed ? 1 : 0;
+    });
+}
