@@ -1,6 +1,6 @@
 // Never built: ctest compiles it with one MIXGCN_COMPOSE_<strategy> defined and expects
 // the compiler to stop at that strategy's static_assert, whose sentence the test matches
-// (graph: over device memory without a device engine in the communicator).
+// (graph, feature, mixture: over device memory without a device engine in the communicator).
 // A host-only strategy composed with a device backend (host_accessible = false) must be a
 // compile-time error that says why, not a device pointer dereferenced at run time.
 #include <vector>
@@ -37,6 +37,10 @@ std::size_t probe = sizeof(mixgcn::parallel::pipeline_trainer<device_like, float
 auto* probe = &mixgcn::parallel::train_clusters<device_like, float, comm_type>;
 #elif defined(MIXGCN_COMPOSE_host_graph)  // a control: the same file compiles on the host
 std::size_t probe = sizeof(mixgcn::parallel::graph<mixgcn::backend::host, float, comm_type>);
-#elif defined(MIXGCN_COMPOSE_device_graph)  // a control: graph over device memory with a device engine
+#elif defined(MIXGCN_COMPOSE_device_graph)  // controls: over device memory with a device engine
 std::size_t probe = sizeof(mixgcn::parallel::graph<device_like, float, mixgcn::comm::hybrid<comm_type, comm_type>>);
+#elif defined(MIXGCN_COMPOSE_device_feature)
+std::size_t probe = sizeof(mixgcn::parallel::feature<device_like, float, mixgcn::comm::hybrid<comm_type, comm_type>>);
+#elif defined(MIXGCN_COMPOSE_device_mixture)
+std::size_t probe = sizeof(mixgcn::parallel::mixture<device_like, float, mixgcn::comm::hybrid<comm_type, comm_type>>);
 #endif

@@ -48,6 +48,10 @@ struct host_as_device : mixgcn::backend::host {
         mixgcn::backend::add_row_lists<mixgcn::backend::host>(src, ptr, pos, dst);
     }
     template <class V>
+    static void fill_zero(mixgcn::matrix_view<V> dst) {
+        mixgcn::backend::fill_zero<mixgcn::backend::host>(dst);
+    }
+    template <class V>
     static double sum_of_squares(std::size_t n, const V* x) {
         double s = 0;
         for (std::size_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);

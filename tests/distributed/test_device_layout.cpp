@@ -1,14 +1,16 @@
-// The graph strategy over a device backend, with real processes and no GPU:
-// test_device::host_as_device is the host kernels under a device backend's flag, so the
-// run takes every path a CUDA run takes (the layout and the halo buffers as backend
-// arrays, packing and ghost-gradient sums through B::gather_rows / B::add_row_lists, the
-// exchanges on comm::hybrid's device engine, gradients summed there, the L2 term where
-// the weights are). It must train the model `single` trains on the host (dropout on, the
-// masks keyed by global ids), and an epoch must copy nothing between host and device:
-// the metrics come back as scalars.
+// The graph, feature and mixture strategies over a device backend, with real processes
+// and no GPU: test_device::host_as_device is the host kernels under a device backend's
+// flag, so the run takes every path a CUDA run takes (the layout and the buffers as
+// backend arrays, halo packing, ghost-gradient sums, column blocks and layout switches
+// through B::copy_rows / gather_rows / add_row_lists / fill_zero, the exchanges on
+// comm::hybrid's device engine, gradients reduced there, the L2 term where the weights
+// are). Each must train the model `single` trains on the host (dropout on, the masks
+// keyed by global ids), and an epoch must copy nothing between host and device: the
+// metrics come back as scalars.
 #include "session.hpp"
 
 #include <cmath>
+#include <string>
 #include <vector>
 
 #include "host_as_device.hpp"
@@ -16,7 +18,9 @@
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/comm.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/mixture.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -67,25 +71,23 @@ run_result<V> single_on_host(const test_session::problem<V>& p) {
     return out;
 }
 
-// The graph strategy on the "device": features uploaded once, then trained; the
-// transfers of every epoch counted.
-template <class V, class Comm>
-run_result<V> graph_on_device(Comm& comm, const test_session::problem<V>& p, const std::vector<int>& owner,
-                              std::vector<std::size_t>& transfers_per_epoch) {
+// A strategy on the "device": features uploaded once, then trained; the transfers of
+// every epoch counted.
+template <class V, class S>
+run_result<V> train_on_device(S& s, const test_session::problem<V>& p, std::vector<std::size_t>& transfers_per_epoch) {
     using D = host_as_device;
-    // The device engine and the host engine: two communicators over the same ranks.
-    comm::hybrid<Comm, Comm> both(comm.split(0, comm.rank()), comm.split(0, comm.rank()));
-    parallel::graph<D, V, comm::hybrid<Comm, Comm>> g(both, p.op, owner);
-    const auto in = g.local_inputs(p.ds);
-    typename D::template matrix<V> features(in.features.rows(), in.features.cols());
-    backend::copy_from_host<D>(in.features.data(), in.features.size(), features.data());
+    const auto in = s.local_inputs(p.ds);
+    const auto host_features = in.feature_block();
+    typename D::template matrix<V> features(host_features.rows(), host_features.cols());
+    for (std::size_t r = 0; r < host_features.rows(); ++r)
+        backend::copy_from_host<D>(host_features.row(r), host_features.cols(), features.view().row(r));
     auto data = in.data();
     data.features = features.cview();
     nn::gcn_model<D, V> m(model());
     m.initialize(model_seed);
     nn::optimizer<D, V> opt(nn::optimizer_options{});
     auto to = trainer_opts();
-    std::size_t last = D::uploads + D::downloads;
+    std::size_t last = 0;
     to.on_epoch = [&](const train::epoch_metrics&) {
         const std::size_t now = D::uploads + D::downloads;
         transfers_per_epoch.push_back(now - last);
@@ -93,24 +95,62 @@ run_result<V> graph_on_device(Comm& comm, const test_session::problem<V>& p, con
     };
     run_result<V> out;
     {
-        train::trainer<D, V, parallel::graph<D, V, comm::hybrid<Comm, Comm>>> t(g, m, opt, data, to);
+        train::trainer<D, V, S> t(s, m, opt, data, to);
         last = D::uploads + D::downloads;  // after the trainer placed labels and rows
         out.res = t.run();
     }
     for (auto* prm : m.parameters()) out.weights.push_back(backend::to_host_vector<D>(prm->value.data(), prm->size()));
-    // Traffic went through the device engine: the halo and the gradients.
-    const auto dev = both.device().stats().total();
-    CHECK((comm.size() == 1 || dev.bytes_sent > 0));
+    return out;
+}
+
+enum class strategy_case { graph, feature, mixture, mixture_3_chunks };
+const char* name_of(strategy_case c) {
+    switch (c) {
+        case strategy_case::graph: return "graph";
+        case strategy_case::feature: return "feature";
+        case strategy_case::mixture: return "mixture";
+        case strategy_case::mixture_3_chunks: return "mixture, 3 chunks";
+    }
+    return "?";
+}
+
+// The strategy composed with host_as_device over two communicators of the same ranks
+// (the device engine and the host engine).
+template <class V, class Comm>
+run_result<V> on_device(Comm& comm, strategy_case c, const test_session::problem<V>& p, const std::vector<int>& owner,
+                        std::vector<std::size_t>& transfers) {
+    using D = host_as_device;
+    using H = comm::hybrid<Comm, Comm>;
+    H both(comm.split(0, comm.rank()), comm.split(0, comm.rank()));
+    run_result<V> out;
+    switch (c) {
+        case strategy_case::graph: {
+            parallel::graph<D, V, H> s(both, p.op, owner);
+            out = train_on_device(s, p, transfers);
+            break;
+        }
+        case strategy_case::feature: {
+            parallel::feature<D, V, H> s(both, p.op, owner);
+            out = train_on_device(s, p, transfers);
+            break;
+        }
+        case strategy_case::mixture:
+        case strategy_case::mixture_3_chunks: {
+            parallel::mixture<D, V, H> s(both, p.op, owner, c == strategy_case::mixture ? 1 : 3);
+            out = train_on_device(s, p, transfers);
+            break;
+        }
+    }
+    // The activations moved on the device engine (the host engine only carried metrics).
+    CHECK((comm.size() == 1 || both.device().stats().total().bytes_sent > 0));
     return out;
 }
 
 template <class V, class Comm>
-void check_against_single(Comm& comm, double tol) {
-    const test_session::problem<V> p(test_session::sbm(2000, 8, 16, 4, 21));
-    const auto owner = test_session::owners(comm, partition::random{}, p.adjacency);
-    const auto ref = single_on_host(p);
+void check_one(Comm& comm, strategy_case c, const test_session::problem<V>& p, const std::vector<int>& owner,
+               const run_result<V>& ref, double tol) {
     std::vector<std::size_t> transfers;
-    const auto got = graph_on_device(comm, p, owner, transfers);
+    const auto got = on_device(comm, c, p, owner, transfers);
     REQUIRE(got.res.history.size() == ref.res.history.size());
     double worst = 0;
     for (std::size_t e = 0; e < ref.res.history.size(); ++e)
@@ -123,8 +163,8 @@ void check_against_single(Comm& comm, double tol) {
             worst_w = std::max(worst_w, std::abs(double(got.weights[i][k]) - double(ref.weights[i][k])) /
                                             std::max(1e-3, std::abs(double(ref.weights[i][k]))));
     if (comm.rank() == 0)
-        MESSAGE("graph on host_as_device, ranks=", comm.size(), ": max relative loss difference ", worst, ", weights ",
-                worst_w);
+        MESSAGE(std::string(name_of(c)), " on host_as_device, ranks=", comm.size(), ": max relative loss difference ", worst,
+                ", weights ", worst_w);
     CHECK(worst < tol);
     CHECK(worst_w < tol);
     CHECK(got.res.best_val_epoch == ref.res.best_val_epoch);
@@ -137,15 +177,27 @@ void check_against_single(Comm& comm, double tol) {
     }
 }
 
+template <class V, class Comm>
+void check_against_single(Comm& comm, double tol) {
+    const test_session::problem<V> p(test_session::sbm(2000, 8, 16, 4, 21));
+    const auto owner = test_session::owners(comm, partition::random{}, p.adjacency);
+    const auto ref = single_on_host(p);
+    for (const auto c : {strategy_case::graph, strategy_case::feature, strategy_case::mixture,
+                         strategy_case::mixture_3_chunks}) {
+        CAPTURE(name_of(c));
+        check_one(comm, c, p, owner, ref, tol);
+    }
+}
+
 using test_session::with_comm;
 
 }  // namespace
 
-TEST_CASE("graph strategy on a device backend (host-emulated), double: equals single on the host to 1e-9") {
+TEST_CASE("graph, feature, mixture on a device backend (host-emulated), double: equal single on the host to 1e-9") {
     with_comm([](auto& comm) { check_against_single<double>(comm, 1e-9); });
 }
 
-TEST_CASE("graph strategy on a device backend (host-emulated), float: equals single on the host to 1e-4") {
+TEST_CASE("graph, feature, mixture on a device backend (host-emulated), float: equal single on the host to 1e-4") {
     with_comm([](auto& comm) { check_against_single<float>(comm, 1e-4); });
 }
 

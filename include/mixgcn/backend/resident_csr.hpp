@@ -7,6 +7,7 @@
 
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/types.hpp"
+#include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/storage/csr.hpp"
 #include "mixgcn/storage/sparse_view.hpp"
 
@@ -32,6 +33,32 @@ struct resident_csr {
     std::size_t bytes() const noexcept {
         return row_ptr.size() * sizeof(Offset) + col_idx.size() * sizeof(Index) + val.size() * sizeof(Value);
     }
+};
+
+// A graph::gcn_operator in a backend's memory, with the same forward() / backward()
+// views (backward: the stored transpose, or the operator itself when symmetric, with the
+// scales swapped).
+template <class B, class Index, class Value>
+struct resident_operator {
+    resident_csr<B, Index, Value> a, at;
+    array<B, Value> row_scale, col_scale;
+    bool symmetric = true;
+
+    resident_operator() = default;
+    explicit resident_operator(const ::mixgcn::graph::gcn_operator<Index, Value>& op)
+        : a(op.a), at(op.symmetric ? storage::csr<Index, Value>{} : op.at), row_scale(make_array<B>(op.row_scale)),
+          col_scale(make_array<B>(op.col_scale)), symmetric(op.symmetric) {}
+
+    storage::sparse_view<Index, Value> forward() const { return a.view(scale(row_scale), scale(col_scale)); }
+    storage::sparse_view<Index, Value> backward() const {
+        return (symmetric ? a : at).view(scale(col_scale), scale(row_scale));
+    }
+    std::size_t bytes() const noexcept {
+        return a.bytes() + at.bytes() + (row_scale.size() + col_scale.size()) * sizeof(Value);
+    }
+
+private:
+    static const Value* scale(const array<B, Value>& s) noexcept { return s.size() ? s.data() : nullptr; }
 };
 
 }  // namespace mixgcn::backend

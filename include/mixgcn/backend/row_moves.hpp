@@ -7,6 +7,7 @@
 //     B::copy_rows(src, dst)                  dst = src (same shape, strides may differ)
 //     B::gather_rows(x, rows, out)            out[k] = x[rows[k]], k < out.rows()
 //     B::add_row_lists(src, ptr, pos, dst)    dst[i] += src[pos[j]] for j in [ptr[i], ptr[i+1]), j ascending
+//     B::fill_zero(dst)                       dst = 0
 // with `rows`, `ptr` and `pos` in its memory. The order of the additions is fixed, so the
 // result is the same bits on every backend that rounds alike, and on every run.
 #include <algorithm>
@@ -63,6 +64,15 @@ void add_row_lists(const_matrix_view<V> src, const offset_t* ptr, const index_t*
         });
     } else {
         B::add_row_lists(src, ptr, pos, dst);
+    }
+}
+
+template <class B, class V>
+void fill_zero(matrix_view<V> dst) {
+    if constexpr (host_accessible<B>()) {
+        for (std::size_t i = 0; i < dst.rows(); ++i) std::fill_n(dst.row(i), dst.cols(), V(0));
+    } else {
+        B::fill_zero(dst);
     }
 }
 

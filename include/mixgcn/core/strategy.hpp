@@ -104,6 +104,10 @@ void reduce_gradients(S& s, std::span<Param* const> params) {
     if constexpr (requires { s.reduce_gradients(params); }) {
         s.reduce_gradients(params);
     } else {
+        if constexpr (requires { S::backend_type::host_accessible; })
+            static_assert(bool(S::backend_type::host_accessible),
+                          "a strategy over device memory reduces its gradients itself (reduce_gradients): the "
+                          "default sums a host bucket");
         if (s.ranks() <= 1) return;
         using V = typename S::value_type;
         std::size_t n = 0;

@@ -26,12 +26,14 @@
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/concepts.hpp"
 #include "mixgcn/core/strategy.hpp"
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/parameter.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
 #include "mixgcn/parallel/detail/replicated_operator.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -39,8 +41,8 @@
 namespace mixgcn::parallel {
 
 template <class B, class V, comm::communicator Comm>
-class feature : public detail::replicated_operator<V, Comm> {
-    using base = detail::replicated_operator<V, Comm>;
+class feature : public detail::replicated_operator<B, V, Comm> {
+    using base = detail::replicated_operator<B, V, Comm>;
     using typename base::clock;
     using base::comm_, base::rows_, base::op_, base::comm_seconds_, base::compute_seconds_, base::seconds;
 
@@ -48,9 +50,7 @@ public:
     using base::rank, base::ranks, base::sum, base::begin_layer, base::row_layout;
     using backend_type = B;
     using value_type = V;
-    static_assert(backend::host_accessible<B>(),
-                  "parallel::feature packs partial products in host memory; a device backend needs the device "
-                  "kernels of issue 13 first");
+    static_assert(detail::data_engine_for<B, Comm>());
 
     // Collective: every rank passes the same operator and owner vector. The owners say
     // which rows each rank's loss sees (the row layout); the columns come from
@@ -61,11 +61,11 @@ public:
     static constexpr const char* name() { return "feature"; }
     std::size_t rows() const noexcept { return rows_.nodes(); }
     column_slice columns(std::size_t width) const { return detail::column_slices(width, ranks())[std::size_t(rank())]; }
-    dropout_index row_ids() const noexcept { return {rows_.order.data(), 0, 0}; }
+    dropout_index row_ids() const noexcept { return this->positions_from(0); }
     std::size_t loss_rows() const noexcept { return rows_.rows_of(rank()); }
 
-    void forward(const_matrix_view<V> x, matrix_view<V> y) { aggregate(op_.forward(), x, y); }
-    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { aggregate(op_.backward(), dy, dx); }
+    void forward(const_matrix_view<V> x, matrix_view<V> y) { aggregate(this->forward_operator(), x, y); }
+    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { aggregate(this->backward_operator(), dy, dx); }
 
     // z (N x c_p(out)) = Σ_q h_q · W[slice_q(in), :], column slice p of the sum.
     void dense_forward(const_matrix_view<V> h, const_matrix_view<V> w, matrix_view<V> z) {
@@ -78,15 +78,18 @@ public:
         const std::size_t mine = out_slices[std::size_t(rank())].count;
         reserve_partial(std::max(n * w.cols(), n * mine * std::size_t(ranks())));  // it receives the blocks too
         const auto partial = partial_block(n, w.cols());
-        if (in.count == 0) std::fill_n(partial.data(), partial.size(), V(0));
+        if (in.count == 0) backend::fill_zero<B>(partial);
         else B::gemm(transpose::no, transpose::no, V(1), h, w.row_block(in.begin, in.count), V(0), partial);
         // Column blocks, one per destination rank, each contiguous N x c_q.
-        pack_.resize(n * w.cols());
+        const auto packed = detail::grown(pack_, n * w.cols());
         std::vector<std::size_t> counts(static_cast<std::size_t>(ranks()));
-        V* o = pack_.data();
+        V* o = packed.data();
         for (int q = 0; q < ranks(); ++q) {
             const auto& s = out_slices[std::size_t(q)];
-            for (std::size_t r = 0; r < n; ++r, o += s.count) std::copy_n(partial.row(r) + s.begin, s.count, o);
+            if (s.count > 0)
+                backend::copy_rows<B>(const_matrix_view<V>(partial).col_block(s.begin, s.count),
+                                      matrix_view<V>(o, n, s.count));
+            o += n * s.count;
             counts[std::size_t(q)] = n * s.count;
         }
         compute_seconds_ += trace::interval("partial dense update", trace::category::compute, t0, clock::now());
@@ -99,13 +102,13 @@ public:
         const std::vector<std::size_t> recv_counts(static_cast<std::size_t>(ranks()), n * mine);
         const auto gathered = partial_block(n * std::size_t(ranks()), mine);
         exchange("reduce-scatter", [&] {
-            comm_->all_to_all_v(std::span<const V>(pack_), std::span<const std::size_t>(counts),
-                                std::span<V>(gathered.data(), n * mine * std::size_t(ranks())),
-                                std::span<const std::size_t>(recv_counts));
+            engine().all_to_all_v(std::span<const V>(packed), std::span<const std::size_t>(counts),
+                                  std::span<V>(gathered.data(), n * mine * std::size_t(ranks())),
+                                  std::span<const std::size_t>(recv_counts));
         });
         const auto t1 = clock::now();
         const std::size_t block = n * mine;
-        std::copy_n(gathered.data(), block, z.data());
+        backend::copy_rows<B>(const_matrix_view<V>(gathered.data(), n, mine), z);
         for (int q = 1; q < ranks(); ++q) B::scale_add(block, V(1), gathered.data() + std::size_t(q) * block, z.data());
         compute_seconds_ += trace::interval("partial sum", trace::category::compute, t1, clock::now());
     }
@@ -121,17 +124,17 @@ public:
         for (int q = 0; q < ranks(); ++q) counts[std::size_t(q)] = n * out_slices[std::size_t(q)].count;
         require(dz.contiguous() && dz.rows() == n && dz.cols() == out_slices[std::size_t(rank())].count,
                 "feature strategy (rank ", rank(), "): gradient block is ", dz.rows(), "x", dz.cols());
-        pack_.resize(n * w.cols());
+        const auto packed = detail::grown(pack_, n * w.cols());
         exchange("all-gather", [&] {
-            comm_->all_gather_v(std::span<const V>(dz.data(), dz.size()), std::span<V>(pack_),
-                                std::span<const std::size_t>(counts));
+            engine().all_gather_v(std::span<const V>(dz.data(), dz.size()), packed, std::span<const std::size_t>(counts));
         });
         const auto t0 = clock::now();
         const auto full = partial_block(n, w.cols());  // dZ, every column
-        const V* g = pack_.data();
+        const V* g = packed.data();
         for (int q = 0; q < ranks(); ++q) {
             const auto& s = out_slices[std::size_t(q)];
-            for (std::size_t r = 0; r < n; ++r, g += s.count) std::copy_n(g, s.count, full.row(r) + s.begin);
+            if (s.count > 0) backend::copy_rows<B>(const_matrix_view<V>(g, n, s.count), full.col_block(s.begin, s.count));
+            g += n * s.count;
         }
         if (in.count > 0) {
             B::gemm(transpose::yes, transpose::no, V(1), h, const_matrix_view<V>(full), V(0),
@@ -164,21 +167,25 @@ public:
                 const auto [b, e] = shard(*p, q);
                 counts[std::size_t(q)] += e - b;
             }
-        std::vector<V> mine;
-        mine.reserve(counts[std::size_t(rank())]);
+        // Copies of parameter ranges in the backend's memory, as one-row blocks.
+        const auto span_of = [](const V* p, std::size_t n) { return const_matrix_view<V>(p, 1, n); };
+        detail::flat_buffer<B, V> mine, all;
+        const auto my_shards = detail::grown(mine, counts[std::size_t(rank())]);
+        V* put = my_shards.data();
         for (const auto* p : params) {
             const auto [b, e] = shard(*p, rank());
-            mine.insert(mine.end(), p->grad.data() + b, p->grad.data() + e);
+            if (e > b) backend::copy_rows<B>(span_of(p->grad.data() + b, e - b), matrix_view<V>(put, 1, e - b));
+            put += e - b;
         }
-        std::vector<V> all(std::accumulate(counts.begin(), counts.end(), std::size_t{0}));
+        const auto every = detail::grown(all, std::accumulate(counts.begin(), counts.end(), std::size_t{0}));
         timed("gradient all-gather", [&] {
-            comm_->all_gather_v(std::span<const V>(mine), std::span<V>(all), std::span<const std::size_t>(counts));
+            engine().all_gather_v(std::span<const V>(my_shards), every, std::span<const std::size_t>(counts));
         });
-        const V* at = all.data();
+        const V* at = every.data();
         for (int q = 0; q < P; ++q)
             for (auto* p : params) {
                 const auto [b, e] = shard(*p, q);
-                std::copy_n(at, e - b, p->grad.data() + b);
+                if (e > b) backend::copy_rows<B>(span_of(at, e - b), matrix_view<V>(p->grad.data() + b, 1, e - b));
                 at += e - b;
             }
     }
@@ -187,7 +194,7 @@ public:
     const_matrix_view<V> to_rows(const_matrix_view<V> logits) {
         const std::size_t C = logits_width(logits.cols());
         const auto slices = detail::column_slices(C, ranks());
-        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        const detail::layout_switch<B, V, Comm> sw{comm_, &rows_};
         rows_logits_.resize(loss_rows(), C);
         auto e = sw.start_to_rows(logits, slices, recv_);
         e.wait();
@@ -199,7 +206,7 @@ public:
     matrix_view<V> from_rows(matrix_view<V> dlogits) {
         const std::size_t C = dlogits.cols();
         const auto slices = detail::column_slices(C, ranks());
-        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        const detail::layout_switch<B, V, Comm> sw{comm_, &rows_};
         cols_grad_.resize(rows(), slices[std::size_t(rank())].count);
         auto e = sw.start_to_columns(const_matrix_view<V>(dlogits), 0, slices, send_, cols_grad_.view());
         e.wait();
@@ -225,7 +232,9 @@ public:
     strategy_report report() const {
         auto r = this->base_report(name(), loss_rows());
         r.buffer_bytes = rows_logits_.bytes() + cols_grad_.bytes() +
-                         (partial_.capacity() + pack_.capacity() + recv_.capacity() + send_.capacity()) * sizeof(V);
+                         (detail::allocated(partial_) + detail::allocated(pack_) + detail::allocated(recv_) +
+                          detail::allocated(send_)) *
+                             sizeof(V);
         return r;
     }
 
@@ -255,10 +264,13 @@ private:
     }
     void reserve_partial(std::size_t elements) {
         if (partial_.size() >= elements) return;
-        partial_.clear();
-        partial_.shrink_to_fit();
-        partial_.resize(elements);
+        if constexpr (backend::host_accessible<B>()) {
+            partial_.clear();
+            partial_.shrink_to_fit();
+        }
+        partial_.resize(elements);  // a device array reallocates without a copy
     }
+    auto& engine() { return detail::data_engine<B>(*comm_); }
     void check_block(const_matrix_view<V> h, column_slice in, const char* what) const {
         require(h.rows() == rows() && h.cols() == in.count, "feature strategy ", what, " (rank ", rank(), "): block is ",
                 h.rows(), "x", h.cols(), ", expected ", rows(), "x", in.count);
@@ -284,8 +296,8 @@ private:
         this->add_exchange(f);
     }
 
-    dense_matrix<V> rows_logits_, cols_grad_;
-    std::vector<V> partial_, pack_, recv_, send_;
+    typename B::template matrix<V> rows_logits_, cols_grad_;
+    detail::flat_buffer<B, V> partial_, pack_, recv_, send_;
     std::size_t last_out_ = 0;
 };
 

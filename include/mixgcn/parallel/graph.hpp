@@ -56,6 +56,7 @@
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/parallel/detail/data_engine.hpp"
+#include "mixgcn/parallel/detail/flat_buffer.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/storage/convert.hpp"
@@ -72,9 +73,7 @@ class graph {
 public:
     using backend_type = B;
     using value_type = V;
-    static_assert(detail::has_data_engine<B, Comm>,
-                  "a strategy over device memory moves its buffers with a device engine: use a communicator that has "
-                  "one, comm::hybrid<comm::nccl, comm::mpi> (or a Gloo host engine)");
+    static_assert(detail::data_engine_for<B, Comm>());
 
     // Collective: every rank calls it with the same adjacency pattern (symmetric;
     // self-loops optional) and owner vector.
@@ -198,7 +197,7 @@ public:
         const auto t0 = clock::now();
         const auto ext = extended(d);
         backend::copy_rows<B>(x, ext.row_block(0, std::size_t(own_)));
-        const auto send = grown(send_, send_rows_.size() * d);
+        const auto send = detail::grown(send_, send_rows_.size() * d);
         backend::gather_rows<B>(x, send_rows_data(), matrix_view<V>(send.data(), send_rows_.size(), d));
         const auto scounts = scaled(send_count_, d), rcounts = scaled(ghost_count_, d);
         auto ghost_rows = std::span<V>(ext.row(std::size_t(own_)), halo() * d);
@@ -232,7 +231,7 @@ public:
         const auto t0 = clock::now();
         const auto ext = extended(d);
         B::aggregate(back_view(), dy, ext);
-        const auto recv = grown(recv_, send_rows_.size() * d);
+        const auto recv = detail::grown(recv_, send_rows_.size() * d);
         const auto scounts = scaled(ghost_count_, d), rcounts = scaled(send_count_, d);
         const auto t1 = clock::now();
         detail::data_engine<B>(*comm_).all_to_all_v(std::span<const V>(ext.row(std::size_t(own_)), halo() * d),
@@ -262,8 +261,7 @@ public:
     void reduce_gradients(std::span<Param* const> params) {
         if (ranks() <= 1) return;
         const auto t0 = clock::now();
-        for (auto* p : params)
-            detail::data_engine<B>(*comm_).all_reduce(std::span<V>(p->grad.data(), p->size()), comm::reduce_op::sum);
+        detail::all_reduce_gradients<B>(*comm_, params);
         comm_seconds_ += trace::interval("gradient all-reduce", trace::category::comm, t0, clock::now());
     }
 
@@ -369,7 +367,7 @@ public:
                             sizeof(index_t) +
                         add_ptr_.size() * sizeof(offset_t) + own_index_.bytes();
         if constexpr (!on_host) r.graph_bytes += dev_.bytes();  // the device copies, beside the host ones
-        r.buffer_bytes = (ext_.size() + send_.size() + recv_.size()) * sizeof(V);
+        r.buffer_bytes = (ext_.size() + detail::allocated(send_) + detail::allocated(recv_)) * sizeof(V);
         return r;
     }
 
@@ -557,13 +555,6 @@ private:
         }
         return {ext_.data(), global_.size(), d};
     }
-    // The first n elements of a buffer that only grows (alternating layer widths do not
-    // reallocate every call).
-    template <class Buffer>
-    static std::span<V> grown(Buffer& buf, std::size_t n) {
-        if (buf.size() < n) buf.resize(n);
-        return {buf.data(), n};
-    }
     const V* scales() const noexcept {
         if constexpr (on_host) return scale_.empty() ? nullptr : scale_.data();
         else return dev_.scale.size() ? dev_.scale.data() : nullptr;
@@ -633,7 +624,7 @@ private:
     // Own + ghost rows of X (forward) or dX (backward), and the send and receive blocks,
     // in the backend's memory, sized for the widest pass seen.
     std::conditional_t<on_host, aligned_buffer<V>, backend::array<B, V>> ext_;
-    std::conditional_t<on_host, std::vector<V>, backend::array<B, V>> send_, recv_;
+    detail::flat_buffer<B, V> send_, recv_;
     double comm_seconds_ = 0, compute_seconds_ = 0;
 };
 

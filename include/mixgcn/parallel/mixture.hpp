@@ -28,6 +28,7 @@
 #include "mixgcn/core/strategy.hpp"
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/detail/layouts.hpp"
 #include "mixgcn/parallel/detail/replicated_operator.hpp"
 #include "mixgcn/parallel/report.hpp"
@@ -35,8 +36,8 @@
 namespace mixgcn::parallel {
 
 template <class B, class V, comm::communicator Comm>
-class mixture : public detail::replicated_operator<V, Comm> {
-    using base = detail::replicated_operator<V, Comm>;
+class mixture : public detail::replicated_operator<B, V, Comm> {
+    using base = detail::replicated_operator<B, V, Comm>;
     using typename base::clock;
     using base::comm_, base::rows_, base::op_, base::compute_seconds_, base::seconds;
 
@@ -44,9 +45,7 @@ public:
     using base::rank, base::ranks, base::sum, base::begin_layer, base::row_layout;
     using backend_type = B;
     using value_type = V;
-    static_assert(backend::host_accessible<B>(),
-                  "parallel::mixture packs and switches layouts in host memory; a device backend needs the device "
-                  "kernels of issue 13 first");
+    static_assert(detail::data_engine_for<B, Comm>());
 
     // Collective: every rank passes the same operator (graph::gcn_normalize of the whole
     // graph) and owner vector. `chunks` >= 1 column chunks pipeline each switch.
@@ -65,11 +64,24 @@ public:
     static constexpr const char* name() { return "mixture"; }
     std::size_t rows() const noexcept { return rows_.rows_of(rank()); }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
-    dropout_index row_ids() const noexcept { return {rows_.ids_of(rank()), 0, 0}; }
+    dropout_index row_ids() const noexcept { return this->positions_from(rows_.first_of(rank())); }
     int chunks() const noexcept { return chunks_; }
 
-    void forward(const_matrix_view<V> x, matrix_view<V> y) { product(op_.forward(), x, y, "forward"); }
-    void backward(const_matrix_view<V> dy, matrix_view<V> dx) { product(op_.backward(), dy, dx, "backward"); }
+    void forward(const_matrix_view<V> x, matrix_view<V> y) { product(this->forward_operator(), x, y, "forward"); }
+    void backward(const_matrix_view<V> dy, matrix_view<V> dx) {
+        product(this->backward_operator(), dy, dx, "backward");
+    }
+
+    // Over device memory the replicated parameters' gradients are summed where they are
+    // (the default bucket is host memory).
+    template <class Param>
+        requires(!backend::host_accessible<B>())
+    void reduce_gradients(std::span<Param* const> params) {
+        if (ranks() <= 1) return;
+        const auto t0 = clock::now();
+        detail::all_reduce_gradients<B>(*comm_, params);
+        this->comm_seconds_ += trace::interval("gradient all-reduce", trace::category::comm, t0, clock::now());
+    }
 
     // This rank's inputs: its rows of the features (row layout), labels and split.
     strategy_inputs<V> local_inputs(const dataset<V>& ds) const {
@@ -120,13 +132,15 @@ public:
     strategy_report report() const {
         auto r = this->base_report(name(), rows());
         for (const auto& c : chunk_)
-            r.buffer_bytes += (c.in.capacity() + c.out.capacity() + c.pack.capacity() + c.recv.capacity()) * sizeof(V);
+            r.buffer_bytes += (detail::allocated(c.in) + detail::allocated(c.out) + detail::allocated(c.pack) +
+                               detail::allocated(c.recv)) *
+                              sizeof(V);
         return r;
     }
 
 private:
     struct chunk_buffers {
-        std::vector<V> in, out, pack, recv;  // column blocks (N x c), row-side pack/receive
+        detail::flat_buffer<B, V> in, out, pack, recv;  // column blocks (N x c), row-side pack/receive
     };
 
     template <class Op>
@@ -143,13 +157,12 @@ private:
         std::vector<std::vector<column_slice>> slices(K);
         for (std::size_t k = 0; k < K; ++k)
             slices[k] = detail::column_slices(bounds[k].count, P, std::span<const double>(column_shares_));
-        const detail::layout_switch<V, Comm> sw{comm_, &rows_};
+        const detail::layout_switch<B, V, Comm> sw{comm_, &rows_};
         using exchange = decltype(sw.start_to_columns(x, 0, slices[0], chunk_[0].pack, matrix_view<V>()));
         std::vector<exchange> to_cols(K), to_rows(K);
-        auto col_block = [&](std::vector<V>& buf, std::size_t k) {
+        auto col_block = [&](detail::flat_buffer<B, V>& buf, std::size_t k) {
             const std::size_t c = slices[k][std::size_t(me)].count;
-            if (buf.size() < n * c) buf.resize(n * c);
-            return matrix_view<V>(buf.data(), n, c);
+            return matrix_view<V>(detail::grown(buf, n * c).data(), n, c);
         };
         auto poll_all = [&] {
             for (auto& e : to_cols) e.poll();

@@ -44,6 +44,9 @@ public:
     void backward(const_matrix_view<V> dy, matrix_view<V> dx) { B::aggregate(backward_, dy, dx); }
     template <class T>
     void sum(std::span<T>) {}
+    // One rank: nothing to reduce, wherever the gradients live.
+    template <class Param>
+    void reduce_gradients(std::span<Param* const>) {}
 
     // The inputs are the dataset itself: a view of its features, its labels and split.
     template <class Dataset>

@@ -126,6 +126,10 @@ struct cuda {
         ::mixgcn::gpu::add_row_lists(src, ptr, pos, dst);
     }
     template <class V>
+    static void fill_zero(matrix_view<V> dst) {
+        ::mixgcn::gpu::fill_zero(dst);
+    }
+    template <class V>
     static double sum_of_squares(std::size_t n, const V* x) {
         return ::mixgcn::gpu::sum_of_squares(n, x);
     }

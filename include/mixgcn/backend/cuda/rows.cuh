@@ -70,6 +70,14 @@ void copy_rows(const_matrix_view<V> src, matrix_view<V> dst) {
                                         current_context().stream()));
 }
 
+// dst = 0.
+template <class V>
+void fill_zero(matrix_view<V> dst) {
+    if (dst.size() == 0) return;
+    MIXGCN_CUDA_CHECK(cudaMemset2DAsync(dst.data(), dst.stride() * sizeof(V), 0, dst.cols() * sizeof(V), dst.rows(),
+                                        current_context().stream()));
+}
+
 // out[k] = x[rows[k]] for k < out.rows().
 template <class V>
 void gather_rows(const_matrix_view<V> x, const index_t* rows, matrix_view<V> out) {

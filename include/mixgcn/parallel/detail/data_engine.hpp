@@ -3,6 +3,8 @@
 // backend's memory is host memory; for a backend over device memory, the device engine
 // of a communicator that has one (comm::hybrid<nccl, mpi|gloo>: NCCL moves the device
 // buffers, MPI or Gloo the host-side metrics). Private to the strategies.
+#include <span>
+
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/comm/types.hpp"
 
@@ -12,13 +14,29 @@ template <class B, class Comm>
 inline constexpr bool has_data_engine =
     backend::host_accessible<B>() || requires(Comm& c) { c.template on<comm::memory_space::device>(); };
 
+// A strategy states `static_assert(detail::data_engine_for<B, Comm>())`: a composition
+// without an engine for its memory stops at compile time with this sentence.
 template <class B, class Comm>
-auto& data_engine(Comm& c) {
+consteval bool data_engine_for() {
     static_assert(has_data_engine<B, Comm>,
                   "a strategy over device memory moves its buffers with a device engine: use a communicator that has "
                   "one, comm::hybrid<comm::nccl, comm::mpi> (or a Gloo host engine)");
+    return true;
+}
+
+template <class B, class Comm>
+auto& data_engine(Comm& c) {
+    static_assert(data_engine_for<B, Comm>());
     if constexpr (backend::host_accessible<B>()) return c;
     else return c.template on<comm::memory_space::device>();
+}
+
+// Gradients summed over the ranks where they are, one all-reduce per parameter on the
+// engine for B's memory (the default of core/strategy.hpp sums a host bucket).
+template <class B, class Comm, class Param>
+void all_reduce_gradients(Comm& c, std::span<Param* const> params) {
+    for (auto* p : params)
+        data_engine<B>(c).all_reduce(std::span(p->grad.data(), p->size()), comm::reduce_op::sum);
 }
 
 }  // namespace mixgcn::parallel::detail

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/dense.hpp"
 #include "mixgcn/core/error.hpp"
@@ -26,6 +28,8 @@
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/dataset.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
+#include "mixgcn/parallel/detail/flat_buffer.hpp"
 #include "mixgcn/parallel/report.hpp"
 #include "mixgcn/partition/feature_columns.hpp"
 #include "mixgcn/storage/convert.hpp"
@@ -189,17 +193,20 @@ private:
 };
 
 // The switch of columns [first, first + width) of a row-layout matrix to and from the
-// column layout, for one rank. `slices` split those `width` columns over the ranks.
-template <class V, comm::communicator Comm>
+// column layout, for one rank. `slices` split those `width` columns over the ranks. The
+// blocks move through the backend (row_moves.hpp) and the communicator's engine for the
+// backend's memory (data_engine.hpp), so the switch runs on device buffers as well.
+template <class B, class V, comm::communicator Comm>
 struct layout_switch {
     Comm* comm;
     const row_blocks* rows;
+    using buffer = flat_buffer<B, V>;
 
     // Row layout (this rank's rows, columns [first, first + Σ slices)) -> column layout
     // `cols` (every position, this rank's slice), as a started exchange. `pack` must live
     // until the exchange completes.
     auto start_to_columns(const_matrix_view<V> x, std::size_t first, const std::vector<column_slice>& slices,
-                          std::vector<V>& pack, matrix_view<V> cols) const {
+                          buffer& pack, matrix_view<V> cols) const {
         const int P = comm->size(), me = comm->rank();
         const std::size_t mine = rows->rows_of(me);
         require(x.rows() == mine, "layout switch (rank ", me, "): row block has ", x.rows(), " rows, this rank owns ",
@@ -209,54 +216,61 @@ struct layout_switch {
                 rows->nodes(), "x", slices[std::size_t(me)].count);
         std::size_t total = 0;
         for (const auto& s : slices) total += s.count;
-        pack.resize(mine * total);
+        const auto packed = grown(pack, mine * total);
         std::vector<std::size_t> send(static_cast<std::size_t>(P)), recv(static_cast<std::size_t>(P));
-        V* out = pack.data();
+        V* out = packed.data();
         for (int q = 0; q < P; ++q) {
             const auto& s = slices[std::size_t(q)];
-            for (std::size_t r = 0; r < mine; ++r, out += s.count) std::copy_n(x.row(r) + first + s.begin, s.count, out);
+            if (s.count > 0)
+                backend::copy_rows<B>(x.col_block(first + s.begin, s.count), matrix_view<V>(out, mine, s.count));
+            out += mine * s.count;
             send[std::size_t(q)] = mine * s.count;
             recv[std::size_t(q)] = rows->rows_of(q) * slices[std::size_t(me)].count;
         }
-        using P_t = decltype(comm->start_all_to_all_v(std::span<const V>(), std::span<const std::size_t>(),
-                                                      std::span<V>(), std::span<const std::size_t>()));
+        auto& engine = data_engine<B>(*comm);
+        using P_t = decltype(engine.start_all_to_all_v(std::span<const V>(), std::span<const std::size_t>(),
+                                                       std::span<V>(), std::span<const std::size_t>()));
         return tracked_exchange<P_t>([&, send, recv] {
-            return comm->start_all_to_all_v(std::span<const V>(pack), std::span<const std::size_t>(send),
-                                            std::span<V>(cols.data(), cols.size()), std::span<const std::size_t>(recv));
+            return engine.start_all_to_all_v(std::span<const V>(packed), std::span<const std::size_t>(send),
+                                             std::span<V>(cols.data(), cols.size()), std::span<const std::size_t>(recv));
         });
     }
 
     // Column layout -> row layout, as a started exchange; `unpack_into_rows` places the
     // received blocks once it has completed.
-    auto start_to_rows(const_matrix_view<V> cols, const std::vector<column_slice>& slices, std::vector<V>& recv_buf) const {
+    auto start_to_rows(const_matrix_view<V> cols, const std::vector<column_slice>& slices, buffer& recv_buf) const {
         const int P = comm->size(), me = comm->rank();
         require(cols.rows() == rows->nodes() && cols.contiguous(), "layout switch (rank ", me, "): column block has ",
                 cols.rows(), " rows, expected ", rows->nodes());
         const std::size_t mine = rows->rows_of(me);
         std::size_t total = 0;
         for (const auto& s : slices) total += s.count;
-        recv_buf.resize(mine * total);
+        const auto received = grown(recv_buf, mine * total);
         std::vector<std::size_t> send(static_cast<std::size_t>(P)), recv(static_cast<std::size_t>(P));
         for (int q = 0; q < P; ++q) {
             send[std::size_t(q)] = rows->rows_of(q) * cols.cols();
             recv[std::size_t(q)] = mine * slices[std::size_t(q)].count;
         }
-        using P_t = decltype(comm->start_all_to_all_v(std::span<const V>(), std::span<const std::size_t>(),
-                                                      std::span<V>(), std::span<const std::size_t>()));
+        auto& engine = data_engine<B>(*comm);
+        using P_t = decltype(engine.start_all_to_all_v(std::span<const V>(), std::span<const std::size_t>(),
+                                                       std::span<V>(), std::span<const std::size_t>()));
         return tracked_exchange<P_t>([&, send, recv] {
-            return comm->start_all_to_all_v(std::span<const V>(cols.data(), cols.size()),
-                                            std::span<const std::size_t>(send), std::span<V>(recv_buf),
-                                            std::span<const std::size_t>(recv));
+            return engine.start_all_to_all_v(std::span<const V>(cols.data(), cols.size()),
+                                             std::span<const std::size_t>(send), received,
+                                             std::span<const std::size_t>(recv));
         });
     }
     // Received blocks (rank-major, each this rank's rows x slice q) into columns
     // [first + slice.begin, ...) of the row-layout matrix y.
-    void unpack_into_rows(const std::vector<V>& recv_buf, const std::vector<column_slice>& slices, std::size_t first,
+    void unpack_into_rows(const buffer& recv_buf, const std::vector<column_slice>& slices, std::size_t first,
                           matrix_view<V> y) const {
         const std::size_t mine = rows->rows_of(comm->rank());
         const V* in = recv_buf.data();
-        for (const auto& s : slices)
-            for (std::size_t r = 0; r < mine; ++r, in += s.count) std::copy_n(in, s.count, y.row(r) + first + s.begin);
+        for (const auto& s : slices) {
+            if (s.count > 0)
+                backend::copy_rows<B>(const_matrix_view<V>(in, mine, s.count), y.col_block(first + s.begin, s.count));
+            in += mine * s.count;
+        }
     }
 };
 

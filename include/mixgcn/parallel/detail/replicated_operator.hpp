@@ -1,12 +1,17 @@
 #pragma once
 // The part feature and mixture share as strategies: the communicator, the row layout from
-// the owner vector, the whole Â renumbered to positions (replicated on every rank), the
-// per-layer exchange figures, timing, metric sums and the common fields of the report.
+// the owner vector, the whole Â renumbered to positions (replicated on every rank; for a
+// backend over device memory also copied there, with the positions' global ids for the
+// dropout masks), the per-layer exchange figures, timing, metric sums and the common
+// fields of the report.
 #include <chrono>
 #include <cstddef>
 #include <span>
+#include <type_traits>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/resident_csr.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/trace.hpp"
@@ -16,8 +21,10 @@
 
 namespace mixgcn::parallel::detail {
 
-template <class V, comm::communicator Comm>
+template <class B, class V, comm::communicator Comm>
 class replicated_operator {
+    static constexpr bool on_host = backend::host_accessible<B>();
+
 public:
     int rank() const noexcept { return comm_->rank(); }
     int ranks() const noexcept { return comm_->size(); }
@@ -55,7 +62,26 @@ protected:
         require(owner.size() == static_cast<std::size_t>(op.a.rows), who, " strategy (rank ", comm.rank(),
                 "): owner vector has ", owner.size(), " entries for ", op.a.rows, " nodes");
         op_ = permute_operator(op, rows_);
+        if constexpr (!on_host) {
+            dev_.op = backend::resident_operator<B, index_t, V>(op_);
+            dev_.order = backend::make_array<B>(rows_.order);
+        }
         since_ = comm.stats();
+    }
+
+    // Â and Âᵀ in positions, where the backend's kernels read them.
+    storage::sparse_view<index_t, V> forward_operator() const {
+        if constexpr (on_host) return op_.forward();
+        else return dev_.op.forward();
+    }
+    storage::sparse_view<index_t, V> backward_operator() const {
+        if constexpr (on_host) return op_.backward();
+        else return dev_.op.backward();
+    }
+    // Global ids of positions [first, ...) where the backend's dropout kernels read them.
+    dropout_index positions_from(std::size_t first) const noexcept {
+        if constexpr (on_host) return {rows_.order.data() + first, 0, 0};
+        else return {dev_.order.data() + first, 0, 0};
     }
 
     // Carries on the counters of `earlier`, the strategy this one replaces (a rebalance):
@@ -97,12 +123,19 @@ protected:
         r.compute_seconds = compute_seconds_;
         r.layers = figures_;
         r.graph_bytes = op_.bytes() + rows_.bytes();
+        if constexpr (!on_host) r.graph_bytes += dev_.op.bytes() + dev_.order.size() * sizeof(index_t);
         return r;
     }
 
     Comm* comm_;
     row_blocks rows_;
     ::mixgcn::graph::gcn_operator<index_t, V> op_;  // whole Â, in positions
+    struct device_copies {
+        backend::resident_operator<B, index_t, V> op;
+        backend::array<B, index_t> order;
+    };
+    struct no_copies {};
+    [[no_unique_address]] std::conditional_t<on_host, no_copies, device_copies> dev_;
     std::size_t layer_ = 0;
     std::vector<exchange_figures> figures_;
     comm::traffic since_;

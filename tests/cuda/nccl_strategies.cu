@@ -1,9 +1,9 @@
-// The graph strategy on backend::cuda across separate processes that may share one GPU
-// (each its own NCCL_HOSTID, nccl_launch.hpp): comm::hybrid<nccl, gloo|mpi> moves the
-// halo rows and the gradients between device buffers through NCCL and the metrics
-// through the host engine. Every rank trains the same 3-layer model, dropout on, and
-// must reach the losses and weights the host `single` strategy reaches on the whole
-// graph: float64 to 1e-9, float32 to 1e-4. The same paths run on the host in
+// The graph, feature and mixture strategies on backend::cuda across separate processes
+// that may share one GPU (each its own NCCL_HOSTID, nccl_launch.hpp):
+// comm::hybrid<nccl, gloo|mpi> moves halo rows, column blocks and gradients between
+// device buffers through NCCL and the metrics through the host engine. Every rank trains
+// the same 3-layer model, dropout on, and must reach the losses and weights the host
+// `single` strategy reaches on the whole graph: float64 to 1e-9, float32 to 1e-4. The same paths run on the host in
 // tests/distributed/test_device_layout.cpp (host_as_device); this program is what a lent
 // GPU runs. Exit 77 (skip) when no GPU is visible.
 //
@@ -18,6 +18,7 @@
 #include <exception>
 #include <iostream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mixgcn/backend/cuda.cuh"
@@ -26,7 +27,9 @@
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/mixture.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition/random.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -63,9 +66,36 @@ std::vector<std::vector<V>> weights_of(nn::gcn_model<B, V>& m) {
     return w;
 }
 
+enum class strategy_case { graph, feature, mixture };
+const char* name_of(strategy_case k) {
+    return k == strategy_case::graph ? "graph" : k == strategy_case::feature ? "feature" : "mixture (2 chunks)";
+}
+
+// Calls f(strategy) with strategy `k` built on this rank's GPU.
+template <class V, class Hybrid, class F>
+int with_strategy(strategy_case k, Hybrid& c, const graph::gcn_operator<index_t, V>& op, const std::vector<int>& owner,
+                  F&& f) {
+    using D = backend::cuda;
+    switch (k) {
+        case strategy_case::graph: {
+            parallel::graph<D, V, Hybrid> s(c, op, owner);
+            return f(s);
+        }
+        case strategy_case::feature: {
+            parallel::feature<D, V, Hybrid> s(c, op, owner);
+            return f(s);
+        }
+        case strategy_case::mixture: {
+            parallel::mixture<D, V, Hybrid> s(c, op, owner, 2);
+            return f(s);
+        }
+    }
+    return 1;
+}
+
 // Returns the number of failed checks on this rank.
 template <class V, class Hybrid>
-int check(Hybrid& c, double tol, int kill_rank = -1) {
+int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
     graph::sbm_options o;
     o.nodes = 2000;
     o.avg_degree = 8;
@@ -95,45 +125,51 @@ int check(Hybrid& c, double tol, int kill_rank = -1) {
         w_ref = weights_of(m);
     }
 
-    // The graph strategy on this rank's GPU.
+    // The strategy on this rank's GPU.
     using D = backend::cuda;
     c.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
-    parallel::graph<D, V, Hybrid> g(c, op, owner);
-    const auto in = g.local_inputs(ds);
-    const auto features = gpu::to_device(in.features);
-    auto data = in.data();
-    data.features = features.cview();
-    nn::gcn_model<D, V> m(model());
-    m.initialize(model_seed);
-    nn::optimizer<D, V> opt(nn::optimizer_options{});
-    auto to = trainer_opts();
-    std::chrono::steady_clock::time_point killed_at{};
-    if (kill_rank >= 0)
-        to.on_epoch = [&](const train::epoch_metrics& e) {
-            if (e.epoch != 3) return;
-            if (c.rank() == kill_rank) {
-                std::cout << "nccl_graph rank " << c.rank() << ": vanishing after epoch 3" << std::endl;
-                std::_Exit(0);
-            }
-            killed_at = std::chrono::steady_clock::now();
-        };
     train::train_result got;
-    try {
-        got = train::trainer<D, V, parallel::graph<D, V, Hybrid>>(g, m, opt, data, to).run();
-    } catch (const std::exception& e) {
-        if (kill_rank < 0) throw;
-        const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
-        const bool named = std::string(e.what()).find("rank") != std::string::npos;
-        std::cout << "nccl_graph rank " << c.rank() << ": stopped " << after << " s after the peer vanished: "
-                  << e.what() << (after <= 45 && named ? "  ok" : "  FAILED") << std::endl;
-        return after <= 45 && named ? 0 : 1;
-    }
-    if (kill_rank >= 0) {
-        std::cout << "nccl_graph rank " << c.rank() << ": trained to the end although rank " << kill_rank
-                  << " vanished  FAILED" << std::endl;
-        return 1;
-    }
-    const auto w_got = weights_of(m);
+    std::vector<std::vector<V>> w_got;
+    const int early = with_strategy<V>(kind, c, op, owner, [&](auto& s) -> int {
+        using S = std::remove_reference_t<decltype(s)>;
+        const auto in = s.local_inputs(ds);
+        const auto features = gpu::to_device(in.features);
+        auto data = in.data();
+        data.features = features.cview();
+        nn::gcn_model<D, V> m(model());
+        m.initialize(model_seed);
+        nn::optimizer<D, V> opt(nn::optimizer_options{});
+        auto to = trainer_opts();
+        std::chrono::steady_clock::time_point killed_at{};
+        if (kill_rank >= 0)
+            to.on_epoch = [&](const train::epoch_metrics& e) {
+                if (e.epoch != 3) return;
+                if (c.rank() == kill_rank) {
+                    std::cout << "nccl_strategies rank " << c.rank() << ": vanishing after epoch 3" << std::endl;
+                    std::_Exit(0);
+                }
+                killed_at = std::chrono::steady_clock::now();
+            };
+        try {
+            got = train::trainer<D, V, S>(s, m, opt, data, to).run();
+        } catch (const std::exception& e) {
+            if (kill_rank < 0) throw;
+            const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+            const bool named = std::string(e.what()).find("rank") != std::string::npos;
+            std::cout << "nccl_strategies rank " << c.rank() << ": stopped " << after
+                      << " s after the peer vanished: " << e.what() << (after <= 45 && named ? "  ok" : "  FAILED")
+                      << std::endl;
+            return after <= 45 && named ? 0 : 1;
+        }
+        if (kill_rank >= 0) {
+            std::cout << "nccl_strategies rank " << c.rank() << ": trained to the end although rank " << kill_rank
+                      << " vanished  FAILED" << std::endl;
+            return 1;
+        }
+        w_got = weights_of(m);
+        return -1;  // trained: compare below
+    });
+    if (early >= 0) return early;
 
     int failed = 0;
     double worst = 0, worst_w = 0;
@@ -147,7 +183,8 @@ int check(Hybrid& c, double tol, int kill_rank = -1) {
     if (got.history.size() != ref.history.size()) ++failed;
     if (!(worst < tol) || !(worst_w < tol)) ++failed;
     if (c.size() > 1 && halo.bytes_sent == 0) ++failed;
-    std::cout << "nccl_graph rank " << c.rank() << " (" << (sizeof(V) == 8 ? "float64" : "float32")
+    std::cout << "nccl_strategies rank " << c.rank() << " " << name_of(kind) << " ("
+              << (sizeof(V) == 8 ? "float64" : "float32")
               << "): max relative loss difference " << worst << ", weights " << worst_w << " (bound " << tol
               << "), NCCL bytes sent " << halo.bytes_sent << (failed ? "  FAILED" : "  ok") << "\n";
     return failed;
@@ -156,21 +193,24 @@ int check(Hybrid& c, double tol, int kill_rank = -1) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    return nccl_launch::run("nccl_graph", argc, argv, my_rank, [](auto& c, const char* engine, int devices) {
+    return nccl_launch::run("nccl_strategies", argc, argv, my_rank, [](auto& c, const char* engine, int devices) {
         gpu::context ctx(c.rank() % devices);
         gpu::scoped_context use(ctx);
         if (c.rank() == 0)
-            std::cout << "nccl_graph: " << c.size() << " processes on " << devices << " GPU(s), NCCL + " << engine
+            std::cout << "nccl_strategies: " << c.size() << " processes on " << devices << " GPU(s), NCCL + " << engine
                       << "\n";
         if (const char* k = std::getenv("MIXGCN_TEST_KILL_RANK")) {
             // The survivors leave at once: the communicators are broken, and their
             // destructors must not wait on the dead peer.
-            const int failed = check<double>(c, 1e-9, std::atoi(k));
+            const int failed = check<double>(c, strategy_case::graph, 1e-9, std::atoi(k));
             std::cout.flush();
             std::_Exit(failed ? 1 : 0);
         }
-        int failed = check<double>(c, 1e-9);
-        failed += check<float>(c, 1e-4);
+        int failed = 0;
+        for (const auto kind : {strategy_case::graph, strategy_case::feature, strategy_case::mixture}) {
+            failed += check<double>(c, kind, 1e-9);
+            failed += check<float>(c, kind, 1e-4);
+        }
         ctx.synchronize();
         return failed ? 1 : 0;
     });
