@@ -146,17 +146,26 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
         throw cli::usage_error(std::string("flags --tf32 and --device apply to --backend cuda, not ") + b);
     if (b == "cuda") {
 #ifdef MIXGCN_TRAIN_WITH_CUDA
-        if (a.get("comm", "local") != "local")
-            throw cli::usage_error("--backend cuda runs in one process (--comm local); the graph and data "
-                                   "strategies run on the host backends");
-        return train_tool::run_cuda(a, sizeof(V) == 8,
-                                    [&a](std::uint64_t nodes, std::uint64_t nnz, const nn::model_options& mo,
-                                         std::size_t value_bytes, double free_bytes, const std::string& gpu) {
-                                        const auto p = parallel::plan::problem_for(nodes, nnz, mo, 1, value_bytes);
-                                        train_tool::check_memory(a, p, "single", free_bytes,
-                                                                 "free memory of the GPU (" + gpu +
-                                                                     "); --memory-limit SIZE or off overrides");
-                                    });
+        const auto comm_kind = a.choice("comm", "local", {"local", "mpi", "gloo"});
+        const auto strategy = a.get("strategy", "single");
+        if (comm_kind == "local" && strategy != "single")
+            throw cli::usage_error("--backend cuda in one process (--comm local) trains --strategy single; graph, "
+                                   "feature and mixture need several ranks (--comm mpi or gloo)");
+        if (comm_kind != "local" && strategy != "graph" && strategy != "feature" && strategy != "mixture")
+            throw cli::usage_error("--backend cuda on several ranks trains --strategy graph, feature or mixture, "
+                                   "not " + strategy + " (single runs in one process, --comm local)");
+        const auto partitioner = [&a](const auto& adjacency, int parts) {
+            return train_tool::partition_by_flags(a, adjacency, parts);
+        };
+        return train_tool::run_cuda(
+            a, &argc, &argv, sizeof(V) == 8,
+            [&a](std::uint64_t nodes, std::uint64_t nnz, const nn::model_options& mo, std::size_t value_bytes,
+                 double free_bytes, const std::string& gpu, int ranks, const std::string& strategy_name) {
+                const auto p = parallel::plan::problem_for(nodes, nnz, mo, ranks, value_bytes);
+                train_tool::check_memory(a, p, strategy_name, free_bytes,
+                                         "free memory of the GPU (" + gpu + "); --memory-limit SIZE or off overrides");
+            },
+            partitioner, partitioner);
 #else
         throw cli::usage_error("flag --backend: cuda was not built into mixgcn-train (MIXGCN_WITH_CUDA off or nvcc "
                                "not found)");

@@ -1,11 +1,18 @@
 // mixgcn-train --backend cuda: the host prepares the graph and features as for every
 // backend (train_run.hpp), then the normalised operator and the features move to the
 // GPU once and the whole epoch (aggregation, cuBLAS GEMMs, epilogues, loss, Adam) runs
-// there; only the loss, the accuracy counts and the small weight matrices come back.
+// there; only the loss and the accuracy counts come back. One process: --strategy single.
+// Several (--comm mpi|gloo, built with NCCL): --strategy graph, feature or mixture, one
+// GPU per rank, the activations' exchanges and the gradients on NCCL, the metrics on the
+// host engine (comm::hybrid).
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "mixgcn/backend/cuda.cuh"
 #include "mixgcn/comm/launcher.hpp"
@@ -14,21 +21,51 @@
 #include "train_cuda.hpp"
 #include "train_run.hpp"
 
+#if defined(MIXGCN_TRAIN_WITH_NCCL)
+#include "mixgcn/comm/guard.hpp"
+#include "mixgcn/comm/hybrid.hpp"
+#include "mixgcn/comm/nccl.hpp"
+#if defined(MIXGCN_HAS_GLOO)
+#include "mixgcn/comm/gloo.hpp"
+#endif
+#if defined(MIXGCN_HAS_MPI)
+#include "mixgcn/comm/mpi.hpp"
+#endif
+#include "mixgcn/parallel/feature.hpp"
+#include "mixgcn/parallel/graph.hpp"
+#include "mixgcn/parallel/mixture.hpp"
+#endif
+
 namespace mixgcn::train_tool {
 
 namespace {
 
 using cuda_backend = ::mixgcn::backend::cuda;
 
+// Everything the backend allocated came from the device's default pool: its high-water
+// mark of bytes in use (not the reserved, chunk-rounded size) compares with
+// torch.cuda.max_memory_allocated.
+std::size_t device_peak_bytes() {
+    cudaMemPool_t pool{};
+    MIXGCN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, gpu::current_context().device()));
+    std::uint64_t high = 0;
+    MIXGCN_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &high));
+    return std::size_t(high);
+}
+
+double free_device_bytes() {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    MIXGCN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
+    return double(free_bytes);
+}
+
 template <class V>
 void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
     if (ctx.strategy_name != "single")
-        throw cli::usage_error("--backend cuda trains with --strategy single on one GPU; --strategy " +
-                               ctx.strategy_name + " runs on the host backends");
-    std::size_t free_bytes = 0, total_bytes = 0;
-    MIXGCN_CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes));
-    check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), double(free_bytes),
-          ctx.device);
+        throw cli::usage_error("--backend cuda in one process trains --strategy single; --strategy " +
+                               ctx.strategy_name + " on GPUs needs several ranks (--comm mpi or gloo)");
+    check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
+          ctx.device, 1, "single");
     const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
     const auto dop = gpu::to_device(op);
     const auto features = gpu::to_device(ctx.ds.features);
@@ -36,21 +73,96 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
     train::local_data<V> data{features.cview(), ctx.ds.labels.data(), ctx.ds.nodes_with(split_role::train),
                               ctx.ds.nodes_with(split_role::val), ctx.ds.nodes_with(split_role::test)};
     ctx.train_with(strategy, data);
-    // Everything the backend allocated came from the device's default pool: its high-water
-    // mark of bytes in use (not the reserved, chunk-rounded size) compares with
-    // torch.cuda.max_memory_allocated.
-    cudaMemPool_t pool{};
-    MIXGCN_CUDA_CHECK(cudaDeviceGetDefaultMemPool(&pool, gpu::current_context().device()));
-    std::uint64_t high = 0;
-    MIXGCN_CUDA_CHECK(cudaMemPoolGetAttribute(pool, cudaMemPoolAttrUsedMemHigh, &high));
-    ctx.device_peak_bytes = std::size_t(high);
+    ctx.device_peak_bytes = device_peak_bytes();
     ctx.mem.graph = dop.bytes();
     ctx.mem.features = features.bytes();
     ctx.mine.owned = double(ctx.ds.num_nodes());
 }
 
+#if defined(MIXGCN_TRAIN_WITH_NCCL)
+// One GPU per rank: owners from --partition on rank 0 (broadcast over the host engine),
+// the whole operator normalised on the host, then the strategy keeps its part of the
+// layout on its GPU and trains there.
+template <class V, class Hybrid>
+void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check,
+                              const gpu_partitioner<V>& partition) {
+    auto& comm = ctx.comm;
+    const auto& name = ctx.strategy_name;
+    if (name != "graph" && name != "feature" && name != "mixture")
+        throw cli::usage_error("--backend cuda on several ranks trains --strategy graph, feature or mixture, not " +
+                               name);
+    if (ctx.owned)
+        throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
+    check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
+          ctx.device, comm.size(), name);
+    std::vector<std::int32_t> owner32(static_cast<std::size_t>(ctx.adjacency.rows));
+    if (comm.rank() == 0) {
+        const auto o = partition(ctx.adjacency, comm.size());
+        std::copy(o.begin(), o.end(), owner32.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(owner32), 0);
+    const std::vector<int> owner(owner32.begin(), owner32.end());
+    const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
+    comm.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
+    parallel::strategy_report r;
+    const auto train = [&](auto& s) {
+        const auto in = s.local_inputs(ctx.ds);
+        const auto features = gpu::to_device(in.features);
+        auto data = in.data();
+        data.features = features.cview();
+        ctx.train_with(s, data);
+        r = s.report();
+        ctx.mem.features = features.bytes();
+    };
+    if (name == "graph") {
+        parallel::graph<cuda_backend, V, Hybrid> s(comm, op, owner);
+        train(s);
+    } else if (name == "feature") {
+        parallel::feature<cuda_backend, V, Hybrid> s(comm, op, owner);
+        train(s);
+    } else {
+        const int chunks = ctx.a.template number<int>("chunks", 1);
+        if (chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(chunks));
+        parallel::mixture<cuda_backend, V, Hybrid> s(comm, op, owner, chunks);
+        train(s);
+    }
+    record_report(ctx, r);
+    ctx.mem.graph = r.graph_bytes + owner.size() * sizeof(int);
+    ctx.device_peak_bytes = device_peak_bytes();
+}
+
+// The NCCL clique of the host engine's ranks: rank 0 makes the id, the host engine
+// broadcasts it (16 words), every rank joins on its GPU.
+template <class HostComm>
+comm::nccl nccl_over(HostComm& host, int device) {
+    ncclUniqueId id{};
+    static_assert(sizeof id % sizeof(std::uint64_t) == 0, "the NCCL id travels as 64-bit words");
+    std::vector<std::uint64_t> words(sizeof id / sizeof(std::uint64_t));
+    if (host.rank() == 0) {
+        id = comm::nccl::new_unique_id();
+        std::memcpy(words.data(), &id, sizeof id);
+    }
+    host.broadcast(std::span<std::uint64_t>(words), 0);
+    std::memcpy(&id, words.data(), sizeof id);
+    return comm::nccl(id, host.rank(), host.size(), device);
+}
+
+template <class V, class HostComm>
+int run_on_ranks_with_nccl(const cli::args& a, HostComm& host, int device, const std::string& gpu_name,
+                           const gpu_memory_check& check, const gpu_partitioner<V>& partition) {
+    comm::hybrid<comm::nccl, HostComm> c(nccl_over(host, device), std::move(host));
+    return comm::run_guarded(c, [&] {
+        return run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::hybrid<comm::nccl, HostComm>>& rc) {
+            rc.device = gpu_name + (a.has("tf32") ? " (TF32)" : "");
+            train_distributed_on_gpu<V>(rc, check, partition);
+        });
+    });
+}
+#endif
+
 template <class V>
-int run_with(const cli::args& a, const gpu_memory_check& check) {
+int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check& check,
+             const gpu_partitioner<V>& partition) {
     const int visible = gpu::device_count();
     if (visible == 0) throw error("--backend cuda: no CUDA device is visible (driver or GPU missing)");
     // Default: the launcher's local rank (mpirun, srun, torchrun), modulo the visible
@@ -66,19 +178,50 @@ int run_with(const cli::args& a, const gpu_memory_check& check) {
     cudaDeviceProp prop{};
     MIXGCN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
     const std::string name = prop.name;
-    comm::local c;
-    const int rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
-        rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
-        train_on_gpu<V>(rc_ctx, check);
-    });
+    const std::string kind = a.get("comm", "local");
+    int rc = 0;
+    if (kind == "local") {
+        comm::local c;
+        rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
+            rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
+            train_on_gpu<V>(rc_ctx, check);
+        });
+    } else {
+#if defined(MIXGCN_TRAIN_WITH_NCCL)
+        if (kind == "mpi") {
+#if defined(MIXGCN_HAS_MPI)
+            comm::mpi::environment env(*argc, *argv);
+            comm::mpi host;
+            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, partition);
+#else
+            throw cli::usage_error("flag --comm: mpi was not found when mixgcn-train was built (MIXGCN_WITH_MPI)");
+#endif
+        } else {
+#if defined(MIXGCN_HAS_GLOO)
+            comm::gloo host;
+            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, partition);
+#else
+            throw cli::usage_error("flag --comm: gloo was not found when mixgcn-train was built (MIXGCN_WITH_GLOO)");
+#endif
+        }
+#else
+        (void)argc;
+        (void)argv;
+        (void)partition;
+        throw cli::usage_error("--backend cuda on several ranks needs NCCL, which was not found when mixgcn-train "
+                               "was built; --comm local trains on one GPU");
+#endif
+    }
     ctx.synchronize();
     return rc;
 }
 
 }  // namespace
 
-int run_cuda(const cli::args& a, bool double_precision, const gpu_memory_check& check) {
-    return double_precision ? run_with<double>(a, check) : run_with<float>(a, check);
+int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
+             const gpu_partitioner<float>& partition_f32, const gpu_partitioner<double>& partition_f64) {
+    return double_precision ? run_with<double>(a, argc, argv, check, partition_f64)
+                            : run_with<float>(a, argc, argv, check, partition_f32);
 }
 
 }  // namespace mixgcn::train_tool

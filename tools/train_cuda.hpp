@@ -4,18 +4,28 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "cli.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/storage/csr.hpp"
 
 namespace mixgcn::train_tool {
 
-// The memory check of a single-GPU run, given by the host TU (the planner's headers stay
-// out of nvcc): nodes, non-zeros, model, value bytes, the GPU's free bytes and its name.
+// The memory check of a GPU run, given by the host TU (the planner's headers stay out of
+// nvcc): nodes, non-zeros, model, value bytes, the GPU's free bytes and its name, the
+// ranks and the strategy.
 using gpu_memory_check = std::function<void(std::uint64_t, std::uint64_t, const nn::model_options&, std::size_t,
-                                            double, const std::string&)>;
+                                            double, const std::string&, int, const std::string&)>;
 
-// Trains with backend::cuda on one GPU (strategy single, communicator local).
-int run_cuda(const cli::args& a, bool double_precision, const gpu_memory_check& check);
+// The owners --partition asks for, computed by the calling process (the host TU's
+// partitioners: METIS, Scotch and Spectra stay out of nvcc).
+template <class V>
+using gpu_partitioner = std::function<std::vector<int>(const storage::csr<index_t, V>&, int)>;
+
+// Trains with backend::cuda: --comm local, strategy single on one GPU; --comm mpi|gloo,
+// strategy graph, feature or mixture with one GPU per rank (argc/argv go to MPI_Init).
+int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
+             const gpu_partitioner<float>& partition_f32, const gpu_partitioner<double>& partition_f64);
 
 }  // namespace mixgcn::train_tool

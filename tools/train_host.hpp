@@ -70,20 +70,26 @@ inline train::trainer_options tool_options(const train::trainer_options& base, c
     return to;
 }
 
-template <class V, class Comm>
-std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
+// The owners --partition (or --partition-file) asks for, computed by this process alone.
+template <class V>
+std::vector<int> partition_by_flags(const cli::args& a, const storage::csr<index_t, V>& adjacency, int parts) {
     if (a.has("partition-file")) return partition::read_partition_file(a.get("partition-file", ""), adjacency.rows, parts);
     const auto method = a.choice("partition", "metis", {"block", "random", "spectral", "metis", "fennel", "ptscotch"});
+    const auto seed = a.number<std::uint64_t>("seed", 42);
+    if (method == "block") return partition::block{}.partition(adjacency, parts);
+    if (method == "random") return partition::random{seed}.partition(adjacency, parts);
+    if (method == "spectral") return partition::spectral{}.partition(adjacency, parts);
+    if (method == "metis") return partition::metis{}.partition(adjacency, parts);
+    if (method == "fennel") return partition::fennel{.seed = seed}.partition(adjacency, parts);
+    return partition::ptscotch{}.partition(adjacency, parts);  // the whole graph: one process
+}
+
+template <class V, class Comm>
+std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
+    if (a.has("partition-file")) return partition_by_flags(a, adjacency, parts);
     std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
     if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
-        std::vector<int> o;
-        const auto seed = a.number<std::uint64_t>("seed", 42);
-        if (method == "block") o = partition::block{}.partition(adjacency, parts);
-        if (method == "random") o = partition::random{seed}.partition(adjacency, parts);
-        if (method == "spectral") o = partition::spectral{}.partition(adjacency, parts);
-        if (method == "metis") o = partition::metis{}.partition(adjacency, parts);
-        if (method == "fennel") o = partition::fennel{.seed = seed}.partition(adjacency, parts);
-        if (method == "ptscotch") o = partition::ptscotch{}.partition(adjacency, parts);  // the whole graph: one process
+        const auto o = partition_by_flags(a, adjacency, parts);
         std::copy(o.begin(), o.end(), owner.begin());
     }
     comm.broadcast(std::span<std::int32_t>(owner), 0);
@@ -191,26 +197,6 @@ train_tool::run_context<B, V, Comm> with_options(train_tool::run_context<B, V, C
                                                ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
     inner.nonzeros = ctx.nonzeros;
     return inner;
-}
-
-// A full-graph strategy's report into the rank's figures for the JSON (traffic, time,
-// rows, per-layer exchanges) and its buffers into the memory breakdown.
-template <class B, class V, class Comm>
-void record_report(train_tool::run_context<B, V, Comm>& ctx, const parallel::strategy_report& r) {
-    ctx.mem.communication = r.buffer_bytes;
-    auto& f = ctx.mine;
-    f.bytes_sent = double(r.bytes_sent);
-    f.bytes_received = double(r.bytes_received);
-    f.comm_seconds = r.comm_seconds;
-    f.compute_seconds = r.compute_seconds;
-    f.owned = double(r.owned_nodes);
-    f.halo = double(r.halo_nodes);
-    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
-    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
-        f.layers[3 * l] = double(r.layers[l].exchanges);
-        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
-        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
-    }
 }
 
 // --load partitioned: the graph strategy from this rank's rows (parallel::graph's

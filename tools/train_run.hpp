@@ -226,6 +226,26 @@ struct run_context {
     }
 };
 
+// A full-graph strategy's report into the rank's figures for the JSON (traffic, time,
+// rows, per-layer exchanges) and its buffers into the memory breakdown.
+template <class B, class V, class Comm>
+void record_report(run_context<B, V, Comm>& ctx, const parallel::strategy_report& r) {
+    ctx.mem.communication = r.buffer_bytes;
+    auto& f = ctx.mine;
+    f.bytes_sent = double(r.bytes_sent);
+    f.bytes_received = double(r.bytes_received);
+    f.comm_seconds = r.comm_seconds;
+    f.compute_seconds = r.compute_seconds;
+    f.owned = double(r.owned_nodes);
+    f.halo = double(r.halo_nodes);
+    f.layers.assign(3 * static_cast<std::size_t>(ctx.model.options().layers), 0.0);
+    for (std::size_t l = 0; l < r.layers.size() && 3 * l + 2 < f.layers.size(); ++l) {
+        f.layers[3 * l] = double(r.layers[l].exchanges);
+        f.layers[3 * l + 1] = r.layers[l].in_flight_seconds;
+        f.layers[3 * l + 2] = r.layers[l].blocked_seconds;
+    }
+}
+
 inline void write_pipeline(train::json_writer& j, const pipeline_figures& f) {
     j.key("pipeline").begin_object();
     j.field("stages", f.stages).field("replicas", f.replicas).field("micro_batches", f.micro_batches);
