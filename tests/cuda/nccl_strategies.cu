@@ -33,6 +33,7 @@
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition/random.hpp"
 #include "mixgcn/train/trainer.hpp"
+#include "../distributed/device_case.hpp"
 #include "nccl_launch.hpp"
 
 namespace {
@@ -40,24 +41,9 @@ namespace {
 using namespace mixgcn;
 
 int my_rank = -1;
-constexpr std::uint64_t model_seed = 9;
-
-nn::model_options model() {
-    nn::model_options mo;
-    mo.in = 16;
-    mo.classes = 4;
-    mo.layers = 3;
-    mo.hidden = 24;
-    mo.dropout = 0.5;
-    mo.weight_decay = 5e-4;
-    return mo;
-}
-train::trainer_options trainer_opts() {
-    train::trainer_options to;
-    to.epochs = 12;
-    to.seed = model_seed;
-    return to;
-}
+using device_case::model;
+using device_case::model_seed;
+using device_case::trainer_opts;
 
 template <class B, class V>
 std::vector<std::vector<V>> weights_of(nn::gcn_model<B, V>& m) {
@@ -96,14 +82,7 @@ int with_strategy(strategy_case k, Hybrid& c, const graph::gcn_operator<index_t,
 // Returns the number of failed checks on this rank.
 template <class V, class Hybrid>
 int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
-    graph::sbm_options o;
-    o.nodes = 2000;
-    o.avg_degree = 8;
-    o.features = 16;
-    o.classes = 4;
-    o.model = graph::feature_model::gaussian;
-    o.seed = 21;
-    const auto ds = graph::generate_sbm<V>(o);
+    const auto ds = graph::generate_sbm<V>(device_case::graph());
     const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges);
     const auto op = graph::gcn_normalize<V>(adjacency);
     // The same owners on every rank (a fixed seed): no broadcast needed.
@@ -111,8 +90,7 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
     const std::vector<int> owner(parts.begin(), parts.end());
 
     // The reference: single on the host, the whole graph.
-    train::train_result ref;
-    std::vector<std::vector<V>> w_ref;
+    device_case::run_result<V> ref, got;
     {
         using H = backend::host;
         parallel::single<H, V> s(op);
@@ -121,15 +99,13 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
         nn::optimizer<H, V> opt(nn::optimizer_options{});
         train::local_data<V> local{ds.features.cview(), ds.labels.data(), ds.nodes_with(split_role::train),
                                    ds.nodes_with(split_role::val), ds.nodes_with(split_role::test)};
-        ref = train::trainer(s, m, opt, local, trainer_opts()).run();
-        w_ref = weights_of(m);
+        ref.res = train::trainer(s, m, opt, local, trainer_opts()).run();
+        ref.weights = weights_of(m);
     }
 
     // The strategy on this rank's GPU.
     using D = backend::cuda;
     c.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
-    train::train_result got;
-    std::vector<std::vector<V>> w_got;
     const int early = with_strategy<V>(kind, c, op, owner, [&](auto& s) -> int {
         using S = std::remove_reference_t<decltype(s)>;
         const auto in = s.local_inputs(ds);
@@ -151,7 +127,7 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
                 killed_at = std::chrono::steady_clock::now();
             };
         try {
-            got = train::trainer<D, V, S>(s, m, opt, data, to).run();
+            got.res = train::trainer<D, V, S>(s, m, opt, data, to).run();
         } catch (const std::exception& e) {
             if (kill_rank < 0) throw;
             const double after = std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
@@ -166,21 +142,15 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
                       << " vanished  FAILED" << std::endl;
             return 1;
         }
-        w_got = weights_of(m);
+        got.weights = weights_of(m);
         return -1;  // trained: compare below
     });
     if (early >= 0) return early;
 
     int failed = 0;
-    double worst = 0, worst_w = 0;
-    for (std::size_t e = 0; e < ref.history.size() && e < got.history.size(); ++e)
-        worst = std::max(worst, std::abs(got.history[e].loss - ref.history[e].loss) / std::abs(ref.history[e].loss));
-    for (std::size_t i = 0; i < w_ref.size(); ++i)
-        for (std::size_t k = 0; k < w_ref[i].size(); ++k)
-            worst_w = std::max(worst_w, std::abs(double(w_got[i][k]) - double(w_ref[i][k])) /
-                                            std::max(1e-3, std::abs(double(w_ref[i][k]))));
+    const auto d = device_case::compare(got, ref);
+    const double worst = d.loss, worst_w = d.weights;
     const auto halo = c.device().stats().total();
-    if (got.history.size() != ref.history.size()) ++failed;
     if (!(worst < tol) || !(worst_w < tol)) ++failed;
     if (c.size() > 1 && halo.bytes_sent == 0) ++failed;
     std::cout << "nccl_strategies rank " << c.rank() << " " << name_of(kind) << " ("

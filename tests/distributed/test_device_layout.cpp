@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "device_case.hpp"
 #include "host_as_device.hpp"
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/memory.hpp"
@@ -30,31 +31,11 @@ using test_device::host_as_device;
 
 namespace {
 
-constexpr std::uint64_t model_seed = 9;
-constexpr int epochs = 12;
-
-nn::model_options model() {
-    nn::model_options mo;
-    mo.in = 16;
-    mo.classes = 4;
-    mo.layers = 3;
-    mo.hidden = 24;
-    mo.dropout = 0.5;
-    mo.weight_decay = 5e-4;
-    return mo;
-}
-train::trainer_options trainer_opts() {
-    train::trainer_options to;
-    to.epochs = epochs;
-    to.seed = model_seed;
-    return to;
-}
-
-template <class V>
-struct run_result {
-    train::train_result res;
-    std::vector<std::vector<V>> weights;
-};
+using device_case::epochs;
+using device_case::model;
+using device_case::model_seed;
+using device_case::run_result;
+using device_case::trainer_opts;
 
 template <class V>
 run_result<V> single_on_host(const test_session::problem<V>& p) {
@@ -151,22 +132,12 @@ void check_one(Comm& comm, strategy_case c, const test_session::problem<V>& p, c
                const run_result<V>& ref, double tol) {
     std::vector<std::size_t> transfers;
     const auto got = on_device(comm, c, p, owner, transfers);
-    REQUIRE(got.res.history.size() == ref.res.history.size());
-    double worst = 0;
-    for (std::size_t e = 0; e < ref.res.history.size(); ++e)
-        worst = std::max(worst, std::abs(got.res.history[e].loss - ref.res.history[e].loss) /
-                                    std::abs(ref.res.history[e].loss));
-    double worst_w = 0;
-    REQUIRE(got.weights.size() == ref.weights.size());
-    for (std::size_t i = 0; i < ref.weights.size(); ++i)
-        for (std::size_t k = 0; k < ref.weights[i].size(); ++k)
-            worst_w = std::max(worst_w, std::abs(double(got.weights[i][k]) - double(ref.weights[i][k])) /
-                                            std::max(1e-3, std::abs(double(ref.weights[i][k]))));
+    const auto d = device_case::compare(got, ref);
     if (comm.rank() == 0)
-        MESSAGE(std::string(name_of(c)), " on host_as_device, ranks=", comm.size(), ": max relative loss difference ", worst,
-                ", weights ", worst_w);
-    CHECK(worst < tol);
-    CHECK(worst_w < tol);
+        MESSAGE(std::string(name_of(c)), " on host_as_device, ranks=", comm.size(), ": max relative loss difference ",
+                d.loss, ", weights ", d.weights);
+    CHECK(d.loss < tol);
+    CHECK(d.weights < tol);
     CHECK(got.res.best_val_epoch == ref.res.best_val_epoch);
     // No copy between host and device inside an epoch: the loss, the counts and the L2
     // term come back as scalars.
@@ -179,7 +150,7 @@ void check_one(Comm& comm, strategy_case c, const test_session::problem<V>& p, c
 
 template <class V, class Comm>
 void check_against_single(Comm& comm, double tol) {
-    const test_session::problem<V> p(test_session::sbm(2000, 8, 16, 4, 21));
+    const test_session::problem<V> p(device_case::graph());
     const auto owner = test_session::owners(comm, partition::random{}, p.adjacency);
     const auto ref = single_on_host(p);
     for (const auto c : {strategy_case::graph, strategy_case::feature, strategy_case::mixture,

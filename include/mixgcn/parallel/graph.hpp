@@ -259,10 +259,7 @@ public:
     template <class Param>
         requires(!backend::host_accessible<B>())
     void reduce_gradients(std::span<Param* const> params) {
-        if (ranks() <= 1) return;
-        const auto t0 = clock::now();
-        detail::all_reduce_gradients<B>(*comm_, params);
-        comm_seconds_ += trace::interval("gradient all-reduce", trace::category::comm, t0, clock::now());
+        comm_seconds_ += detail::all_reduce_gradients<B>(*comm_, params);
     }
 
     // This rank's rows of a global per-node matrix, in local order.

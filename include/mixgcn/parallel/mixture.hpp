@@ -77,10 +77,7 @@ public:
     template <class Param>
         requires(!backend::host_accessible<B>())
     void reduce_gradients(std::span<Param* const> params) {
-        if (ranks() <= 1) return;
-        const auto t0 = clock::now();
-        detail::all_reduce_gradients<B>(*comm_, params);
-        this->comm_seconds_ += trace::interval("gradient all-reduce", trace::category::comm, t0, clock::now());
+        this->comm_seconds_ += detail::all_reduce_gradients<B>(*comm_, params);
     }
 
     // This rank's inputs: its rows of the features (row layout), labels and split.

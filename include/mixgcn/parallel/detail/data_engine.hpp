@@ -3,10 +3,12 @@
 // backend's memory is host memory; for a backend over device memory, the device engine
 // of a communicator that has one (comm::hybrid<nccl, mpi|gloo>: NCCL moves the device
 // buffers, MPI or Gloo the host-side metrics). Private to the strategies.
+#include <chrono>
 #include <span>
 
 #include "mixgcn/backend/memory.hpp"
 #include "mixgcn/comm/types.hpp"
+#include "mixgcn/core/trace.hpp"
 
 namespace mixgcn::parallel::detail {
 
@@ -32,11 +34,15 @@ auto& data_engine(Comm& c) {
 }
 
 // Gradients summed over the ranks where they are, one all-reduce per parameter on the
-// engine for B's memory (the default of core/strategy.hpp sums a host bucket).
+// engine for B's memory (the default of core/strategy.hpp sums a host bucket). Returns
+// the seconds it took (traced as "gradient all-reduce").
 template <class B, class Comm, class Param>
-void all_reduce_gradients(Comm& c, std::span<Param* const> params) {
+double all_reduce_gradients(Comm& c, std::span<Param* const> params) {
+    if (c.size() <= 1) return 0;
+    const auto t0 = std::chrono::steady_clock::now();
     for (auto* p : params)
         data_engine<B>(c).all_reduce(std::span(p->grad.data(), p->size()), comm::reduce_op::sum);
+    return trace::interval("gradient all-reduce", trace::category::comm, t0, std::chrono::steady_clock::now());
 }
 
 }  // namespace mixgcn::parallel::detail
