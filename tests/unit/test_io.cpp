@@ -14,14 +14,12 @@
 #include <string>
 
 #include "io_error_checks.hpp"
+#include "thread_counts.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/graph/builder.hpp"
 #include "mixgcn/io.hpp"
 #include "mixgcn/parallel/detail/edge_buckets.hpp"
 #include "mixgcn/parallel/partitioned_load.hpp"
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 using namespace mixgcn;
 namespace fs = std::filesystem;
@@ -535,21 +533,6 @@ TEST_CASE("npy row ranges: equal the slice of the whole load, read only header a
     const auto pf = write_text("fortran_rows.npy", fortran);
     io::input_file ff(pf);
     CHECK(contains(io_error_of([&] { io::load_npy_rows(ff, 0, 1); })->what(), "C-order"));
-}
-
-// f(t) with OpenMP set to t = 1, 2, 3 threads (1 only without OpenMP), then as before.
-template <class F>
-void on_thread_counts(F&& f) {
-#ifdef _OPENMP
-    const int saved = omp_get_max_threads();
-    for (const int t : {1, 2, 3}) {
-        omp_set_num_threads(t);
-        f(t);
-    }
-    omp_set_num_threads(saved);
-#else
-    f(1);
-#endif
 }
 
 TEST_CASE("partitioned load's edge buckets: the keys, in the order one thread appends them, on any thread count") {

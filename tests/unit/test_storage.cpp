@@ -20,10 +20,8 @@
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/storage/convert.hpp"
+#include "thread_counts.hpp"
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 using namespace mixgcn;
 
@@ -90,13 +88,7 @@ TEST_CASE("a large transpose on the threads equals a brute-force one, on 1, 2 an
     for (index_t r = 0; r < c.rows; ++r)
         for (auto k = c.row_begin(r); k < c.row_end(r); ++k)
             by_col[std::size_t(c.col_idx[std::size_t(k)])].push_back({r, c.val[std::size_t(k)]});
-#ifdef _OPENMP
-    const int before = omp_get_max_threads();
-    for (int threads : {1, 2, 3}) {
-        omp_set_num_threads(threads);
-#else
-    for (int threads : {1}) {
-#endif
+    on_thread_counts([&](int threads) {
         CAPTURE(threads);
         const auto t = storage::transpose(c);
         t.validate();
@@ -121,10 +113,7 @@ TEST_CASE("a large transpose on the threads equals a brute-force one, on 1, 2 an
         const auto wt = storage::transpose(w);
         CHECK(wt.nnz() == 1500000);
         CHECK(storage::transpose(wt).col_idx == w.col_idx);
-    }
-#ifdef _OPENMP
-    omp_set_num_threads(before);
-#endif
+    });
 }
 
 TEST_CASE("A + I on the threads: every self-loop in its place, added where missing, on 1, 2 and 3 threads") {
@@ -153,13 +142,7 @@ TEST_CASE("A + I on the threads: every self-loop in its place, added where missi
         want.insert(want.end(), cols.begin(), cols.end());
         want_ptr.push_back(offset_t(want.size()));
     }
-#ifdef _OPENMP
-    const int before = omp_get_max_threads();
-    for (int threads : {1, 2, 3}) {
-        omp_set_num_threads(threads);
-#else
-    for (int threads : {1}) {
-#endif
+    on_thread_counts([&](int threads) {
         CAPTURE(threads);
         const auto op = graph::gcn_normalize(a);
         CHECK(op.a.row_ptr == want_ptr);
@@ -181,10 +164,7 @@ TEST_CASE("A + I on the threads: every self-loop in its place, added where missi
                               api.col_idx.begin() + api.row_ptr[std::size_t(k) + 1]);
         }
         CHECK(same);
-    }
-#ifdef _OPENMP
-    omp_set_num_threads(before);
-#endif
+    });
 }
 
 TEST_CASE("builder symmetrises, drops duplicates and self-loops, rejects bad ids") {
