@@ -23,7 +23,8 @@ pack() {
     [ -x "$p" ] || { echo "gpu-check: $p is missing (build with CUDA and NCCL first)" >&2; exit 2; }
     cp "$p" "$out/bin/"
   done
-  cp "$here/tests/comm/launch_ranks.sh" "$here/tests/cli/compare_runs.py" "$out/scripts/"
+  cp "$here/tests/comm/launch_ranks.sh" "$here/tests/cli/compare_runs.py" "$here/tests/cli/cuda_vs_host.sh" \
+    "$here/tests/cli/cuda_strategies.sh" "$out/scripts/"
   # Every library the programs load but a CUDA image has: not the CUDA ones, not glibc's.
   ldd "${programs[@]}" | awk '/=> \// {print $3}' | sort -u | while read -r lib; do
     case "$lib" in
@@ -39,7 +40,7 @@ pack() {
 run() {
   local dir=${1:-$here/build-gpu}
   export LD_LIBRARY_PATH="$dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
-  local bin=$dir/bin launch=$dir/scripts/launch_ranks.sh compare=$dir/scripts/compare_runs.py
+  local bin=$dir/bin launch=$dir/scripts/launch_ranks.sh
   local tmp
   tmp=$(mktemp -d) || exit 2
   local failed=0 rows=()
@@ -56,29 +57,6 @@ run() {
       *) rows+=("$name|FAILED ($rc)|$secs"); failed=1 ;;
     esac
   }
-  # Ranks that share a GPU pose as separate hosts (NCCL refuses two ranks on one device).
-  as_own_host() { NCCL_HOSTID="mixgcn-gpu-check-$MIXGCN_RANK" NCCL_SOCKET_IFNAME=lo exec "$@"; }
-  export -f as_own_host
-  # The CLI checks skip, as the test programs do, where no GPU is visible.
-  local probe
-  probe=$("$bin/mixgcn-train" --backend cuda --epochs 1 --nodes 200 --quiet 2>&1)
-  local no_gpu=0
-  grep -q "no CUDA device is visible" <<< "$probe" && no_gpu=1
-  cli_single() {
-    [ "$no_gpu" -eq 1 ] && return 77
-    local flags=(--nodes 3000 --epochs 20 --precision float --normalization fused --quiet)
-    "$bin/mixgcn-train" --backend cuda "${flags[@]}" --json "$tmp/cuda.json" || return $?
-    "$bin/mixgcn-train" --backend host "${flags[@]}" --json "$tmp/host.json" || return 1
-    python3 "$compare" "$tmp/host.json" "$tmp/cuda.json" 1e-5
-  }
-  cli_strategy() {  # graph | feature | mixture on 2 Gloo ranks against host single
-    [ "$no_gpu" -eq 1 ] && return 77
-    local flags=(--nodes 3000 --epochs 12 --precision float --normalization fused --partition random --quiet)
-    "$bin/mixgcn-train" --backend host --strategy single "${flags[@]}" --json "$tmp/single.json" || return 1
-    "$launch" 2 240 bash -c 'as_own_host "$@"' _ "$bin/mixgcn-train" --backend cuda --comm gloo --strategy "$1" \
-      "${flags[@]}" --json "$tmp/cuda_$1.json" || return $?
-    python3 "$compare" "$tmp/single.json" "$tmp/cuda_$1.json" 1e-4
-  }
   nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null
   check test_cuda_backend "$bin/test_cuda_backend"
   check nccl_pair_np2 "$launch" 2 120 "$bin/nccl_pair"
@@ -87,8 +65,10 @@ run() {
   check nccl_strategies_np3 "$launch" 3 240 "$bin/nccl_strategies"
   check nccl_strategies_np3_rank_killed env MIXGCN_TEST_KILL_RANK=1 MIXGCN_NCCL_TIMEOUT=20 MIXGCN_GLOO_TIMEOUT=20 \
     "$launch" 3 120 "$bin/nccl_strategies"
-  check cli_cuda_single_vs_host cli_single
-  for s in graph feature mixture; do check "cli_cuda_${s}_np2_vs_host_single" cli_strategy "$s"; done
+  # The CLI tests of tests/cli: single on one GPU, and graph/feature/mixture on 2 Gloo ranks.
+  check cli_cuda_single_vs_host "$dir/scripts/cuda_vs_host.sh" "$bin/mixgcn-train" python3 "$tmp/single" float 1e-5
+  check cli_cuda_strategies_np2_vs_host_single "$dir/scripts/cuda_strategies.sh" "$bin/mixgcn-train" python3 \
+    "$tmp/strategies" "$launch"
   echo
   printf '%-40s %-12s %s\n' check result seconds
   for r in "${rows[@]}"; do IFS='|' read -r a b c <<< "$r"; printf '%-40s %-12s %s\n' "$a" "$b" "$c"; done

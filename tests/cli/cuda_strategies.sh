@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# mpirun -np 2 mixgcn-train --backend cuda --strategy graph|feature|mixture against
+# mixgcn-train --backend cuda --strategy graph|feature|mixture on 2 ranks against
 # --backend host --strategy single on the same generated graph, seed and flags: the
 # per-epoch losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
 # GPU: each gets its own NCCL host id (NCCL refuses two ranks on one device otherwise)
 # and they talk over loopback sockets. Exit 77 (skipped) when the binary finds no GPU.
-#   cuda_strategies.sh TRAIN PYTHON OUTDIR MPIEXEC
+#   cuda_strategies.sh TRAIN PYTHON OUTDIR LAUNCHER
+# LAUNCHER: mpiexec (ranks over MPI, started as an MPMD job), or tests/comm/launch_ranks.sh
+# (Gloo ranks, for machines without MPI: scripts/gpu-check.sh).
 set -u
-train=$1 python=$2 out=$3 mpiexec=$4
+train=$1 python=$2 out=$3 launcher=$4
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mkdir -p "$out"
 flags=(--nodes 3000 --epochs 12 --precision float --normalization fused --partition random --quiet)
@@ -23,12 +25,18 @@ fi
 for strategy in graph feature mixture; do
   extra=()
   [[ $strategy == mixture ]] && extra=(--chunks 2)
-  rank() {  # one MPMD part: rank $1 with its own NCCL host id
-    echo -np 1 env NCCL_HOSTID="mixgcn-cli-rank-$1" NCCL_SOCKET_IFNAME=lo "$train" --backend cuda --comm mpi \
-      --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json"
-  }
-  # shellcheck disable=SC2046
-  "$mpiexec" --oversubscribe $(rank 0) : $(rank 1) || exit 1
+  run=(--backend cuda --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json")
+  if [[ $(basename "$launcher") == launch_ranks.sh ]]; then
+    # shellcheck disable=SC2016
+    "$launcher" 2 240 bash -c 'NCCL_HOSTID="mixgcn-cli-rank-$MIXGCN_RANK" NCCL_SOCKET_IFNAME=lo exec "$@"' _ \
+      "$train" --comm gloo "${run[@]}" || exit 1
+  else
+    rank() {  # one MPMD part: rank $1 with its own NCCL host id
+      echo -np 1 env NCCL_HOSTID="mixgcn-cli-rank-$1" NCCL_SOCKET_IFNAME=lo "$train" --comm mpi "${run[@]}"
+    }
+    # shellcheck disable=SC2046
+    "$launcher" --oversubscribe $(rank 0) : $(rank 1) || exit 1
+  fi
   "$python" "$here/compare_runs.py" "$out/host_single.json" "$out/cuda_$strategy.json" 1e-4 || exit 1
   echo "cuda_strategies: $strategy on 2 GPU ranks equals host single"
 done
