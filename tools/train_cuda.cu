@@ -59,11 +59,9 @@ double free_device_bytes() {
     return double(free_bytes);
 }
 
+// --strategy single (train.cpp refuses the others in one process).
 template <class V>
 void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
-    if (ctx.strategy_name != "single")
-        throw cli::usage_error("--backend cuda in one process trains --strategy single; --strategy " +
-                               ctx.strategy_name + " on GPUs needs several ranks (--comm mpi or gloo)");
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
     const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
@@ -87,10 +85,7 @@ template <class V, class Hybrid>
 void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check,
                               const gpu_partitioner<V>& partition) {
     auto& comm = ctx.comm;
-    const auto& name = ctx.strategy_name;
-    if (name != "graph" && name != "feature" && name != "mixture")
-        throw cli::usage_error("--backend cuda on several ranks trains --strategy graph, feature or mixture, not " +
-                               name);
+    const auto& name = ctx.strategy_name;  // graph, feature or mixture (train.cpp refuses the others)
     if (ctx.owned)
         throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
