@@ -22,10 +22,11 @@ struct host_as_device : mixgcn::backend::host {
     template <class T>
     using array = std::vector<T>;
 
-    static inline std::atomic<std::size_t> uploads{0}, downloads{0};
+    static inline std::atomic<std::size_t> uploads{0}, downloads{0}, uploaded_bytes{0};
     template <class T>
     static void upload(const T* host, std::size_t n, T* device) {
         ++uploads;
+        uploaded_bytes += n * sizeof(T);
         std::copy(host, host + n, device);
     }
     template <class T>

@@ -30,6 +30,8 @@ struct resident_csr {
                                                     const Value* col_scale = nullptr) const {
         return {rows, cols, row_ptr.data(), col_idx.data(), val.size() ? val.data() : nullptr, row_scale, col_scale};
     }
+    // From the column array's length, on the host side.
+    std::size_t nnz() const noexcept { return col_idx.size(); }
     std::size_t bytes() const noexcept {
         return row_ptr.size() * sizeof(Offset) + col_idx.size() * sizeof(Index) + val.size() * sizeof(Value);
     }

@@ -16,6 +16,13 @@
 //
 // The loop itself (loss scaling, all-reduce, model selection) is train::cluster_trainer.
 // Evaluation runs on whole graphs, exactly as `single` does. See docs/data-parallel.md.
+//
+// Over a device backend (Cluster-GCN batches; train_clusters): the whole features, the
+// labels and the whole graph's Â for evaluation move to the device once; each batch is
+// built on the host as its index lists and operator (data_batch.hpp, no feature rows),
+// moved over, and its feature rows gathered there (resident_batch.hpp). Gradients are
+// accumulated and all-reduced on the device engine (comm::hybrid); nothing comes back
+// inside an epoch but the loss and the accuracy counts.
 #include <algorithm>
 #include <cstdint>
 #include <numeric>
@@ -33,6 +40,7 @@
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/parallel/detail/data_batch.hpp"
 #include "mixgcn/parallel/detail/data_strategy.hpp"
+#include "mixgcn/parallel/detail/resident_batch.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition/block.hpp"
 #include "mixgcn/partition/metis.hpp"
@@ -118,7 +126,8 @@ struct data_report {
     std::size_t max_batch_nodes = 0;
     std::size_t batch_nonzeros = 0;     // non-zeros of the batch operators, summed
     std::size_t max_batch_graph_bytes = 0, max_batch_row_bytes = 0;  // the largest batch's
-    std::size_t eval_operator_bytes = 0;  // the whole graph's Â, for evaluation
+    std::size_t eval_operator_bytes = 0;  // the whole graph's Â, for evaluation (host memory)
+    std::size_t resident_bytes = 0;       // device backends: Â, features, labels, rows moved there once
     std::size_t index_bytes = 0;          // cluster member lists and the batch builder's scratch
     std::uint64_t bytes_sent = 0, bytes_received = 0;  // communicator payload during the run
     double comm_seconds = 0, compute_seconds = 0, eval_seconds = 0;
@@ -162,6 +171,44 @@ void count_whole_graph(nn::gcn_model<B, V>& model, const ::mixgcn::graph::gcn_op
     }
 }
 
+// The whole graph's evaluation inputs in a device backend's memory, moved once: Â, the
+// features, the labels and the train/val/test rows.
+template <class B, class V>
+struct resident_graph {
+    backend::resident_operator<B, index_t, V> op;
+    typename B::template matrix<V> features;
+    backend::array<B, std::int32_t> labels;
+    backend::array<B, index_t> rows[3];
+    std::size_t counts[3] = {0, 0, 0};
+
+    resident_graph(const ::mixgcn::graph::gcn_operator<index_t, V>& a, const dataset<V>& ds)
+        : op(a), features(ds.features.rows(), ds.features.cols()), labels(backend::make_array<B>(ds.labels)) {
+        for (std::size_t r = 0; r < ds.features.rows(); ++r)
+            backend::copy_from_host<B>(ds.features.row(r), ds.features.cols(), features.view().row(r));
+        const split_role roles[3] = {split_role::train, split_role::val, split_role::test};
+        for (int k = 0; k < 3; ++k) {
+            const auto ids = ds.nodes_with(roles[k]);
+            counts[k] = ids.size();
+            rows[k] = backend::make_array<B>(ids);
+        }
+    }
+    std::size_t bytes() const noexcept {
+        std::size_t b = op.bytes() + features.rows() * features.cols() * sizeof(V) + labels.size() * sizeof(std::int32_t);
+        for (const auto& r : rows) b += r.size() * sizeof(index_t);
+        return b;
+    }
+};
+
+template <class B, class V>
+void count_whole_graph(nn::gcn_model<B, V>& model, const resident_graph<B, V>& g, std::span<double, 6> counts) {
+    single<B, V> s(g.op);
+    const auto logits = model.forward(s, g.features.cview(), false, 0);
+    for (int k = 0; k < 3; ++k) {
+        counts[std::size_t(2 * k)] += double(B::count_correct(logits, g.labels.data(), g.rows[k].data(), g.counts[k]));
+        counts[std::size_t(2 * k + 1)] += double(g.counts[k]);
+    }
+}
+
 inline train::accuracies to_accuracies(std::span<const double, 6> c) {
     auto r = [](double a, double b) { return b > 0 ? a / b : 0.0; };
     return {r(c[0], c[1]), r(c[2], c[3]), r(c[4], c[5])};
@@ -199,9 +246,6 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
                                    const std::vector<int>& cluster_of, const data_options& o,
                                    nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
                                    const train::trainer_options& to, data_report* report = nullptr) {
-    static_assert(backend::host_accessible<B>(),
-                  "parallel::train_clusters builds each batch's operator and feature rows in host memory; a device "
-                  "backend needs the device batch assembly of issue 13 first");
     const auto before = comm.stats().total();
     const int P = comm.size();
     require(cluster_of.size() == static_cast<std::size_t>(adjacency.rows), "data strategy: ", cluster_of.size(),
@@ -220,30 +264,52 @@ train::train_result train_clusters(Comm& comm, const dataset<V>& ds, const stora
         if (ds.split[v] == split_role::train) ++train_in[static_cast<std::size_t>(cluster_of[v])];
     }
     std::vector<index_t> scratch;
-    auto batch_for = [&](int epoch, int step, int k) {
+    auto host_batch = [&](int epoch, int step, int k, bool with_features) {
         std::vector<index_t> nodes;
         for (const int c : schedule.clusters(epoch, step, comm.rank() * K + k)) {
             const auto& m = members[static_cast<std::size_t>(c)];
             nodes.insert(nodes.end(), m.begin(), m.end());
         }
-        return detail::induced_batch(ds, adjacency, std::move(nodes), scratch);
+        return detail::induced_batch(ds, adjacency, std::move(nodes), scratch, with_features);
     };
     auto train_nodes = [&](int epoch, int step, int k) {
         std::size_t n = 0;
         for (const int c : schedule.clusters(epoch, step, comm.rank() * K + k)) n += train_in[static_cast<std::size_t>(c)];
         return n;
     };
-    const auto full = ::mixgcn::graph::gcn_normalize<V>(adjacency);
-    auto evaluate = [&] {
-        double c[6] = {0, 0, 0, 0, 0, 0};
-        detail::count_whole_graph(model, full, ds, std::span<double, 6>(c));
-        return detail::to_accuracies(std::span<const double, 6>(c));
-    };
+    // The optimizer's moments exist before the first step (a device run then uploads
+    // nothing for them inside an epoch); a resumed run replaces them from the checkpoint.
+    if (!opt.has_state()) opt.reset(model.parameters());
     train::cluster_trainer<B, V, Comm> t(comm, model, opt, to);
-    auto res = t.run(schedule.steps(), K, batch_for, train_nodes, evaluate);
+    train::train_result res;
+    std::size_t eval_bytes = 0, resident_bytes = 0;
+    if constexpr (backend::host_accessible<B>()) {
+        const auto full = ::mixgcn::graph::gcn_normalize<V>(adjacency);
+        eval_bytes = full.bytes();
+        auto evaluate = [&] {
+            double c[6] = {0, 0, 0, 0, 0, 0};
+            detail::count_whole_graph(model, full, ds, std::span<double, 6>(c));
+            return detail::to_accuracies(std::span<const double, 6>(c));
+        };
+        res = t.run(schedule.steps(), K, [&](int e, int s, int k) { return host_batch(e, s, k, true); }, train_nodes,
+                    evaluate);
+    } else {
+        const detail::resident_graph<B, V> whole(::mixgcn::graph::gcn_normalize<V>(adjacency), ds);
+        resident_bytes = whole.bytes();
+        auto evaluate = [&] {
+            double c[6] = {0, 0, 0, 0, 0, 0};
+            detail::count_whole_graph(model, whole, std::span<double, 6>(c));
+            return detail::to_accuracies(std::span<const double, 6>(c));
+        };
+        auto batch_for = [&](int e, int s, int k) {
+            return detail::make_resident<B>(host_batch(e, s, k, false), whole.features.cview());
+        };
+        res = t.run(schedule.steps(), K, batch_for, train_nodes, evaluate);
+    }
     detail::fill_report<B, V>(report, comm, t.stats(), o.clusters, before);
     if (report) {
-        report->eval_operator_bytes = full.bytes();
+        report->eval_operator_bytes = eval_bytes;
+        report->resident_bytes = resident_bytes;
         std::size_t ids = scratch.capacity() + members.capacity() * sizeof(members[0]) / sizeof(index_t);
         for (const auto& m : members) ids += m.capacity();
         report->index_bytes = ids * sizeof(index_t) + train_in.capacity() * sizeof(std::size_t);
@@ -259,6 +325,9 @@ train::train_result train_independent_graphs(Comm& comm, const std::vector<datas
                                              nn::gcn_model<B, V>& model, nn::optimizer<B, V>& opt,
                                              const train::trainer_options& to, std::uint64_t shuffle_seed = 1,
                                              data_report* report = nullptr) {
+    static_assert(backend::host_accessible<B>(),
+                  "parallel::train_independent_graphs trains in host memory; on a device backend, "
+                  "parallel::train_clusters trains Cluster-GCN batches");
     const auto before = comm.stats().total();
     const int P = comm.size(), r = comm.rank();
     require(!graphs.empty(), "data strategy: no graphs");

@@ -17,15 +17,21 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <type_traits>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/comm/concept.hpp"
+#include "mixgcn/comm/local.hpp"
 #include "mixgcn/core/rng.hpp"
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/parallel/detail/data_batch.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/detail/data_strategy.hpp"
+#include "mixgcn/parallel/detail/flat_buffer.hpp"
 #include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::train {
@@ -48,8 +54,19 @@ struct accuracies {
     double train = 0, val = 0, test = 0;
 };
 
+// A batch is a parallel::detail::data_batch in host memory, or, for a device backend, a
+// parallel::detail::resident_batch (the same members in B's memory). Over device memory
+// the gradients are accumulated and all-reduced where they are (the communicator's device
+// engine; comm::local has nothing to reduce), so a step copies nothing back but scalars.
 template <class B, class V, comm::communicator Comm>
 class cluster_trainer {
+    // One rank (comm::local) has nothing to reduce; more need an engine for B's memory.
+    static consteval bool has_engine() {
+        if constexpr (std::is_same_v<Comm, comm::local>) return true;
+        else return parallel::detail::data_engine_for<B, Comm>();
+    }
+    static_assert(has_engine());
+
 public:
     using batch = parallel::detail::data_batch<V>;
 
@@ -63,8 +80,9 @@ public:
     // Gradients of one synchronous step, all-reduced into every parameter's `grad`. Returns
     // the mean cross-entropy over the step's training nodes of all ranks (no L2 term), or
     // nothing when no rank's batch holds a training node (then every rank skips the step).
-    std::optional<double> gradients(const batch& b, std::uint64_t dropout_seed) {
-        return gradients(1, b.train.size(), [&](int) -> const batch& { return b; }, dropout_seed);
+    template <class Batch>
+    std::optional<double> gradients(const Batch& b, std::uint64_t dropout_seed) {
+        return gradients(1, b.train.size(), [&](int) -> const Batch& { return b; }, dropout_seed);
     }
 
     // The same over K micro-batches per rank (gradient accumulation): micro(k), k < K, gives
@@ -83,7 +101,8 @@ public:
         const auto params = model_.parameters();
         std::size_t total = 0;
         for (const auto* p : params) total += p->size();
-        accumulated_.assign(total, V(0));
+        const auto accumulated = parallel::detail::grown(accumulated_, total);
+        backend::fill_zero<B>(matrix_view<V>(accumulated.data(), 1, total));
         std::vector<double> loss{0.0};
         for (int k = 0; k < micro_batches; ++k) {
             auto&& b = micro(k);  // a temporary lives to the end of this micro-batch
@@ -95,23 +114,25 @@ public:
                 stats_.max_batch_row_bytes = b.row_bytes();
             }
             if (b.empty()) continue;  // contributes nothing; the collectives below still match
-            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds);
+            std::uint64_t identity = 0;  // a host batch's operator names itself
+            if constexpr (requires { b.identity.value(); }) identity = b.identity.value();
+            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds, identity);
             model_.forward(s, b.features.cview(), true, dropout_seed);
-            loss[0] += model_.local_backward(s, b.labels.data(), b.train, std::size_t(count[0]));
+            loss[0] += model_.local_backward(s, b.labels.data(), std::span<const index_t>(b.train.data(), b.train.size()),
+                                             std::size_t(count[0]));
             std::size_t at = 0;
-            for (const auto* p : params) {
-                const V* g = p->grad.data();
-                for (std::size_t i = 0; i < p->size(); ++i) accumulated_[at + i] += g[i];
+            for (const auto* p : params) {  // accumulated += grad, micro-batch by micro-batch
+                B::scale_add(p->size(), V(1), p->grad.data(), accumulated.data() + at);
                 at += p->size();
             }
         }
         std::size_t at = 0;
         for (auto* p : params) {
-            std::copy_n(accumulated_.data() + at, p->size(), p->grad.data());
+            backend::copy_rows<B>(const_matrix_view<V>(accumulated.data() + at, 1, p->size()),
+                                  matrix_view<V>(p->grad.data(), 1, p->size()));
             at += p->size();
         }
-        gradient_sum reducer{this};
-        seam::reduce_gradients(reducer, std::span<nn::parameter<B, V>* const>(params));
+        reduce_gradients(params);
         sum(std::span<double>(loss));
         return loss[0] / count[0];
     }
@@ -226,6 +247,18 @@ private:
         void sum(std::span<T> v) { t->sum(v); }
     };
 
+    // Over the ranks, where the gradients are: the strategy seam's host bucket, or the
+    // device engine.
+    void reduce_gradients(const std::vector<nn::parameter<B, V>*>& params) {
+        const std::span<nn::parameter<B, V>* const> all(params);
+        if constexpr (backend::host_accessible<B>()) {
+            gradient_sum reducer{this};
+            seam::reduce_gradients(reducer, all);
+        } else if constexpr (!std::is_same_v<Comm, comm::local>) {
+            stats_.comm_seconds += parallel::detail::all_reduce_gradients<B>(comm_, all);
+        }
+    }
+
     template <class T>
     void sum(std::span<T> v) {
         const auto t0 = std::chrono::steady_clock::now();
@@ -238,7 +271,7 @@ private:
     nn::optimizer<B, V>& opt_;
     trainer_options o_;
     cluster_trainer_stats stats_;
-    std::vector<V> accumulated_;  // the step's gradients summed over its micro-batches
+    parallel::detail::flat_buffer<B, V> accumulated_;  // the step's gradients summed over its micro-batches
 };
 
 }  // namespace mixgcn::train
