@@ -65,7 +65,7 @@ run() {
   check nccl_strategies_np3 "$launch" 3 240 "$bin/nccl_strategies"
   check nccl_strategies_np3_rank_killed env MIXGCN_TEST_KILL_RANK=1 MIXGCN_NCCL_TIMEOUT=20 MIXGCN_GLOO_TIMEOUT=20 \
     "$launch" 3 120 "$bin/nccl_strategies"
-  # The CLI tests of tests/cli: single on one GPU, and graph/feature/mixture on 2 Gloo ranks.
+  # The CLI tests of tests/cli: single and data on one GPU, graph/feature/mixture/data on 2 Gloo ranks.
   check cli_cuda_single_vs_host "$dir/scripts/cuda_vs_host.sh" "$bin/mixgcn-train" python3 "$tmp/single" float 1e-5
   check cli_cuda_strategies_np2_vs_host_single "$dir/scripts/cuda_strategies.sh" "$bin/mixgcn-train" python3 \
     "$tmp/strategies" "$launch"

@@ -1,10 +1,12 @@
 // mixgcn-train --backend cuda: the host prepares the graph and features as for every
 // backend (train_run.hpp), then the normalised operator and the features move to the
 // GPU once and the whole epoch (aggregation, cuBLAS GEMMs, epilogues, loss, Adam) runs
-// there; only the loss and the accuracy counts come back. One process: --strategy single.
-// Several (--comm mpi|gloo, built with NCCL): --strategy graph, feature or mixture, one
-// GPU per rank, the activations' exchanges and the gradients on NCCL, the metrics on the
-// host engine (comm::hybrid).
+// there; only the loss and the accuracy counts come back. One process: --strategy single
+// or data. Several (--comm mpi|gloo, built with NCCL): --strategy graph, feature, mixture
+// or data, one GPU per rank, the activations' exchanges and the gradients on NCCL, the
+// metrics on the host engine (comm::hybrid). data: Cluster-GCN batches built on the host,
+// each batch's operator and index lists moved to the GPU and its feature rows gathered
+// there from the features moved once.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -17,8 +19,10 @@
 #include "mixgcn/backend/cuda.cuh"
 #include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/local.hpp"
+#include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "train_cuda.hpp"
+#include "train_data.hpp"
 #include "train_run.hpp"
 
 #if defined(MIXGCN_TRAIN_WITH_NCCL)
@@ -59,7 +63,7 @@ double free_device_bytes() {
     return double(free_bytes);
 }
 
-// --strategy single (train.cpp refuses the others in one process).
+// --strategy single (data has its own path below; train.cpp refuses the others in one process).
 template <class V>
 void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
@@ -77,6 +81,38 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
     ctx.mine.owned = double(ctx.ds.num_nodes());
 }
 
+// --strategy data: the clusters from --partition on rank 0 (every rank gets them), then
+// Cluster-GCN batches on this rank's GPU (parallel::train_clusters over device memory).
+// The device holds what single's evaluation needs (the whole Â, features and one forward
+// pass) and one batch: the memory check is single's on one GPU.
+template <class V, class Comm>
+void train_data_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory_check& check,
+                       const gpu_partitioner<V>& partition) {
+    auto& comm = ctx.comm;
+    if (ctx.owned)
+        throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
+    const auto dopt = data_options_from(ctx.a, ctx.seed);
+    check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
+          ctx.device, 1, "single");
+    require(dopt.clusters <= ctx.adjacency.rows, "--clusters ", dopt.clusters, " for ", ctx.adjacency.rows, " nodes");
+    std::vector<std::int32_t> cluster32(static_cast<std::size_t>(ctx.adjacency.rows));
+    if (comm.rank() == 0) {
+        const auto c = partition(ctx.adjacency, dopt.clusters);
+        std::copy(c.begin(), c.end(), cluster32.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(cluster32), 0);
+    const std::vector<int> cluster_of(cluster32.begin(), cluster32.end());
+    if (!ctx.quiet) {
+        print_data_banner(ctx, dopt);
+        if (dopt.accumulate > 1) std::printf(", %d batches accumulated per step", dopt.accumulate);
+        std::printf(") on %d rank(s)\n", comm.size());
+    }
+    auto to = ctx.to;
+    to.checkpoint_identity = data_identity(ctx.a, comm.size(), dopt);
+    train_cluster_batches(ctx, cluster_of, dopt, to);
+    ctx.device_peak_bytes = device_peak_bytes();
+}
+
 #if defined(MIXGCN_TRAIN_WITH_NCCL)
 // One GPU per rank: owners from --partition on rank 0 (broadcast over the host engine),
 // the whole operator normalised on the host, then the strategy keeps its part of the
@@ -85,7 +121,8 @@ template <class V, class Hybrid>
 void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check,
                               const gpu_partitioner<V>& partition) {
     auto& comm = ctx.comm;
-    const auto& name = ctx.strategy_name;  // graph, feature or mixture (train.cpp refuses the others)
+    const auto& name = ctx.strategy_name;  // graph, feature, mixture or data (train.cpp refuses the others)
+    if (name == "data") return train_data_on_gpu<V>(ctx, check, partition);
     if (ctx.owned)
         throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
@@ -179,7 +216,8 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
         comm::local c;
         rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
             rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
-            train_on_gpu<V>(rc_ctx, check);
+            if (rc_ctx.strategy_name == "data") train_data_on_gpu<V>(rc_ctx, check, partition);
+            else train_on_gpu<V>(rc_ctx, check);
         });
     } else {
 #if defined(MIXGCN_TRAIN_WITH_NCCL)
@@ -202,7 +240,6 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
 #else
         (void)argc;
         (void)argv;
-        (void)partition;
         throw cli::usage_error("--backend cuda on several ranks needs NCCL, which was not found when mixgcn-train "
                                "was built; --comm local trains on one GPU");
 #endif

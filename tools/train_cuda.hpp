@@ -18,13 +18,14 @@ namespace mixgcn::train_tool {
 using gpu_memory_check = std::function<void(std::uint64_t, std::uint64_t, const nn::model_options&, std::size_t,
                                             double, const std::string&, int, const std::string&)>;
 
-// The owners --partition asks for, computed by the calling process (the host TU's
-// partitioners: METIS, Scotch and Spectra stay out of nvcc).
+// The owners --partition asks for (or the data strategy's clusters), computed by the
+// calling process (the host TU's partitioners: METIS, Scotch and Spectra stay out of nvcc).
 template <class V>
 using gpu_partitioner = std::function<std::vector<int>(const storage::csr<index_t, V>&, int)>;
 
-// Trains with backend::cuda: --comm local, strategy single on one GPU; --comm mpi|gloo,
-// strategy graph, feature or mixture with one GPU per rank (argc/argv go to MPI_Init).
+// Trains with backend::cuda: --comm local, strategy single or data on one GPU; --comm
+// mpi|gloo, strategy graph, feature, mixture or data with one GPU per rank (argc/argv go
+// to MPI_Init).
 int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
              const gpu_partitioner<float>& partition_f32, const gpu_partitioner<double>& partition_f64);
 

@@ -25,6 +25,7 @@
 #include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
 #include "mixgcn/partition/locality_order.hpp"
+#include "train_data.hpp"
 #include "train_run.hpp"
 
 namespace mixgcn::train_tool {
@@ -269,13 +270,7 @@ void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;
     const bool pipeline = ctx.strategy_name == "pipeline";
-    parallel::data_options dopt;
-    dopt.clusters = a.number<int>("clusters", dopt.clusters);
-    dopt.clusters_per_batch = a.number<int>("clusters-per-batch", dopt.clusters_per_batch);
-    dopt.accumulate = a.number<int>("accumulate", 1);
-    dopt.seed = ctx.seed;
-    require(dopt.clusters >= 1, "--clusters must be >= 1, got ", dopt.clusters);
-    if (dopt.accumulate < 1) throw cli::usage_error("flag --accumulate: must be >= 1, got " + a.get("accumulate", ""));
+    const parallel::data_options dopt = data_options_from(a, ctx.seed);
     parallel::pipeline_options po;
     if (pipeline) {
         po.stages = a.number<int>("stages", 2);
@@ -302,11 +297,7 @@ void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
         train_tool::check_host_memory(a, comm, p, "data", double(ds.features.bytes()));
     }
     if (!ctx.quiet) {
-        std::printf("%s: %d nodes, %zu non-zeros, %zu features, %d classes; backend %s, %s, strategy %s "
-                    "(%d clusters, %d per batch",
-                    ds.name.c_str(), ds.num_nodes(), adjacency.nnz(), ds.features.cols(), ds.num_classes, B::name(),
-                    sizeof(V) == 4 ? "float" : "double", ctx.strategy_name.c_str(), dopt.clusters,
-                    dopt.clusters_per_batch);
+        print_data_banner(ctx, dopt);
         if (pipeline)
             std::printf(", %d stages x %d replicas, %d micro-batches per step", po.stages, comm.size() / po.stages,
                         po.micro_batches);
@@ -314,43 +305,24 @@ void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
             std::printf(", %d batches accumulated per step", dopt.accumulate);
         std::printf(") on %d rank(s)\n", comm.size());
     }
-    std::map<std::string, std::string> config{
-        {"strategy_family", "data"},
-        {"ranks", std::to_string(comm.size())},
-        {"clusters", std::to_string(dopt.clusters)},
-        {"clusters_per_batch", std::to_string(dopt.clusters_per_batch)},
-        {"accumulate", std::to_string(dopt.accumulate)},
-        {"partition", a.has("partition-file") ? "file:" + a.get("partition-file", "") : a.get("partition", "metis")}};
+    auto config = data_identity(a, comm.size(), dopt);
     if (pipeline) {
         config["stages"] = std::to_string(po.stages);
         config["micro_batches"] = std::to_string(po.micro_batches);
     }
     const auto to = tool_options(ctx.to, hooks, config);
+    if (!pipeline) return train_cluster_batches(ctx, cluster_of, dopt, to);
     ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
     ctx.mem.features = ds.features.bytes();
     ctx.mine.owned = double(ds.num_nodes());
     train::return_free_memory();  // what set-up freed, before training's peak
-    if (pipeline) {
-        parallel::pipeline_report r;
-        ctx.res = parallel::train_pipeline<B, V>(comm, ds, adjacency, cluster_of, po, ctx.model, ctx.opt, to, &r);
-        ctx.mine.bytes_sent = double(r.bytes_sent);
-        ctx.mine.bytes_received = double(r.bytes_received);
-        ctx.mine.comm_seconds = r.p2p_seconds + r.reduce_seconds;
-        ctx.mine.compute_seconds = r.compute_seconds;
-        record_pipeline(ctx, r);
-        return;
-    }
-    parallel::data_report r;
-    ctx.res = parallel::train_clusters<B, V>(comm, ds, adjacency, cluster_of, dopt, ctx.model, ctx.opt, to, &r);
-    // The graph, its normalised copy, the largest batch (one is held at a time) and the
-    // cluster lists; the whole features and the largest batch's rows of them.
-    ctx.mem.graph = adjacency.bytes() + r.eval_operator_bytes + r.max_batch_graph_bytes + r.index_bytes +
-                    cluster_of.capacity() * sizeof(int);
-    ctx.mem.features = ds.features.bytes() + r.max_batch_row_bytes;
+    parallel::pipeline_report r;
+    ctx.res = parallel::train_pipeline<B, V>(comm, ds, adjacency, cluster_of, po, ctx.model, ctx.opt, to, &r);
     ctx.mine.bytes_sent = double(r.bytes_sent);
     ctx.mine.bytes_received = double(r.bytes_received);
-    ctx.mine.comm_seconds = r.comm_seconds;
+    ctx.mine.comm_seconds = r.p2p_seconds + r.reduce_seconds;
     ctx.mine.compute_seconds = r.compute_seconds;
+    record_pipeline(ctx, r);
 }
 
 // The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # mixgcn-train --backend cuda --strategy graph|feature|mixture on 2 ranks against
-# --backend host --strategy single on the same generated graph, seed and flags: the
-# per-epoch losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
+# --backend host --strategy single on the same generated graph, seed and flags, and
+# --strategy data (Cluster-GCN batches) on 2 ranks against host data with 2 batches
+# accumulated in one process (the same steps), and on one GPU against host data in one
+# process: the per-epoch losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
 # GPU: each gets its own NCCL host id (NCCL refuses two ranks on one device otherwise)
 # and they talk over loopback sockets. Exit 77 (skipped) when the binary finds no GPU.
 #   cuda_strategies.sh TRAIN PYTHON OUTDIR LAUNCHER
@@ -22,7 +24,12 @@ if [[ $? -ne 0 ]]; then
   exit 1
 fi
 "$train" --backend host --strategy single "${flags[@]}" --json "$out/host_single.json" || exit 1
-for strategy in graph feature mixture; do
+"$train" --backend host --strategy data "${flags[@]}" --json "$out/host_data.json" || exit 1
+"$train" --backend host --strategy data --accumulate 2 "${flags[@]}" --json "$out/host_data_2.json" || exit 1
+"$train" --backend cuda --strategy data "${flags[@]}" --json "$out/cuda_data_1.json" || exit 1
+"$python" "$here/compare_runs.py" "$out/host_data.json" "$out/cuda_data_1.json" 1e-4 || exit 1
+echo "cuda_strategies: data on one GPU equals host data"
+for strategy in graph feature mixture data; do
   extra=()
   [[ $strategy == mixture ]] && extra=(--chunks 2)
   run=(--backend cuda --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json")
@@ -37,6 +44,8 @@ for strategy in graph feature mixture; do
     # shellcheck disable=SC2046
     "$launcher" --oversubscribe $(rank 0) : $(rank 1) || exit 1
   fi
-  "$python" "$here/compare_runs.py" "$out/host_single.json" "$out/cuda_$strategy.json" 1e-4 || exit 1
-  echo "cuda_strategies: $strategy on 2 GPU ranks equals host single"
+  reference=host_single
+  [[ $strategy == data ]] && reference=host_data_2
+  "$python" "$here/compare_runs.py" "$out/$reference.json" "$out/cuda_$strategy.json" 1e-4 || exit 1
+  echo "cuda_strategies: $strategy on 2 GPU ranks equals $reference"
 done

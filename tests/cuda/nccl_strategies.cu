@@ -1,11 +1,13 @@
-// The graph, feature and mixture strategies on backend::cuda across separate processes
+// The graph, feature, mixture and data strategies on backend::cuda across separate processes
 // that may share one GPU (each its own NCCL_HOSTID, nccl_launch.hpp):
 // comm::hybrid<nccl, gloo|mpi> moves halo rows, column blocks and gradients between
 // device buffers through NCCL and the metrics through the host engine. Every rank trains
 // the same 3-layer model, dropout on, and must reach the losses and weights the host
-// `single` strategy reaches on the whole graph: float64 to 1e-9, float32 to 1e-4. The same paths run on the host in
-// tests/distributed/test_device_layout.cpp (host_as_device); this program is what a lent
-// GPU runs. Exit 77 (skip) when no GPU is visible.
+// `single` strategy reaches on the whole graph: float64 to 1e-9, float32 to 1e-4; data
+// (Cluster-GCN batches) must reach what the same batches reach on the host. The same
+// paths run on the host in tests/distributed/test_device_layout.cpp and
+// test_device_data.cpp (host_as_device); this program is what a lent GPU runs. Exit 77
+// (skip) when no GPU is visible.
 //
 // With MIXGCN_TEST_KILL_RANK=K, rank K vanishes (std::_Exit, no clean-up, as a killed
 // process) at the end of epoch 3 of the float64 run; every other rank must then stop
@@ -27,6 +29,7 @@
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/graph/normalize.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/mixture.hpp"
@@ -160,6 +163,38 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
     return failed;
 }
 
+// data: the same Cluster-GCN batches on the host (gradients summed by the host engine)
+// and on this rank's GPU (summed by NCCL). Returns the failed checks on this rank.
+template <class V, class Hybrid>
+int check_data(Hybrid& c, double tol) {
+    const auto ds = graph::generate_sbm<V>(device_case::graph());
+    const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges);
+    parallel::data_options o;
+    o.clusters = 12;
+    o.clusters_per_batch = 2;
+    const auto parts = partition::random{}.partition(adjacency, o.clusters);  // a fixed seed: the same on every rank
+    const std::vector<int> clusters(parts.begin(), parts.end());
+    auto run = [&]<class B, class Comm>(Comm& comm) {
+        nn::gcn_model<B, V> m(model());
+        m.initialize(model_seed);
+        nn::optimizer<B, V> opt(nn::optimizer_options{});
+        device_case::run_result<V> r;
+        r.res = parallel::train_clusters<B, V>(comm, ds, adjacency, clusters, o, m, opt, trainer_opts());
+        r.weights = weights_of(m);
+        return r;
+    };
+    const auto ref = run.template operator()<backend::host>(c.host());
+    const auto before = c.device().stats().total().bytes_sent;
+    const auto got = run.template operator()<backend::cuda>(c);
+    const auto d = device_case::compare(got, ref);
+    const auto sent = c.device().stats().total().bytes_sent - before;
+    const bool ok = d.loss < tol && d.weights < tol && (c.size() == 1 || sent > 0);
+    std::cout << "nccl_strategies rank " << c.rank() << " data (" << (sizeof(V) == 8 ? "float64" : "float32")
+              << "): max relative loss difference " << d.loss << ", weights " << d.weights << " (bound " << tol
+              << "), NCCL bytes sent " << sent << (ok ? "  ok" : "  FAILED") << "\n";
+    return ok ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,6 +216,8 @@ int main(int argc, char** argv) {
             failed += check<double>(c, kind, 1e-9);
             failed += check<float>(c, kind, 1e-4);
         }
+        failed += check_data<double>(c, 1e-9);
+        failed += check_data<float>(c, 1e-4);
         ctx.synchronize();
         return failed ? 1 : 0;
     });
