@@ -1,6 +1,7 @@
 // mixgcn-train --backend cuda: the host prepares the graph and features as for every
-// backend (train_run.hpp), then the normalised operator and the features move to the
-// GPU once and the whole epoch (aggregation, cuBLAS GEMMs, epilogues, loss, Adam) runs
+// backend (train_run.hpp), then the adjacency and the features move to the GPU once
+// (single builds Â there; the distributed strategies take their parts of the host's
+// operator) and the whole epoch (aggregation, cuBLAS GEMMs, epilogues, loss, Adam) runs
 // there; only the loss and the accuracy counts come back. One process: --strategy single
 // or data. Several (--comm mpi|gloo, built with NCCL): --strategy graph, feature, mixture
 // or data, one GPU per rank, the activations' exchanges and the gradients on NCCL, the
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "mixgcn/backend/cuda.cuh"
+#include "mixgcn/backend/cuda/graph_build.cuh"
 #include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/local.hpp"
 #include "mixgcn/parallel/data.hpp"
@@ -68,8 +70,10 @@ template <class V>
 void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
-    const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
-    const auto dop = gpu::to_device(op);
+    // Â is built on the device from A's pattern (gpu::gcn_normalize: A + I, D^-1/2 in
+    // double, the transpose when A is not symmetric; entry for entry the host's), A's
+    // copy and the sort buffers freed before the features arrive.
+    const auto dop = gpu::gcn_normalize<V>(gpu::to_device(ctx.adjacency), ctx.mode);
     const auto features = gpu::to_device(ctx.ds.features);
     parallel::single<cuda_backend, V> strategy(dop);
     train::local_data<V> data{features.cview(), ctx.ds.labels.data(), ctx.ds.nodes_with(split_role::train),
