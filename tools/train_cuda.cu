@@ -92,9 +92,7 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
 template <class V, class Comm>
 void train_data_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory_check& check,
                        const gpu_partitioner<V>& partition) {
-    auto& comm = ctx.comm;
-    if (ctx.owned)
-        throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
+    auto& comm = ctx.comm;  // --load partitioned is graph's alone (train_run.hpp refuses it here)
     const auto dopt = data_options_from(ctx.a, ctx.seed);
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
@@ -118,6 +116,33 @@ void train_data_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory
 }
 
 #if defined(MIXGCN_TRAIN_WITH_NCCL)
+// --load partitioned: each rank read only its rows (train_run.hpp); the graph strategy
+// normalises them with the ghosts' degrees from their owners (over the host engine),
+// keeps its local operator on its GPU, and the owned feature rows are uploaded once.
+// No rank holds the whole graph, in host or device memory.
+template <class V, class Hybrid>
+void train_partitioned_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check) {
+    auto& comm = ctx.comm;
+    dataset<V>& ds = ctx.ds;
+    const auto& owned = *ctx.owned;
+    check(std::uint64_t(ds.num_nodes()), ctx.nonzeros, ctx.model.options(), sizeof(V), free_device_bytes(), ctx.device,
+          comm.size(), "graph");
+    comm.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
+    parallel::graph<cuda_backend, V, Hybrid> s(comm, ds.num_nodes(), owned, ctx.adjacency, *ctx.owner, ctx.mode);
+    ctx.adjacency = {};  // the strategy holds its normalised copy
+    const auto in = s.local_inputs(owned, ds.features.cview(), ds.labels, ds.split);
+    ds.features = {};
+    const auto features = gpu::to_device(in.features);
+    auto data = in.data();
+    data.features = features.cview();
+    ctx.train_with(s, data);
+    const auto r = s.report();
+    record_report(ctx, r);
+    ctx.mem.graph = r.graph_bytes + ctx.owner->size() * sizeof(int) + owned.size() * sizeof(index_t);
+    ctx.mem.features = features.bytes();
+    ctx.device_peak_bytes = device_peak_bytes();
+}
+
 // One GPU per rank: owners from --partition on rank 0 (broadcast over the host engine),
 // the whole operator normalised on the host, then the strategy keeps its part of the
 // layout on its GPU and trains there.
@@ -127,8 +152,7 @@ void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const g
     auto& comm = ctx.comm;
     const auto& name = ctx.strategy_name;  // graph, feature, mixture or data (train.cpp refuses the others)
     if (name == "data") return train_data_on_gpu<V>(ctx, check, partition);
-    if (ctx.owned)
-        throw cli::usage_error("--load partitioned with --backend cuda is not built yet: load the whole graph");
+    if (ctx.owned) return train_partitioned_on_gpu<V>(ctx, check);
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, comm.size(), name);
     std::vector<std::int32_t> owner32(static_cast<std::size_t>(ctx.adjacency.rows));

@@ -388,8 +388,9 @@ void write_trace(const std::string& path, Comm& comm, const trace::recorder& rec
     if (!os) throw io_error(path, 0, "", "write of the trace failed");
 }
 
-// --load partitioned trains --strategy graph on host backends from a folder of .npy
-// parts; what needs the whole graph or dataset on one rank is refused by name.
+// --load partitioned trains --strategy graph (on the host backends, or one GPU per rank)
+// from a folder of .npy parts; what needs the whole graph or dataset on one rank is
+// refused by name.
 template <class B>
 void require_partitioned_flags(const cli::args& a, const std::string& strategy, bool dataset_in_memory) {
     const auto refuse = [](const std::string& why) { throw cli::usage_error("flag --load partitioned: " + why); };
@@ -398,7 +399,6 @@ void require_partitioned_flags(const cli::args& a, const std::string& strategy, 
     if (strategy != "graph")
         refuse("trains --strategy graph, not " + strategy +
                " (feature and mixture replicate the graph on every rank by design; single and data hold all of it)");
-    if (!backend::host_accessible<B>()) refuse("runs on the host backends");
     for (const char* f : {"export-dataset", "data-split"})
         if (a.has(f)) refuse(std::string("--") + f + " needs the whole dataset on one rank");
     if (const auto m = a.get("partition", "range"); m != "range" && m != "ptscotch" && m != "fennel")

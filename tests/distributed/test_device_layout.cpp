@@ -1,4 +1,5 @@
-// The graph, feature and mixture strategies over a device backend, with real processes
+// The graph (from the global operator, and from this rank's rows as --load partitioned
+// builds it), feature and mixture strategies over a device backend, with real processes
 // and no GPU: test_device::host_as_device is the host kernels under a device backend's
 // flag, so the run takes every path a CUDA run takes (the layout and the buffers as
 // backend arrays, halo packing, ghost-gradient sums, column blocks and layout switches
@@ -84,10 +85,11 @@ run_result<V> train_on_device(S& s, const test_session::problem<V>& p, std::vect
     return out;
 }
 
-enum class strategy_case { graph, feature, mixture, mixture_3_chunks };
+enum class strategy_case { graph, graph_local_rows, feature, mixture, mixture_3_chunks };
 const char* name_of(strategy_case c) {
     switch (c) {
         case strategy_case::graph: return "graph";
+        case strategy_case::graph_local_rows: return "graph from this rank's rows";
         case strategy_case::feature: return "feature";
         case strategy_case::mixture: return "mixture";
         case strategy_case::mixture_3_chunks: return "mixture, 3 chunks";
@@ -107,6 +109,21 @@ run_result<V> on_device(Comm& comm, strategy_case c, const test_session::problem
     switch (c) {
         case strategy_case::graph: {
             parallel::graph<D, V, H> s(both, p.op, owner);
+            out = train_on_device(s, p, transfers);
+            break;
+        }
+        case strategy_case::graph_local_rows: {  // what --load partitioned builds: no global operator
+            std::vector<index_t> owned;
+            storage::csr<index_t, V> rows;
+            rows.cols = p.adjacency.cols;
+            for (std::size_t v = 0; v < owner.size(); ++v) {
+                if (owner[v] != comm.rank()) continue;
+                owned.push_back(index_t(v));
+                for (const index_t col : p.adjacency.row_cols(index_t(v))) rows.col_idx.push_back(col);
+                rows.row_ptr.push_back(offset_t(rows.col_idx.size()));
+            }
+            rows.rows = index_t(owned.size());
+            parallel::graph<D, V, H> s(both, p.adjacency.rows, owned, rows, owner);
             out = train_on_device(s, p, transfers);
             break;
         }
@@ -153,8 +170,8 @@ void check_against_single(Comm& comm, double tol) {
     const test_session::problem<V> p(device_case::graph());
     const auto owner = test_session::owners(comm, partition::random{}, p.adjacency);
     const auto ref = single_on_host(p);
-    for (const auto c : {strategy_case::graph, strategy_case::feature, strategy_case::mixture,
-                         strategy_case::mixture_3_chunks}) {
+    for (const auto c : {strategy_case::graph, strategy_case::graph_local_rows, strategy_case::feature,
+                         strategy_case::mixture, strategy_case::mixture_3_chunks}) {
         CAPTURE(name_of(c));
         check_one(comm, c, p, owner, ref, tol);
     }
