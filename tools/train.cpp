@@ -46,7 +46,7 @@ data:
                           in, for the aggregation's locality (docs/kernels.md); logits,
                           embeddings and dropout masks keep the loaded ids, so only
                           rounding changes. auto: metis when METIS is built and the graph
-                          has >= 65536 nodes, else none. Host backends only
+                          has >= 65536 nodes, else none; with --backend cuda, none
 model and training:
   --layers L              GCN layers (default 2)
   --hidden H              hidden width (default 16)
@@ -139,9 +139,6 @@ struct config {
 template <class V>
 int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
     const auto b = a.choice("backend", "host", {"host", "reference", "kokkos", "cuda"});
-    const auto order = a.choice("order", "auto", {"auto", "none", "metis", "rcm", "degree"});
-    if (b == "cuda" && order != "auto" && order != "none")
-        throw cli::usage_error("flag --order applies to the host backends; --backend cuda trains in the loaded ids");
     if (b != "cuda" && (a.has("tf32") || a.has("device")))
         throw cli::usage_error(std::string("flags --tf32 and --device apply to --backend cuda, not ") + b);
     if (b == "cuda") {
@@ -158,6 +155,8 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
         const auto partitioner = [&a](const auto& adjacency, int parts) {
             return train_tool::partition_by_flags(a, adjacency, parts);
         };
+        const train_tool::host_side<float> host_f32{partitioner, train_tool::host_node_orderer<float>()};
+        const train_tool::host_side<double> host_f64{partitioner, train_tool::host_node_orderer<double>()};
         return train_tool::run_cuda(
             a, &argc, &argv, sizeof(V) == 8,
             [&a](std::uint64_t nodes, std::uint64_t nnz, const nn::model_options& mo, std::size_t value_bytes,
@@ -166,7 +165,7 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
                 train_tool::check_memory(a, p, strategy_name, free_bytes,
                                          "free memory of the GPU (" + gpu + "); --memory-limit SIZE or off overrides");
             },
-            partitioner, partitioner);
+            host_f32, host_f64);
 #else
         throw cli::usage_error("flag --backend: cuda was not built into mixgcn-train (MIXGCN_WITH_CUDA off or nvcc "
                                "not found)");

@@ -22,6 +22,7 @@
 #include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/local.hpp"
 #include "mixgcn/parallel/data.hpp"
+#include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "train_cuda.hpp"
 #include "train_data.hpp"
@@ -65,9 +66,24 @@ double free_device_bytes() {
     return double(free_bytes);
 }
 
-// --strategy single (data has its own path below; train.cpp refuses the others in one process).
+// --order on a GPU: an explicit order applies; `auto` keeps the loaded ids, since the
+// host's ordering time (seconds for METIS on a Reddit-sized graph) has not been weighed
+// against what it saves the device's gathers (docs/cuda.md).
 template <class V>
-void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check) {
+node_orderer<V> gpu_orderer(const node_orderer<V>& host) {
+    auto o = host;
+    o.resolve = [r = host.resolve](const std::string& requested, std::size_t nodes) {
+        return requested == "auto" ? std::string("none") : r(requested, nodes);
+    };
+    return o;
+}
+
+// --strategy single (data has its own path below; train.cpp refuses the others in one process),
+// in the --order the host side computes (the rows keep the loaded ids: renumbered).
+template <class V>
+void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memory_check& check,
+                  const host_side<V>& host) {
+    const auto original = apply_node_order(ctx, gpu_orderer(host.order));
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
     // Â is built on the device from A's pattern (gpu::gcn_normalize: A + I, D^-1/2 in
@@ -75,7 +91,7 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
     // copy and the sort buffers freed before the features arrive.
     const auto dop = gpu::gcn_normalize<V>(gpu::to_device(ctx.adjacency), ctx.mode);
     const auto features = gpu::to_device(ctx.ds.features);
-    parallel::single<cuda_backend, V> strategy(dop);
+    parallel::renumbered<parallel::single<cuda_backend, V>> strategy(std::span<const index_t>(original), dop);
     train::local_data<V> data{features.cview(), ctx.ds.labels.data(), ctx.ds.nodes_with(split_role::train),
                               ctx.ds.nodes_with(split_role::val), ctx.ds.nodes_with(split_role::test)};
     ctx.train_with(strategy, data);
@@ -91,15 +107,16 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
 // pass) and one batch: the memory check is single's on one GPU.
 template <class V, class Comm>
 void train_data_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory_check& check,
-                       const gpu_partitioner<V>& partition) {
+                       const host_side<V>& host) {
     auto& comm = ctx.comm;  // --load partitioned is graph's alone (train_run.hpp refuses it here)
+    (void)apply_node_order(ctx, host.order);  // refuses an explicit --order: clusters are local already
     const auto dopt = data_options_from(ctx.a, ctx.seed);
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
     require(dopt.clusters <= ctx.adjacency.rows, "--clusters ", dopt.clusters, " for ", ctx.adjacency.rows, " nodes");
     std::vector<std::int32_t> cluster32(static_cast<std::size_t>(ctx.adjacency.rows));
     if (comm.rank() == 0) {
-        const auto c = partition(ctx.adjacency, dopt.clusters);
+        const auto c = host.partition(ctx.adjacency, dopt.clusters);
         std::copy(c.begin(), c.end(), cluster32.begin());
     }
     comm.broadcast(std::span<std::int32_t>(cluster32), 0);
@@ -148,16 +165,17 @@ void train_partitioned_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const g
 // layout on its GPU and trains there.
 template <class V, class Hybrid>
 void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check,
-                              const gpu_partitioner<V>& partition) {
+                              const host_side<V>& host) {
     auto& comm = ctx.comm;
     const auto& name = ctx.strategy_name;  // graph, feature, mixture or data (train.cpp refuses the others)
-    if (name == "data") return train_data_on_gpu<V>(ctx, check, partition);
+    if (name == "data") return train_data_on_gpu<V>(ctx, check, host);
     if (ctx.owned) return train_partitioned_on_gpu<V>(ctx, check);
+    const auto original = apply_node_order(ctx, gpu_orderer(host.order));
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, comm.size(), name);
     std::vector<std::int32_t> owner32(static_cast<std::size_t>(ctx.adjacency.rows));
     if (comm.rank() == 0) {
-        const auto o = partition(ctx.adjacency, comm.size());
+        const auto o = host.partition(ctx.adjacency, comm.size());
         std::copy(o.begin(), o.end(), owner32.begin());
     }
     comm.broadcast(std::span<std::int32_t>(owner32), 0);
@@ -174,16 +192,18 @@ void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const g
         r = s.report();
         ctx.mem.features = features.bytes();
     };
+    // Rows named by the loaded ids when --order renumbered the graph.
+    const std::span<const index_t> ids(original);
     if (name == "graph") {
-        parallel::graph<cuda_backend, V, Hybrid> s(comm, op, owner);
+        parallel::renumbered<parallel::graph<cuda_backend, V, Hybrid>> s(ids, comm, op, owner);
         train(s);
     } else if (name == "feature") {
-        parallel::feature<cuda_backend, V, Hybrid> s(comm, op, owner);
+        parallel::renumbered<parallel::feature<cuda_backend, V, Hybrid>> s(ids, comm, op, owner);
         train(s);
     } else {
         const int chunks = ctx.a.template number<int>("chunks", 1);
         if (chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(chunks));
-        parallel::mixture<cuda_backend, V, Hybrid> s(comm, op, owner, chunks);
+        parallel::renumbered<parallel::mixture<cuda_backend, V, Hybrid>> s(ids, comm, op, owner, chunks);
         train(s);
     }
     record_report(ctx, r);
@@ -209,12 +229,12 @@ comm::nccl nccl_over(HostComm& host, int device) {
 
 template <class V, class HostComm>
 int run_on_ranks_with_nccl(const cli::args& a, HostComm& host, int device, const std::string& gpu_name,
-                           const gpu_memory_check& check, const gpu_partitioner<V>& partition) {
+                           const gpu_memory_check& check, const host_side<V>& host_fns) {
     comm::hybrid<comm::nccl, HostComm> c(nccl_over(host, device), std::move(host));
     return comm::run_guarded(c, [&] {
         return run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::hybrid<comm::nccl, HostComm>>& rc) {
             rc.device = gpu_name + (a.has("tf32") ? " (TF32)" : "");
-            train_distributed_on_gpu<V>(rc, check, partition);
+            train_distributed_on_gpu<V>(rc, check, host_fns);
         });
     });
 }
@@ -222,7 +242,7 @@ int run_on_ranks_with_nccl(const cli::args& a, HostComm& host, int device, const
 
 template <class V>
 int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check& check,
-             const gpu_partitioner<V>& partition) {
+             const host_side<V>& host_fns) {
     const int visible = gpu::device_count();
     if (visible == 0) throw error("--backend cuda: no CUDA device is visible (driver or GPU missing)");
     // Default: the launcher's local rank (mpirun, srun, torchrun), modulo the visible
@@ -244,8 +264,8 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
         comm::local c;
         rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
             rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
-            if (rc_ctx.strategy_name == "data") train_data_on_gpu<V>(rc_ctx, check, partition);
-            else train_on_gpu<V>(rc_ctx, check);
+            if (rc_ctx.strategy_name == "data") train_data_on_gpu<V>(rc_ctx, check, host_fns);
+            else train_on_gpu<V>(rc_ctx, check, host_fns);
         });
     } else {
 #if defined(MIXGCN_TRAIN_WITH_NCCL)
@@ -253,14 +273,14 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
 #if defined(MIXGCN_HAS_MPI)
             comm::mpi::environment env(*argc, *argv);
             comm::mpi host;
-            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, partition);
+            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, host_fns);
 #else
             throw cli::usage_error("flag --comm: mpi was not found when mixgcn-train was built (MIXGCN_WITH_MPI)");
 #endif
         } else {
 #if defined(MIXGCN_HAS_GLOO)
             comm::gloo host;
-            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, partition);
+            rc = run_on_ranks_with_nccl<V>(a, host, device, name, check, host_fns);
 #else
             throw cli::usage_error("flag --comm: gloo was not found when mixgcn-train was built (MIXGCN_WITH_GLOO)");
 #endif
@@ -279,9 +299,9 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
 }  // namespace
 
 int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
-             const gpu_partitioner<float>& partition_f32, const gpu_partitioner<double>& partition_f64) {
-    return double_precision ? run_with<double>(a, argc, argv, check, partition_f64)
-                            : run_with<float>(a, argc, argv, check, partition_f32);
+             const host_side<float>& host_f32, const host_side<double>& host_f64) {
+    return double_precision ? run_with<double>(a, argc, argv, check, host_f64)
+                            : run_with<float>(a, argc, argv, check, host_f32);
 }
 
 }  // namespace mixgcn::train_tool

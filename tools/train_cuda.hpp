@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/storage/csr.hpp"
+#include "train_run.hpp"
 
 namespace mixgcn::train_tool {
 
@@ -23,10 +24,18 @@ using gpu_memory_check = std::function<void(std::uint64_t, std::uint64_t, const 
 template <class V>
 using gpu_partitioner = std::function<std::vector<int>(const storage::csr<index_t, V>&, int)>;
 
+// What the host translation unit computes for a GPU run: the owners or clusters, and
+// the node order.
+template <class V>
+struct host_side {
+    gpu_partitioner<V> partition;
+    node_orderer<V> order;
+};
+
 // Trains with backend::cuda: --comm local, strategy single or data on one GPU; --comm
 // mpi|gloo, strategy graph, feature, mixture or data with one GPU per rank (argc/argv go
 // to MPI_Init).
 int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
-             const gpu_partitioner<float>& partition_f32, const gpu_partitioner<double>& partition_f64);
+             const host_side<float>& host_f32, const host_side<double>& host_f64);
 
 }  // namespace mixgcn::train_tool

@@ -155,37 +155,18 @@ parallel::strategy_report train_balanced(train_tool::run_context<B, V, Comm>& ct
 // --order: the numbering the full-graph strategies train in. `auto` is METIS's community
 // order where it pays (docs/kernels.md, "Node ordering"): when METIS is built and the
 // graph has at least `auto_order_nodes` nodes (smaller X blocks stay in cache in any
-// order, and there METIS's time would not come back). Applied to the dataset and Â in
-// place; returns order[new] = user's id, empty when the ids stay as loaded.
+// order, and there METIS's time would not come back).
 inline constexpr std::size_t auto_order_nodes = 65536;
 
-template <class B, class V, class Comm>
-std::vector<index_t> apply_node_order(train_tool::run_context<B, V, Comm>& ctx) {
-    const cli::args& a = ctx.a;
-    const auto requested = a.choice("order", "auto", {"auto", "none", "metis", "rcm", "degree"});
-    if (ctx.strategy_name == "data" || ctx.strategy_name == "pipeline") {
-        if (requested != "auto" && requested != "none")
-            throw cli::usage_error("flag --order applies to the full-graph strategies; --strategy " + ctx.strategy_name +
-                                   " trains METIS clusters, which are already local");
-        return {};
-    }
-    const auto n = static_cast<std::size_t>(ctx.adjacency.rows);
-    const std::string chosen = requested != "auto"                                          ? requested
-                               : partition::metis::available() && n >= auto_order_nodes ? "metis"
-                                                                                          : "none";
-    if (chosen == "none") return {};
-    const auto t0 = std::chrono::steady_clock::now();
-    // One rank orders, everyone receives the same order (as with the owners).
-    std::vector<index_t> order(n);
-    if (ctx.comm.rank() == 0) order = partition::locality_order(ctx.adjacency, partition::parse_node_order(chosen));
-    ctx.comm.broadcast(std::span<index_t>(order), 0);
-    ctx.adjacency = graph::permute(ctx.adjacency, std::span<const index_t>(order));
-    graph::permute_nodes(ctx.ds, std::span<const index_t>(order));
-    ctx.order = chosen;
-    ctx.order_seconds = trace::interval("order nodes", trace::category::setup, t0, std::chrono::steady_clock::now());
-    if (!ctx.quiet)
-        std::printf("node order: %s (%.2f s; outputs keep the loaded ids)\n", chosen.c_str(), ctx.order_seconds);
-    return order;
+template <class V>
+node_orderer<V> host_node_orderer() {
+    return {[](const std::string& requested, std::size_t nodes) -> std::string {
+                if (requested != "auto") return requested;
+                return partition::metis::available() && nodes >= auto_order_nodes ? "metis" : "none";
+            },
+            [](const storage::csr<index_t, V>& adjacency, const std::string& chosen) {
+                return partition::locality_order(adjacency, partition::parse_node_order(chosen));
+            }};
 }
 
 // ctx with the tool's trainer options `to`: the same training call, the same outputs.
@@ -335,7 +316,7 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     Comm& comm = ctx.comm;
     // Before anything reads node ids (owners, the planner's layout): rank 0 orders and
     // every rank renumbers its copy the same way.
-    const std::vector<index_t> original_ids = apply_node_order(ctx);
+    const std::vector<index_t> original_ids = apply_node_order(ctx, host_node_orderer<V>());
     dataset<V>& ds = ctx.ds;
     const storage::csr<index_t, V>& adjacency = ctx.adjacency;
     // --strategy auto: the planner, fed this graph's statistics and the owners the flags

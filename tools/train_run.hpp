@@ -28,6 +28,7 @@
 #include "mixgcn/core/trace.hpp"
 #include "mixgcn/graph/generators.hpp"
 #include "mixgcn/graph/normalize.hpp"
+#include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/graph/stats.hpp"
 #include "mixgcn/io.hpp"
 #include "mixgcn/nn/model.hpp"
@@ -225,6 +226,44 @@ struct run_context {
             std::copy_n(all_rows.data() + i * c, c, into.row(static_cast<std::size_t>(all_ids[i])));
     }
 };
+
+// How the calling translation unit computes --order (partition::locality_order and
+// METIS stay out of nvcc): `resolve` turns the request into the order to apply (auto:
+// a name or "none"; the same on every rank), `order` computes it (order[new] = old).
+template <class V>
+struct node_orderer {
+    std::function<std::string(const std::string& requested, std::size_t nodes)> resolve;
+    std::function<std::vector<index_t>(const storage::csr<index_t, V>&, const std::string& chosen)> order;
+};
+
+// --order, applied to the dataset and A in place before anything reads node ids: rank 0
+// orders, every rank renumbers its copy the same way. Returns order[new] = user's id,
+// empty when the ids stay as loaded. The batch strategies refuse an explicit order.
+template <class B, class V, class Comm>
+std::vector<index_t> apply_node_order(run_context<B, V, Comm>& ctx, const node_orderer<V>& orderer) {
+    const cli::args& a = ctx.a;
+    const auto requested = a.choice("order", "auto", {"auto", "none", "metis", "rcm", "degree"});
+    if (ctx.strategy_name == "data" || ctx.strategy_name == "pipeline") {
+        if (requested != "auto" && requested != "none")
+            throw cli::usage_error("flag --order applies to the full-graph strategies; --strategy " + ctx.strategy_name +
+                                   " trains METIS clusters, which are already local");
+        return {};
+    }
+    const auto n = static_cast<std::size_t>(ctx.adjacency.rows);
+    const std::string chosen = orderer.resolve(requested, n);
+    if (chosen == "none") return {};
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<index_t> order(n);
+    if (ctx.comm.rank() == 0) order = orderer.order(ctx.adjacency, chosen);
+    ctx.comm.broadcast(std::span<index_t>(order), 0);
+    ctx.adjacency = graph::permute(ctx.adjacency, std::span<const index_t>(order));
+    graph::permute_nodes(ctx.ds, std::span<const index_t>(order));
+    ctx.order = chosen;
+    ctx.order_seconds = trace::interval("order nodes", trace::category::setup, t0, std::chrono::steady_clock::now());
+    if (!ctx.quiet)
+        std::printf("node order: %s (%.2f s; outputs keep the loaded ids)\n", chosen.c_str(), ctx.order_seconds);
+    return order;
+}
 
 // A full-graph strategy's report into the rank's figures for the JSON (traffic, time,
 // rows, per-layer exchanges) and its buffers into the memory breakdown.

@@ -4,7 +4,8 @@
 # --strategy data (Cluster-GCN batches) on 2 ranks against host data with 2 batches
 # accumulated in one process (the same steps), and on one GPU against host data in one
 # process, and the graph strategy from a --load partitioned folder against host single on
-# it: the per-epoch losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
+# it, and single and mixture in another node order (--order degree, rcm): the per-epoch
+# losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
 # GPU: each gets its own NCCL host id (NCCL refuses two ranks on one device otherwise)
 # and they talk over loopback sockets. Exit 77 (skipped) when the binary finds no GPU.
 #   cuda_strategies.sh TRAIN PYTHON OUTDIR LAUNCHER
@@ -30,6 +31,10 @@ fi
 "$train" --backend cuda --strategy data "${flags[@]}" --json "$out/cuda_data_1.json" || exit 1
 "$python" "$here/compare_runs.py" "$out/host_data.json" "$out/cuda_data_1.json" 1e-4 || exit 1
 echo "cuda_strategies: data on one GPU equals host data"
+# --order: single on one GPU in degree order, rows named by the loaded ids.
+"$train" --backend cuda --strategy single --order degree "${flags[@]}" --json "$out/cuda_single_degree.json" || exit 1
+"$python" "$here/compare_runs.py" "$out/host_single.json" "$out/cuda_single_degree.json" 1e-4 --order degree || exit 1
+echo "cuda_strategies: single in degree order on one GPU equals host single"
 # --load partitioned: the same graph exported to a .npy folder, host single on it, and
 # the graph strategy on 2 GPU ranks that each read only their rows.
 "$train" --precision float --nodes 3000 --epochs 1 --quiet --export-dataset "$out/exported" || exit 1
@@ -37,7 +42,7 @@ dflags=(--data "$out/exported" --epochs 12 --precision float --normalization fus
 "$train" --backend host --strategy single "${dflags[@]}" --json "$out/host_exported.json" || exit 1
 for strategy in graph feature mixture data partitioned; do
   extra=()
-  [[ $strategy == mixture ]] && extra=(--chunks 2)
+  [[ $strategy == mixture ]] && extra=(--chunks 2 --order rcm)
   run=(--backend cuda --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json")
   [[ $strategy == partitioned ]] &&
     run=(--backend cuda --strategy graph --load partitioned "${dflags[@]}" --json "$out/cuda_$strategy.json")
@@ -55,6 +60,7 @@ for strategy in graph feature mixture data partitioned; do
   reference=host_single compare=()
   [[ $strategy == data ]] && reference=host_data_2
   [[ $strategy == partitioned ]] && reference=host_exported compare=(--load partitioned)
+  [[ $strategy == mixture ]] && compare=(--order rcm)
   "$python" "$here/compare_runs.py" "$out/$reference.json" "$out/cuda_$strategy.json" 1e-4 "${compare[@]}" || exit 1
   echo "cuda_strategies: $strategy on 2 GPU ranks equals $reference"
 done

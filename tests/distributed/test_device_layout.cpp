@@ -18,11 +18,14 @@
 #include "host_as_device.hpp"
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/resident_csr.hpp"
 #include "mixgcn/comm.hpp"
+#include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/mixture.hpp"
+#include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -177,6 +180,50 @@ void check_against_single(Comm& comm, double tol) {
     }
 }
 
+// The graph renumbered by decreasing degree, as --order degree does at load, trained by
+// single (one rank) or graph and mixture (several) on the device with rows named by the
+// loaded ids (parallel::renumbered, its ids in device memory): the losses and weights
+// of single on the host in the loaded ids, up to the summation order of each row.
+template <class V, class Comm>
+void check_in_degree_order(Comm& comm, double tol) {
+    using D = host_as_device;
+    using H = comm::hybrid<Comm, Comm>;
+    const test_session::problem<V> p(device_case::graph());
+    const auto ref = single_on_host(p);
+    test_session::problem<V> q(device_case::graph());
+    const auto order = graph::degree_order(q.adjacency);  // order[new] = loaded id
+    const std::span<const index_t> original(order);
+    q.adjacency = graph::permute(q.adjacency, original);
+    graph::permute_nodes(q.ds, original);
+    q.op = graph::gcn_normalize<V>(q.adjacency);
+    H both(comm.split(0, comm.rank()), comm.split(0, comm.rank()));
+    const auto owner = test_session::owners(comm, partition::random{}, q.adjacency);
+    auto check = [&](auto& s, const char* what) {
+        std::vector<std::size_t> transfers;
+        const auto got = train_on_device(s, q, transfers);
+        const auto d = device_case::compare(got, ref);
+        if (comm.rank() == 0)
+            MESSAGE(std::string(what), " in degree order on host_as_device, ranks=", comm.size(), ": max relative loss difference ",
+                    d.loss, ", weights ", d.weights);
+        CHECK(d.loss < tol);
+        CHECK(d.weights < tol);
+        for (const auto t : transfers) CHECK(t == 0);
+    };
+    if (comm.size() == 1) {
+        const backend::resident_operator<D, index_t, V> op(q.op);
+        parallel::renumbered<parallel::single<D, V>> s(original, op);
+        check(s, "single");
+    }
+    {
+        parallel::renumbered<parallel::graph<D, V, H>> s(original, both, q.op, owner);
+        check(s, "graph");
+    }
+    {
+        parallel::renumbered<parallel::mixture<D, V, H>> s(original, both, q.op, owner, 2);
+        check(s, "mixture");
+    }
+}
+
 using test_session::with_comm;
 
 }  // namespace
@@ -187,6 +234,11 @@ TEST_CASE("graph, feature, mixture on a device backend (host-emulated), double: 
 
 TEST_CASE("graph, feature, mixture on a device backend (host-emulated), float: equal single on the host to 1e-4") {
     with_comm([](auto& comm) { check_against_single<float>(comm, 1e-4); });
+}
+
+
+TEST_CASE("single, graph and mixture in degree order on a device backend (host-emulated): single in the loaded ids") {
+    with_comm([](auto& comm) { check_in_degree_order<double>(comm, 1e-9); });
 }
 
 int main(int argc, char** argv) { return test_session::main(argc, argv); }

@@ -62,6 +62,8 @@ public:
     std::size_t rows() const noexcept { return rows_.nodes(); }
     column_slice columns(std::size_t width) const { return detail::column_slices(width, ranks())[std::size_t(rank())]; }
     dropout_index row_ids() const noexcept { return this->positions_from(0); }
+    // The same ids in host memory (row_ids() points into B's).
+    std::span<const index_t> host_row_ids() const noexcept { return {rows_.order.data(), rows()}; }
     std::size_t loss_rows() const noexcept { return rows_.rows_of(rank()); }
 
     void forward(const_matrix_view<V> x, matrix_view<V> y) { aggregate(this->forward_operator(), x, y); }

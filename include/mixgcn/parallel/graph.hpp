@@ -175,6 +175,8 @@ public:
         if constexpr (on_host) return {global_.data(), 0, 0};
         else return {dev_.global.data(), 0, 0};
     }
+    // The same ids in host memory (row_ids() points into B's).
+    std::span<const index_t> host_row_ids() const noexcept { return {global_.data(), std::size_t(own_)}; }
     std::uint64_t product_identity() const noexcept { return identity_.value(); }
     // Seconds inside communication since setup (the load balancer's per-epoch measure).
     double comm_seconds() const noexcept { return comm_seconds_; }

@@ -65,6 +65,8 @@ public:
     std::size_t rows() const noexcept { return rows_.rows_of(rank()); }
     column_slice columns(std::size_t width) const noexcept { return {0, width}; }
     dropout_index row_ids() const noexcept { return this->positions_from(rows_.first_of(rank())); }
+    // The same ids in host memory (row_ids() points into B's).
+    std::span<const index_t> host_row_ids() const noexcept { return this->global_ids(); }
     int chunks() const noexcept { return chunks_; }
 
     void forward(const_matrix_view<V> x, matrix_view<V> y) { product(this->forward_operator(), x, y, "forward"); }

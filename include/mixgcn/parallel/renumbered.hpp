@@ -5,13 +5,16 @@
 // are drawn from those ids and outputs are gathered to them, so the order changes
 // neither the masks nor the order of the logits: only the summation order of each
 // aggregation row, a rounding difference (tests/unit/test_training.cpp checks 1e-9 in
-// double). With no ids given it is S unchanged.
+// double). With no ids given it is S unchanged. Over a device backend the ids live in
+// its memory (the dropout kernels read them there).
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "mixgcn/backend/memory.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/types.hpp"
 
@@ -26,15 +29,27 @@ public:
     explicit renumbered(std::span<const index_t> original, A&&... args) : S(std::forward<A>(args)...) {
         if (original.empty()) return;
         renamed_ = true;
-        const auto inner = S::row_ids();
         const std::size_t rows = static_cast<std::size_t>(S::rows());
-        ids_.resize(rows);
+        // S's own row ids (global ids of its layout), read where the host can: S keeps a
+        // device copy for a device backend, and its host ids are what local_inputs uses.
+        std::vector<index_t> inner(rows);
+        if constexpr (requires(const S& s) { s.host_row_ids(); }) {
+            const auto h = S::host_row_ids();
+            std::copy(h.begin(), h.end(), inner.begin());
+        } else {  // ids by offset (single), or a pointer the host may read
+            const auto ids = S::row_ids();
+            if constexpr (!backend::host_accessible<typename S::backend_type>())
+                require(ids.row_ids == nullptr, S::name(), ": row ids in device memory and no host_row_ids()");
+            for (std::size_t r = 0; r < rows; ++r) inner[r] = static_cast<index_t>(ids.row(r));
+        }
+        std::vector<index_t> mine(rows);
         for (std::size_t r = 0; r < rows; ++r) {
-            const auto g = inner.row(r);
+            const auto g = static_cast<std::size_t>(inner[r]);
             require(g < original.size(), S::name(), " rank ", S::rank(), ": row ", r, " is node ", g, ", outside the ",
                     original.size(), " ids of the original numbering");
-            ids_[r] = original[static_cast<std::size_t>(g)];
+            mine[r] = original[g];
         }
+        ids_ = backend::make_array<typename S::backend_type>(mine);
     }
 
     dropout_index row_ids() const noexcept {
@@ -43,7 +58,7 @@ public:
 
 private:
     bool renamed_ = false;
-    std::vector<index_t> ids_;
+    backend::array<typename S::backend_type, index_t> ids_;  // the user's ids, where B reads them
 };
 
 }  // namespace mixgcn::parallel
