@@ -37,7 +37,7 @@ std::size_t probe = sizeof(mixgcn::parallel::feature<device_like, float, comm_ty
 #elif defined(MIXGCN_COMPOSE_mixture)
 std::size_t probe = sizeof(mixgcn::parallel::mixture<device_like, float, comm_type>);
 #elif defined(MIXGCN_COMPOSE_pipeline)
-std::size_t probe = sizeof(mixgcn::parallel::pipeline_trainer<device_like, float, comm_type>);
+std::size_t probe = sizeof(mixgcn::parallel::pipeline_trainer<device_like, float, host_only_comm>);
 #elif defined(MIXGCN_COMPOSE_data)
 auto* probe = &mixgcn::parallel::train_clusters<device_like, float, host_only_comm>;
 #elif defined(MIXGCN_COMPOSE_independent_graphs)
@@ -53,6 +53,9 @@ std::size_t probe = sizeof(mixgcn::parallel::mixture<device_like, float, mixgcn:
 #elif defined(MIXGCN_COMPOSE_device_data)  // a whole function: a backend with every operation
 auto* probe = &mixgcn::parallel::train_clusters<test_device::host_as_device, float,
                                                 mixgcn::comm::hybrid<comm_type, comm_type>>;
+#elif defined(MIXGCN_COMPOSE_device_pipeline)
+std::size_t probe =
+    sizeof(mixgcn::parallel::pipeline_trainer<device_like, float, mixgcn::comm::hybrid<comm_type, comm_type>>);
 #elif defined(MIXGCN_COMPOSE_device_data_one_rank)
 auto* probe = &mixgcn::parallel::train_clusters<test_device::host_as_device, float, comm_type>;
 #endif

@@ -31,6 +31,21 @@ struct model_options {
     bool cache_input_aggregation = true;
 };
 
+// Σ w² of a parameter's values, where they are: a host loop, the backend's reduction
+// on a device (no copy), or one copy to the host when the backend has none.
+template <class B, class V>
+double squared_norm(const parameter<B, V>& p) {
+    double sq = 0;
+    if constexpr (backend::host_accessible<B>()) {
+        for (std::size_t i = 0; i < p.size(); ++i) sq += double(p.value.data()[i]) * double(p.value.data()[i]);
+    } else if constexpr (requires { { B::sum_of_squares(p.size(), p.value.data()) } -> std::convertible_to<double>; }) {
+        sq = B::sum_of_squares(p.size(), p.value.data());
+    } else {  // parameters are small: one copy to the host
+        for (const V w : backend::to_host_vector<B>(p.value.data(), p.size())) sq += double(w) * double(w);
+    }
+    return sq;
+}
+
 template <class B, class V>
 class gcn_model {
 public:
@@ -179,18 +194,8 @@ public:
     // Σ weight_decay/2 · ||W||², the L2 term Kipf & Welling add to the reported loss.
     double l2_penalty() {
         double s = 0;
-        for (auto* p : parameters()) {
-            if (p->weight_decay == V(0)) continue;
-            double sq = 0;
-            if constexpr (backend::host_accessible<B>()) {
-                for (std::size_t i = 0; i < p->size(); ++i) sq += double(p->value.data()[i]) * double(p->value.data()[i]);
-            } else if constexpr (requires { { B::sum_of_squares(p->size(), p->value.data()) } -> std::convertible_to<double>; }) {
-                sq = B::sum_of_squares(p->size(), p->value.data());  // where the weights are: no copy
-            } else {  // parameters are small: one copy to the host per epoch
-                for (const V w : backend::to_host_vector<B>(p->value.data(), p->size())) sq += double(w) * double(w);
-            }
-            s += 0.5 * double(p->weight_decay) * sq;
-        }
+        for (auto* p : parameters())
+            if (p->weight_decay != V(0)) s += 0.5 * double(p->weight_decay) * squared_norm(*p);
         return s;
     }
 

@@ -27,13 +27,20 @@
 // A layer object holds the activations of one forward, and up to min(S-s, M) micro-batches
 // are in flight on stage s, so a stage keeps that many copies of its layers ("slots"),
 // their weights refreshed from the stage's master after every step. See docs/pipeline.md.
+//
+// Over a device backend: batches as `data` moves them (resident_batch.hpp: operator and
+// index lists per batch, stage 0's feature rows gathered on the device from the features
+// moved once), activations, their gradients and the weight broadcasts on the
+// communicator's device engine, gradients summed and stepped where they are.
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <numeric>
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
@@ -46,7 +53,11 @@
 #include "mixgcn/nn/optimizer.hpp"
 #include "mixgcn/parallel/data.hpp"
 #include "mixgcn/parallel/detail/data_batch.hpp"
+#include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/detail/data_strategy.hpp"
+#include "mixgcn/parallel/detail/flat_buffer.hpp"
+#include "mixgcn/parallel/detail/resident_batch.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/train/cluster_trainer.hpp"
 
 namespace mixgcn::parallel {
@@ -130,16 +141,20 @@ struct pipeline_report {
 
 namespace detail {
 
-// Sum of `from`'s gradients over the parameters of layers [first, last) into `acc`.
-template <class B, class V>
-void add_layer_grads(nn::gcn_model<B, V>& from, int first, int last, std::vector<std::vector<V>>& acc) {
+// Sum of `from`'s gradients over the parameters of layers [first, last) into `acc`
+// (buffers in B's memory, one per parameter).
+template <class B, class V, class Acc>
+void add_layer_grads(nn::gcn_model<B, V>& from, int first, int last, std::vector<Acc>& acc) {
     std::size_t k = 0;
     for (int l = first; l < last; ++l)
-        for (auto* p : {&from.layer(std::size_t(l)).weight(), &from.layer(std::size_t(l)).bias()}) {
-            auto& a = acc[k++];
-            const V* g = p->grad.data();
-            for (std::size_t i = 0; i < a.size(); ++i) a[i] += g[i];
-        }
+        for (auto* p : {&from.layer(std::size_t(l)).weight(), &from.layer(std::size_t(l)).bias()})
+            B::scale_add(p->size(), V(1), p->grad.data(), acc[k++].data());
+}
+
+// n values from `src` to `dst`, both in B's memory.
+template <class B, class V>
+void copy_values(const V* src, std::size_t n, V* dst) {
+    backend::copy_rows<B>(const_matrix_view<V>(src, 1, n), matrix_view<V>(dst, 1, n));
 }
 
 template <class B, class V>
@@ -156,8 +171,13 @@ std::vector<nn::parameter<B, V>*> layer_params(nn::gcn_model<B, V>& m, int first
 
 template <class B, class V, comm::communicator Comm>
 class pipeline_trainer {
-    static_assert(backend::host_accessible<B>(),
-                  "the pipeline strategy sends host buffers and sums gradients on the host: a host backend");
+    static constexpr bool on_host = backend::host_accessible<B>();
+    // One rank (comm::local) moves nothing; more need an engine for B's memory.
+    static consteval bool has_engine() {
+        if constexpr (std::is_same_v<Comm, comm::local>) return true;
+        else return detail::data_engine_for<B, Comm>();
+    }
+    static_assert(has_engine());
 
 public:
     pipeline_trainer(Comm& comm, const dataset<V>& ds, const storage::csr<index_t, V>& adjacency,
@@ -207,7 +227,10 @@ public:
             sl.input.attach(meter_);
             sl.grad.attach(meter_);
         }
-        for (const auto* p : detail::layer_params(model_, first_, last_)) acc_.emplace_back(p->size(), V(0));
+        for (const auto* p : detail::layer_params(model_, first_, last_)) {
+            acc_.emplace_back();
+            acc_.back().resize(p->size());
+        }
     }
 
     int stage() const noexcept { return stage_; }
@@ -229,14 +252,23 @@ public:
         const auto before = comm_.stats().total();
         refresh_slots();
         auto sched = schedule();
+        // The whole graph for evaluation (and, on a device, the features stage 0 gathers
+        // its batches' rows from), in B's memory.
         const auto full = ::mixgcn::graph::gcn_normalize<V>(adjacency_);
+        std::optional<detail::resident_graph<B, V>> whole;
+        if constexpr (!on_host) {
+            whole.emplace(full, ds_);
+            features_ = whole->features.cview();
+        }
+        if (!opt_.has_state()) opt_.reset(detail::layer_params(model_, first_, last_));
         train::cluster_trainer<B, V, Comm> t(comm_, model_, opt_, to);
         auto step = [&](int epoch, int s, std::uint64_t seed) { return train_step(sched, epoch, s, seed); };
         auto evaluate = [&] {
             const auto t0 = std::chrono::steady_clock::now();
             share_weights();
             double c[6] = {0, 0, 0, 0, 0, 0};
-            detail::count_whole_graph(model_, full, ds_, std::span<double, 6>(c));
+            if constexpr (on_host) detail::count_whole_graph(model_, full, ds_, std::span<double, 6>(c));
+            else detail::count_whole_graph(model_, *whole, std::span<double, 6>(c));
             report_.eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
             return detail::to_accuracies(std::span<const double, 6>(c));
         };
@@ -272,8 +304,15 @@ private:
         return n;
     }
 
-    using batch = detail::data_batch<V>;
+    using batch = std::conditional_t<on_host, detail::data_batch<V>, detail::resident_batch<B, V>>;
     using strategy = data_batch_strategy<B, V, Comm>;
+
+    // Where B's buffers travel: the communicator, or its device engine.
+    static auto& engine_of(Comm& c) {
+        if constexpr (std::is_same_v<Comm, comm::local>) return c;
+        else return detail::data_engine<B>(c);
+    }
+    auto& engine() { return engine_of(comm_); }
 
     // One micro-batch in flight on this stage: its batch, the layers that hold its
     // activations, and the buffers that arrived for it.
@@ -304,7 +343,7 @@ private:
         for (auto& sl : slots_) {
             const auto mine = detail::layer_params(sl.model, first_, last_);
             for (std::size_t p = 0; p < master.size(); ++p)
-                std::copy_n(master[p]->value.data(), master[p]->size(), mine[p]->value.data());
+                detail::copy_values<B>(master[p]->value.data(), master[p]->size(), mine[p]->value.data());
         }
     }
 
@@ -314,7 +353,7 @@ private:
             const int first = o_.first_layers[std::size_t(s)], last = s + 1 < S_ ? o_.first_layers[std::size_t(s) + 1]
                                                                                   : int(model_.num_layers());
             for (auto* p : detail::layer_params(model_, first, last))
-                comm_.broadcast(std::span<V>(p->value.data(), p->size()), s);
+                engine().broadcast(std::span<V>(p->value.data(), p->size()), s);
         }
     }
 
@@ -325,7 +364,12 @@ private:
             const auto& mem = members_[std::size_t(c)];
             nodes.insert(nodes.end(), mem.begin(), mem.end());
         }
-        sl.b = detail::induced_batch(ds_, adjacency_, std::move(nodes), scratch_, stage_ == 0);
+        if constexpr (on_host) {
+            sl.b = detail::induced_batch(ds_, adjacency_, std::move(nodes), scratch_, stage_ == 0);
+        } else {
+            sl.b = detail::make_resident<B>(detail::induced_batch(ds_, adjacency_, std::move(nodes), scratch_, false),
+                                            features_, stage_ == 0);
+        }
         ++report_.micro_batches_run;
         report_.batch_nodes += sl.b.nodes.size();
         report_.max_batch_nodes = std::max(report_.max_batch_nodes, sl.b.nodes.size());
@@ -333,27 +377,27 @@ private:
         const_matrix_view<V> x = sl.b.features.cview();
         if (stage_ > 0) {
             sl.input.resize(n, width_in(first_));
-            timed_p2p([&] { comm_.recv(std::span<V>(sl.input.data(), sl.input.rows() * sl.input.cols()), peer(stage_ - 1), 2 * m); });
+            timed_p2p([&] { engine().recv(std::span<V>(sl.input.data(), sl.input.rows() * sl.input.cols()), peer(stage_ - 1), 2 * m); });
             x = sl.input.cview();
         }
         if (n == 0) {
             sl.output = {};
             return;
         }
-        strategy st(comm_, sl.b.op, sl.b.nodes.data(), sl.unused_seconds);
+        strategy st(comm_, sl.b.op, sl.b.nodes.data(), sl.unused_seconds, detail::identity_of(sl.b));
         sl.output = sl.model.forward_layers(st, x, std::size_t(first_), std::size_t(last_), true, seed);
     }
 
     void send_output(int m) {
         const slot& sl = slots_[std::size_t(m) % slots_.size()];
         const std::size_t n = sl.b.nodes.size(), w = width_out(last_ - 1);
-        timed_p2p([&] { comm_.send(std::span<const V>(sl.output.data(), n * w), peer(stage_ + 1), 2 * m); });
+        timed_p2p([&] { engine().send(std::span<const V>(sl.output.data(), n * w), peer(stage_ + 1), 2 * m); });
     }
 
     void receive_gradient(int m) {
         slot& sl = slots_[std::size_t(m) % slots_.size()];
         sl.grad.resize(sl.b.nodes.size(), width_out(last_ - 1));
-        timed_p2p([&] { comm_.recv(std::span<V>(sl.grad.data(), sl.grad.rows() * sl.grad.cols()), peer(stage_ + 1), 2 * m + 1); });
+        timed_p2p([&] { engine().recv(std::span<V>(sl.grad.data(), sl.grad.rows() * sl.grad.cols()), peer(stage_ + 1), 2 * m + 1); });
     }
 
     // Backward of micro-batch m on this stage; returns the summed loss on the last stage.
@@ -362,10 +406,11 @@ private:
         const std::size_t n = sl.b.nodes.size();
         double loss = 0;
         if (n > 0) {
-            strategy st(comm_, sl.b.op, sl.b.nodes.data(), sl.unused_seconds);
+            strategy st(comm_, sl.b.op, sl.b.nodes.data(), sl.unused_seconds, detail::identity_of(sl.b));
             matrix_view<V> dz;
             if (last_ == int(model_.num_layers())) {
-                const auto g = sl.model.loss_gradient(st, sl.b.labels.data(), sl.b.train, count);
+                const auto g = sl.model.loss_gradient(st, sl.b.labels.data(),
+                                                      std::span<const index_t>(sl.b.train.data(), sl.b.train.size()), count);
                 loss = g.loss;
                 dz = g.grad;
             } else {
@@ -374,9 +419,9 @@ private:
             const auto dh = sl.model.backward_layers(st, dz, std::size_t(first_), std::size_t(last_), stage_ > 0);
             detail::add_layer_grads(sl.model, first_, last_, acc_);
             if (stage_ > 0)
-                timed_p2p([&] { comm_.send(std::span<const V>(dh.data(), n * width_in(first_)), peer(stage_ - 1), 2 * m + 1); });
+                timed_p2p([&] { engine().send(std::span<const V>(dh.data(), n * width_in(first_)), peer(stage_ - 1), 2 * m + 1); });
         } else if (stage_ > 0) {
-            timed_p2p([&] { comm_.send(std::span<const V>(), peer(stage_ - 1), 2 * m + 1); });
+            timed_p2p([&] { engine().send(std::span<const V>(), peer(stage_ - 1), 2 * m + 1); });
         }
         return loss;
     }
@@ -391,7 +436,7 @@ private:
         for (int r = 0; r < R_; ++r)
             for (int k = 0; k < M_; ++k) count += train_nodes(sched, epoch, step, r, k);
         if (count == 0) return std::nullopt;  // every rank knows it: no message is sent
-        for (auto& a : acc_) std::fill(a.begin(), a.end(), V(0));
+        for (auto& a : acc_) backend::fill_zero<B>(matrix_view<V>(a.data(), 1, a.size()));
         const bool last = stage_ == S_ - 1;
         const int warm = std::min(S_ - 1 - stage_, M_);
         double loss = 0;
@@ -422,13 +467,9 @@ private:
         const auto params = detail::layer_params(model_, first_, last_);
         double l2 = 0;
         for (std::size_t p = 0; p < params.size(); ++p) {
-            std::copy(acc_[p].begin(), acc_[p].end(), params[p]->grad.data());
-            if (params[p]->weight_decay != V(0)) {
-                double sq = 0;
-                for (std::size_t i = 0; i < params[p]->size(); ++i)
-                    sq += double(params[p]->value.data()[i]) * double(params[p]->value.data()[i]);
-                l2 += 0.5 * double(params[p]->weight_decay) * sq;
-            }
+            detail::copy_values<B>(acc_[p].data(), acc_[p].size(), params[p]->grad.data());
+            if (params[p]->weight_decay != V(0))
+                l2 += 0.5 * double(params[p]->weight_decay) * nn::squared_norm(*params[p]);
         }
         // The step's loss on every rank: last stages hold the cross-entropy, every stage its
         // layers' L2 (each counted by R replicas).
@@ -442,36 +483,31 @@ private:
         return sums[0] / double(count) + sums[1];
     }
 
+    // The replicas' sum of this stage's gradients, in one bucket in B's memory: over the
+    // stage's sub-communicator, or (none) the whole model's gradient over the world with
+    // the other stages' entries zero.
     void reduce_replicas() {
         if (R_ == 1) return;
-        std::size_t n = 0;
+        std::size_t n = 0, offset = 0;
         for (const auto& a : acc_) n += a.size();
-        if (stage_comm_) {
-            std::vector<V> bucket;
-            bucket.reserve(n);
-            for (const auto& a : acc_) bucket.insert(bucket.end(), a.begin(), a.end());
-            stage_comm_->all_reduce(std::span<V>(bucket), comm::reduce_op::sum);
-            std::size_t at = 0;
-            for (auto& a : acc_) {
-                std::copy_n(bucket.begin() + std::ptrdiff_t(at), a.size(), a.begin());
-                at += a.size();
-            }
-        } else {  // no sub-communicator: the whole model's gradient over the world, others' entries zero
-            const auto all = model_.parameters();
-            std::size_t total = 0, at = 0, mine_at = 0;
-            for (const auto* p : all) total += p->size();
-            for (int l = 0; l < first_; ++l) mine_at += model_.layer(std::size_t(l)).weight().size() + model_.layer(std::size_t(l)).bias().size();
-            std::vector<V> bucket(total, V(0));
-            for (const auto& a : acc_) {
-                std::copy(a.begin(), a.end(), bucket.begin() + std::ptrdiff_t(mine_at + at));
-                at += a.size();
-            }
-            comm_.all_reduce(std::span<V>(bucket), comm::reduce_op::sum);
-            at = 0;
-            for (auto& a : acc_) {
-                std::copy_n(bucket.begin() + std::ptrdiff_t(mine_at + at), a.size(), a.begin());
-                at += a.size();
-            }
+        if (!stage_comm_) {
+            n = 0;
+            for (const auto* p : model_.parameters()) n += p->size();
+            for (int l = 0; l < first_; ++l)
+                offset += model_.layer(std::size_t(l)).weight().size() + model_.layer(std::size_t(l)).bias().size();
+        }
+        const auto bucket = detail::grown(bucket_, n);
+        if (!stage_comm_) backend::fill_zero<B>(matrix_view<V>(bucket.data(), 1, n));
+        std::size_t at = offset;
+        for (const auto& a : acc_) {
+            detail::copy_values<B>(a.data(), a.size(), bucket.data() + at);
+            at += a.size();
+        }
+        engine_of(stage_comm_ ? *stage_comm_ : comm_).all_reduce(bucket, comm::reduce_op::sum);
+        at = offset;
+        for (auto& a : acc_) {
+            detail::copy_values<B>(bucket.data() + at, a.size(), a.data());
+            at += a.size();
         }
     }
 
@@ -487,7 +523,9 @@ private:
     std::vector<index_t> scratch_;
     std::shared_ptr<nn::activation_meter<B, V>> meter_ = std::make_shared<nn::activation_meter<B, V>>();
     std::vector<slot> slots_;
-    std::vector<std::vector<V>> acc_;  // this stage's gradients summed over the step's micro-batches
+    std::vector<detail::flat_buffer<B, V>> acc_;  // this stage's gradients summed over the step's micro-batches
+    detail::flat_buffer<B, V> bucket_;            // the replicas' all-reduce
+    const_matrix_view<V> features_;               // device backends: every node's features, in B's memory
     std::optional<Comm> stage_comm_;
     pipeline_report report_;
 };

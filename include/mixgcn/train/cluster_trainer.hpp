@@ -32,6 +32,7 @@
 #include "mixgcn/parallel/detail/data_engine.hpp"
 #include "mixgcn/parallel/detail/data_strategy.hpp"
 #include "mixgcn/parallel/detail/flat_buffer.hpp"
+#include "mixgcn/parallel/detail/resident_batch.hpp"
 #include "mixgcn/train/trainer.hpp"
 
 namespace mixgcn::train {
@@ -114,9 +115,8 @@ public:
                 stats_.max_batch_row_bytes = b.row_bytes();
             }
             if (b.empty()) continue;  // contributes nothing; the collectives below still match
-            std::uint64_t identity = 0;  // a host batch's operator names itself
-            if constexpr (requires { b.identity.value(); }) identity = b.identity.value();
-            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds, identity);
+            parallel::data_batch_strategy<B, V, Comm> s(comm_, b.op, b.nodes.data(), stats_.comm_seconds,
+                                                        parallel::detail::identity_of(b));
             model_.forward(s, b.features.cview(), true, dropout_seed);
             loss[0] += model_.local_backward(s, b.labels.data(), std::span<const index_t>(b.train.data(), b.train.size()),
                                              std::size_t(count[0]));

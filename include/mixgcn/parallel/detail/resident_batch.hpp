@@ -35,19 +35,29 @@ struct resident_batch {
 };
 
 // `host` moved to B's memory; its feature rows gathered from `features` (every node's
-// row, in B's memory) by the batch's ids.
+// row, in B's memory) by the batch's ids, unless `with_features` is false (a pipeline
+// stage past the first reads its input from the stage before).
 template <class B, class V>
-resident_batch<B, V> make_resident(const data_batch<V>& host, const_matrix_view<V> features) {
+resident_batch<B, V> make_resident(const data_batch<V>& host, const_matrix_view<V> features,
+                                   bool with_features = true) {
     resident_batch<B, V> b;
     b.nodes = backend::make_array<B>(host.nodes);
     b.op = backend::resident_operator<B, index_t, V>(host.op);
     b.labels = backend::make_array<B>(host.labels);
     b.train = backend::make_array<B>(host.train);
-    if (!host.empty()) {
+    if (with_features && !host.empty()) {
         b.features = typename B::template matrix<V>(host.nodes.size(), features.cols());
         backend::gather_rows<B>(features, b.nodes.data(), b.features.view());
     }
     return b;
+}
+
+// What a batch's products are named by (the first layer's evaluation cache): a resident
+// batch's own identity, or 0 for a host batch, whose operator names itself.
+template <class Batch>
+std::uint64_t identity_of(const Batch& b) noexcept {
+    if constexpr (requires { b.identity.value(); }) return b.identity.value();
+    else return 0;
 }
 
 }  // namespace mixgcn::parallel::detail
