@@ -145,13 +145,13 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
 #ifdef MIXGCN_TRAIN_WITH_CUDA
         const auto comm_kind = a.choice("comm", "local", {"local", "mpi", "gloo"});
         const auto strategy = a.get("strategy", "single");
-        if (comm_kind == "local" && strategy != "single" && strategy != "data")
-            throw cli::usage_error("--backend cuda in one process (--comm local) trains --strategy single or data; "
-                                   "graph, feature and mixture need several ranks (--comm mpi or gloo)");
+        if (comm_kind == "local" && strategy != "single" && strategy != "data" && strategy != "pipeline")
+            throw cli::usage_error("--backend cuda in one process (--comm local) trains --strategy single, data or "
+                                   "pipeline; graph, feature and mixture need several ranks (--comm mpi or gloo)");
         if (comm_kind != "local" && strategy != "graph" && strategy != "feature" && strategy != "mixture" &&
-            strategy != "data")
-            throw cli::usage_error("--backend cuda on several ranks trains --strategy graph, feature, mixture or "
-                                   "data, not " + strategy + " (single runs in one process, --comm local)");
+            strategy != "data" && strategy != "pipeline")
+            throw cli::usage_error("--backend cuda on several ranks trains --strategy graph, feature, mixture, data "
+                                   "or pipeline, not " + strategy + " (single runs in one process, --comm local)");
         const auto partitioner = [&a](const auto& adjacency, int parts) {
             return train_tool::partition_by_flags(a, adjacency, parts);
         };

@@ -2,12 +2,12 @@
 // backend (train_run.hpp), then the adjacency and the features move to the GPU once
 // (single builds Â there; the distributed strategies take their parts of the host's
 // operator) and the whole epoch (aggregation, cuBLAS GEMMs, epilogues, loss, Adam) runs
-// there; only the loss and the accuracy counts come back. One process: --strategy single
-// or data. Several (--comm mpi|gloo, built with NCCL): --strategy graph, feature, mixture
-// or data, one GPU per rank, the activations' exchanges and the gradients on NCCL, the
-// metrics on the host engine (comm::hybrid). data: Cluster-GCN batches built on the host,
-// each batch's operator and index lists moved to the GPU and its feature rows gathered
-// there from the features moved once.
+// there; only the loss and the accuracy counts come back. One process: --strategy single,
+// data or pipeline (one stage). Several (--comm mpi|gloo, built with NCCL): --strategy
+// graph, feature, mixture, data or pipeline, one GPU per rank, the activations'
+// exchanges and the gradients on NCCL, the metrics on the host engine (comm::hybrid).
+// data, pipeline: Cluster-GCN batches built on the host, each batch's operator and index
+// lists moved to the GPU and its feature rows gathered there from the features moved once.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -22,6 +22,7 @@
 #include "mixgcn/comm/launcher.hpp"
 #include "mixgcn/comm/local.hpp"
 #include "mixgcn/parallel/data.hpp"
+#include "mixgcn/parallel/pipeline.hpp"
 #include "mixgcn/parallel/renumbered.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "train_cuda.hpp"
@@ -101,34 +102,33 @@ void train_on_gpu(run_context<cuda_backend, V, comm::local>& ctx, const gpu_memo
     ctx.mine.owned = double(ctx.ds.num_nodes());
 }
 
-// --strategy data: the clusters from --partition on rank 0 (every rank gets them), then
-// Cluster-GCN batches on this rank's GPU (parallel::train_clusters over device memory).
-// The device holds what single's evaluation needs (the whole Â, features and one forward
-// pass) and one batch: the memory check is single's on one GPU.
+// --strategy data or pipeline: the clusters from --partition on rank 0 (every rank gets
+// them), then Cluster-GCN batches on this rank's GPU (parallel::train_clusters or
+// train_pipeline over device memory). The device holds what single's evaluation needs
+// (the whole Â, features and one forward pass) and the batches in flight: the memory
+// check is single's on one GPU.
 template <class V, class Comm>
-void train_data_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory_check& check,
-                       const host_side<V>& host) {
+void train_batches_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_memory_check& check,
+                          const host_side<V>& host) {
     auto& comm = ctx.comm;  // --load partitioned is graph's alone (train_run.hpp refuses it here)
     (void)apply_node_order(ctx, host.order);  // refuses an explicit --order: clusters are local already
-    const auto dopt = data_options_from(ctx.a, ctx.seed);
+    const auto bo =
+        batch_options_from(ctx.a, ctx.strategy_name, comm.size(), ctx.model.options().layers, ctx.seed);
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, 1, "single");
-    require(dopt.clusters <= ctx.adjacency.rows, "--clusters ", dopt.clusters, " for ", ctx.adjacency.rows, " nodes");
+    require(bo.data.clusters <= ctx.adjacency.rows, "--clusters ", bo.data.clusters, " for ", ctx.adjacency.rows,
+            " nodes");
     std::vector<std::int32_t> cluster32(static_cast<std::size_t>(ctx.adjacency.rows));
     if (comm.rank() == 0) {
-        const auto c = host.partition(ctx.adjacency, dopt.clusters);
+        const auto c = host.partition(ctx.adjacency, bo.data.clusters);
         std::copy(c.begin(), c.end(), cluster32.begin());
     }
     comm.broadcast(std::span<std::int32_t>(cluster32), 0);
     const std::vector<int> cluster_of(cluster32.begin(), cluster32.end());
-    if (!ctx.quiet) {
-        print_data_banner(ctx, dopt);
-        if (dopt.accumulate > 1) std::printf(", %d batches accumulated per step", dopt.accumulate);
-        std::printf(") on %d rank(s)\n", comm.size());
-    }
+    if (!ctx.quiet) print_batch_banner(ctx, bo);
     auto to = ctx.to;
-    to.checkpoint_identity = data_identity(ctx.a, comm.size(), dopt);
-    train_cluster_batches(ctx, cluster_of, dopt, to);
+    to.checkpoint_identity = batch_identity(ctx.a, comm.size(), bo);
+    train_batch_strategy(ctx, cluster_of, bo, to);
     ctx.device_peak_bytes = device_peak_bytes();
 }
 
@@ -167,8 +167,8 @@ template <class V, class Hybrid>
 void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const gpu_memory_check& check,
                               const host_side<V>& host) {
     auto& comm = ctx.comm;
-    const auto& name = ctx.strategy_name;  // graph, feature, mixture or data (train.cpp refuses the others)
-    if (name == "data") return train_data_on_gpu<V>(ctx, check, host);
+    const auto& name = ctx.strategy_name;  // graph, feature, mixture, data or pipeline (train.cpp refuses the others)
+    if (name == "data" || name == "pipeline") return train_batches_on_gpu<V>(ctx, check, host);
     if (ctx.owned) return train_partitioned_on_gpu<V>(ctx, check);
     const auto original = apply_node_order(ctx, gpu_orderer(host.order));
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
@@ -264,7 +264,8 @@ int run_with(const cli::args& a, int* argc, char*** argv, const gpu_memory_check
         comm::local c;
         rc = run<cuda_backend, V>(a, c, [&](run_context<cuda_backend, V, comm::local>& rc_ctx) {
             rc_ctx.device = name + (a.has("tf32") ? " (TF32)" : "");
-            if (rc_ctx.strategy_name == "data") train_data_on_gpu<V>(rc_ctx, check, host_fns);
+            if (rc_ctx.strategy_name == "data" || rc_ctx.strategy_name == "pipeline")
+                train_batches_on_gpu<V>(rc_ctx, check, host_fns);
             else train_on_gpu<V>(rc_ctx, check, host_fns);
         });
     } else {

@@ -32,9 +32,9 @@ struct host_side {
     node_orderer<V> order;
 };
 
-// Trains with backend::cuda: --comm local, strategy single or data on one GPU; --comm
-// mpi|gloo, strategy graph, feature, mixture or data with one GPU per rank (argc/argv go
-// to MPI_Init).
+// Trains with backend::cuda: --comm local, strategy single, data or pipeline on one GPU;
+// --comm mpi|gloo, strategy graph, feature, mixture, data or pipeline with one GPU per
+// rank (argc/argv go to MPI_Init).
 int run_cuda(const cli::args& a, int* argc, char*** argv, bool double_precision, const gpu_memory_check& check,
              const host_side<float>& host_f32, const host_side<double>& host_f64);
 

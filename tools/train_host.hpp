@@ -208,39 +208,6 @@ void train_partitioned(train_tool::run_context<B, V, Comm>& ctx, const tool_hook
     record_report(ctx, r);
 }
 
-// Every rank's stage figures on every rank (the JSON's `pipeline` object), and rank 0's
-// table of them.
-template <class B, class V, class Comm>
-void record_pipeline(train_tool::run_context<B, V, Comm>& ctx, const parallel::pipeline_report& r) {
-    const int P = ctx.comm.size();
-    constexpr std::size_t fields = 7;
-    const std::vector<double> mine{double(r.stage),       double(r.first_layer), double(r.last_layer), r.bubble(),
-                                   r.step_seconds,        r.p2p_seconds,         double(r.peak_activation_bytes)};
-    std::vector<double> all(fields * std::size_t(P));
-    ctx.comm.all_gather(std::span<const double>(mine), std::span<double>(all));
-    train_tool::pipeline_figures f;
-    f.stages = r.stages;
-    f.replicas = r.replicas;
-    f.micro_batches = r.micro_batches;
-    f.ideal_bubble = r.ideal_bubble();
-    for (int q = 0; q < P; ++q) {
-        const double* v = all.data() + fields * std::size_t(q);
-        f.ranks.push_back({int(v[0]), int(v[1]), int(v[2]), v[3], v[4], v[5], v[6]});
-    }
-    if (!ctx.quiet) {
-        std::printf("pipeline: %d stages x %d replicas, %d micro-batches per step; bubble (S-1)/(M+S-1) = %.3f\n",
-                    f.stages, f.replicas, f.micro_batches, f.ideal_bubble);
-        for (int q = 0; q < P; ++q) {
-            const auto& s = f.ranks[std::size_t(q)];
-            std::printf("  rank %d: stage %d, layers [%d, %d), measured bubble %.3f (%.3f of %.3f s waiting), "
-                        "peak activations %.1f MiB\n",
-                        q, s.stage, s.first_layer, s.last_layer, s.bubble, s.p2p_seconds, s.step_seconds,
-                        s.activation_bytes / (1024.0 * 1024.0));
-        }
-    }
-    ctx.pipeline = std::move(f);
-}
-
 // The mini-batch strategies: `data` (Cluster-GCN batches per rank, --accumulate K batches
 // per step) and `pipeline` (the model's layers in --stages S stages, --micro-batches M
 // cluster batches per step through them; ranks = replicas x stages).
@@ -248,62 +215,20 @@ template <class B, class V, class Comm>
 void train_batches(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks) {
     const cli::args& a = ctx.a;
     Comm& comm = ctx.comm;
-    dataset<V>& ds = ctx.ds;
-    const storage::csr<index_t, V>& adjacency = ctx.adjacency;
-    const bool pipeline = ctx.strategy_name == "pipeline";
-    const parallel::data_options dopt = data_options_from(a, ctx.seed);
-    parallel::pipeline_options po;
-    if (pipeline) {
-        po.stages = a.number<int>("stages", 2);
-        po.micro_batches = a.number<int>("micro-batches", 4);
-        if (po.stages > ctx.model.options().layers)
-            throw cli::usage_error("flag --stages: " + std::to_string(po.stages) + " stages for " +
-                                   std::to_string(ctx.model.options().layers) + " layers (--layers at least --stages)");
-        if (po.stages < 1 || comm.size() % po.stages != 0)
-            throw cli::usage_error("flag --stages: " + std::to_string(po.stages) + " does not divide the " +
-                                   std::to_string(comm.size()) + " ranks (ranks = replicas x stages)");
-        if (po.micro_batches < 1)
-            throw cli::usage_error("flag --micro-batches: must be >= 1, got " + a.get("micro-batches", ""));
-        po.data = dopt;
-    }
-    const auto cluster_of = obtain_owners<V>(a, comm, adjacency, dopt.clusters);
+    const auto bo = batch_options_from(a, ctx.strategy_name, comm.size(), ctx.model.options().layers, ctx.seed);
+    const auto cluster_of = obtain_owners<V>(a, comm, ctx.adjacency, bo.data.clusters);
     {
-        auto p = parallel::plan::problem_for(std::uint64_t(adjacency.rows), adjacency.nnz(), ctx.model.options(),
-                                             comm.size(), sizeof(V));
-        p.clusters = dopt.clusters;
-        p.clusters_per_batch = dopt.clusters_per_batch;
+        auto p = parallel::plan::problem_for(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(),
+                                             ctx.model.options(), comm.size(), sizeof(V));
+        p.clusters = bo.data.clusters;
+        p.clusters_per_batch = bo.data.clusters_per_batch;
         // The dataset's features are loaded already; the strategy's are counted on top. A
         // pipeline stage holds up to min(S, M) batches' activations of its layers: the
         // data figure (one batch, every layer) is the estimate for it.
-        train_tool::check_host_memory(a, comm, p, "data", double(ds.features.bytes()));
+        train_tool::check_host_memory(a, comm, p, "data", double(ctx.ds.features.bytes()));
     }
-    if (!ctx.quiet) {
-        print_data_banner(ctx, dopt);
-        if (pipeline)
-            std::printf(", %d stages x %d replicas, %d micro-batches per step", po.stages, comm.size() / po.stages,
-                        po.micro_batches);
-        else if (dopt.accumulate > 1)
-            std::printf(", %d batches accumulated per step", dopt.accumulate);
-        std::printf(") on %d rank(s)\n", comm.size());
-    }
-    auto config = data_identity(a, comm.size(), dopt);
-    if (pipeline) {
-        config["stages"] = std::to_string(po.stages);
-        config["micro_batches"] = std::to_string(po.micro_batches);
-    }
-    const auto to = tool_options(ctx.to, hooks, config);
-    if (!pipeline) return train_cluster_batches(ctx, cluster_of, dopt, to);
-    ctx.mem.graph = 2 * adjacency.bytes();  // the graph and its normalised copy for evaluation
-    ctx.mem.features = ds.features.bytes();
-    ctx.mine.owned = double(ds.num_nodes());
-    train::return_free_memory();  // what set-up freed, before training's peak
-    parallel::pipeline_report r;
-    ctx.res = parallel::train_pipeline<B, V>(comm, ds, adjacency, cluster_of, po, ctx.model, ctx.opt, to, &r);
-    ctx.mine.bytes_sent = double(r.bytes_sent);
-    ctx.mine.bytes_received = double(r.bytes_received);
-    ctx.mine.comm_seconds = r.p2p_seconds + r.reduce_seconds;
-    ctx.mine.compute_seconds = r.compute_seconds;
-    record_pipeline(ctx, r);
+    if (!ctx.quiet) print_batch_banner(ctx, bo);
+    train_batch_strategy(ctx, cluster_of, bo, tool_options(ctx.to, hooks, batch_identity(a, comm.size(), bo)));
 }
 
 // The host backends' strategies. Full-graph ones (single, graph, feature, mixture) come

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# mixgcn-train --backend cuda --strategy graph|feature|mixture on 2 ranks against
-# --backend host --strategy single on the same generated graph, seed and flags, and
-# --strategy data (Cluster-GCN batches) on 2 ranks against host data with 2 batches
-# accumulated in one process (the same steps), and on one GPU against host data in one
-# process, and the graph strategy from a --load partitioned folder against host single on
-# it, and single and mixture in another node order (--order degree, rcm): the per-epoch
-# losses must agree (compare_runs.py: float, 1e-4). The two ranks may share one
-# GPU: each gets its own NCCL host id (NCCL refuses two ranks on one device otherwise)
-# and they talk over loopback sockets. Exit 77 (skipped) when the binary finds no GPU.
+# mixgcn-train --backend cuda against --backend host on the same graph, seed and flags;
+# the per-epoch losses must agree (compare_runs.py: float, 1e-4):
+#   graph, feature, mixture (--order rcm) on 2 ranks   against host single
+#   data on 2 ranks, pipeline (2 stages, 2 micro-batches) against host data --accumulate 2
+#                                                       in one process (the same steps)
+#   data, single (--order degree) on one GPU            against host data, host single
+#   graph --load partitioned on 2 ranks                 against host single on the folder
+# The two ranks may share one GPU: each gets its own NCCL host id (NCCL refuses two ranks
+# on one device otherwise) and they talk over loopback sockets. Exit 77 (skipped) when the binary finds no GPU.
 #   cuda_strategies.sh TRAIN PYTHON OUTDIR LAUNCHER
 # LAUNCHER: mpiexec (ranks over MPI, started as an MPMD job), or tests/comm/launch_ranks.sh
 # (Gloo ranks, for machines without MPI: scripts/gpu-check.sh).
@@ -40,9 +40,10 @@ echo "cuda_strategies: single in degree order on one GPU equals host single"
 "$train" --precision float --nodes 3000 --epochs 1 --quiet --export-dataset "$out/exported" || exit 1
 dflags=(--data "$out/exported" --epochs 12 --precision float --normalization fused --quiet)
 "$train" --backend host --strategy single "${dflags[@]}" --json "$out/host_exported.json" || exit 1
-for strategy in graph feature mixture data partitioned; do
+for strategy in graph feature mixture data pipeline partitioned; do
   extra=()
   [[ $strategy == mixture ]] && extra=(--chunks 2 --order rcm)
+  [[ $strategy == pipeline ]] && extra=(--stages 2 --micro-batches 2)
   run=(--backend cuda --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json")
   [[ $strategy == partitioned ]] &&
     run=(--backend cuda --strategy graph --load partitioned "${dflags[@]}" --json "$out/cuda_$strategy.json")
@@ -58,7 +59,7 @@ for strategy in graph feature mixture data partitioned; do
     "$launcher" --oversubscribe $(rank 0) : $(rank 1) || exit 1
   fi
   reference=host_single compare=()
-  [[ $strategy == data ]] && reference=host_data_2
+  [[ $strategy == data || $strategy == pipeline ]] && reference=host_data_2
   [[ $strategy == partitioned ]] && reference=host_exported compare=(--load partitioned)
   [[ $strategy == mixture ]] && compare=(--order rcm)
   "$python" "$here/compare_runs.py" "$out/$reference.json" "$out/cuda_$strategy.json" 1e-4 "${compare[@]}" || exit 1
