@@ -1,10 +1,11 @@
-// The graph, feature, mixture and data strategies on backend::cuda across separate processes
+// The graph, feature, mixture, data and pipeline strategies on backend::cuda across separate processes
 // that may share one GPU (each its own NCCL_HOSTID, nccl_launch.hpp):
 // comm::hybrid<nccl, gloo|mpi> moves halo rows, column blocks and gradients between
 // device buffers through NCCL and the metrics through the host engine. Every rank trains
 // the same 3-layer model, dropout on, and must reach the losses and weights the host
 // `single` strategy reaches on the whole graph: float64 to 1e-9, float32 to 1e-4; data
-// (Cluster-GCN batches) must reach what the same batches reach on the host. The same
+// (Cluster-GCN batches) and the pipeline (as many stages as ranks, up to the model's 3
+// layers) must reach what the same batches reach on the host. The same
 // paths run on the host in tests/distributed/test_device_layout.cpp and
 // test_device_data.cpp (host_as_device); this program is what a lent GPU runs. Exit 77
 // (skip) when no GPU is visible.
@@ -14,6 +15,7 @@
 // with a named error (comm::nccl's watchdog, or the host engine's) within 45 s, not hang.
 #include <cuda_runtime.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -33,6 +35,7 @@
 #include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/mixture.hpp"
+#include "mixgcn/parallel/pipeline.hpp"
 #include "mixgcn/parallel/single.hpp"
 #include "mixgcn/partition/random.hpp"
 #include "mixgcn/train/trainer.hpp"
@@ -163,10 +166,10 @@ int check(Hybrid& c, strategy_case kind, double tol, int kill_rank = -1) {
     return failed;
 }
 
-// data: the same Cluster-GCN batches on the host (gradients summed by the host engine)
-// and on this rank's GPU (summed by NCCL). Returns the failed checks on this rank.
+// data (or the pipeline): the same Cluster-GCN batches on the host (gradients summed by
+// the host engine) and on this rank's GPU (NCCL). Returns the failed checks on this rank.
 template <class V, class Hybrid>
-int check_data(Hybrid& c, double tol) {
+int check_data(Hybrid& c, double tol, bool pipeline = false) {
     const auto ds = graph::generate_sbm<V>(device_case::graph());
     const auto adjacency = graph::build_adjacency<index_t, V>(ds.edges);
     parallel::data_options o;
@@ -174,12 +177,17 @@ int check_data(Hybrid& c, double tol) {
     o.clusters_per_batch = 2;
     const auto parts = partition::random{}.partition(adjacency, o.clusters);  // a fixed seed: the same on every rank
     const std::vector<int> clusters(parts.begin(), parts.end());
+    parallel::pipeline_options po;
+    po.stages = std::min(c.size(), 3);
+    po.micro_batches = 3;
+    po.data = o;
     auto run = [&]<class B, class Comm>(Comm& comm) {
         nn::gcn_model<B, V> m(model());
         m.initialize(model_seed);
         nn::optimizer<B, V> opt(nn::optimizer_options{});
         device_case::run_result<V> r;
-        r.res = parallel::train_clusters<B, V>(comm, ds, adjacency, clusters, o, m, opt, trainer_opts());
+        if (pipeline) r.res = parallel::train_pipeline<B, V>(comm, ds, adjacency, clusters, po, m, opt, trainer_opts());
+        else r.res = parallel::train_clusters<B, V>(comm, ds, adjacency, clusters, o, m, opt, trainer_opts());
         r.weights = weights_of(m);
         return r;
     };
@@ -189,7 +197,8 @@ int check_data(Hybrid& c, double tol) {
     const auto d = device_case::compare(got, ref);
     const auto sent = c.device().stats().total().bytes_sent - before;
     const bool ok = d.loss < tol && d.weights < tol && (c.size() == 1 || sent > 0);
-    std::cout << "nccl_strategies rank " << c.rank() << " data (" << (sizeof(V) == 8 ? "float64" : "float32")
+    std::cout << "nccl_strategies rank " << c.rank() << (pipeline ? " pipeline (" : " data (")
+              << (sizeof(V) == 8 ? "float64" : "float32")
               << "): max relative loss difference " << d.loss << ", weights " << d.weights << " (bound " << tol
               << "), NCCL bytes sent " << sent << (ok ? "  ok" : "  FAILED") << "\n";
     return ok ? 0 : 1;
@@ -218,6 +227,8 @@ int main(int argc, char** argv) {
         }
         failed += check_data<double>(c, 1e-9);
         failed += check_data<float>(c, 1e-4);
+        failed += check_data<double>(c, 1e-9, true);
+        failed += check_data<float>(c, 1e-4, true);
         ctx.synchronize();
         return failed ? 1 : 0;
     });

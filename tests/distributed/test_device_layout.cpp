@@ -22,6 +22,7 @@
 #include "mixgcn/comm.hpp"
 #include "mixgcn/graph/ordering.hpp"
 #include "mixgcn/nn/model.hpp"
+#include "mixgcn/parallel/balance.hpp"
 #include "mixgcn/parallel/feature.hpp"
 #include "mixgcn/parallel/graph.hpp"
 #include "mixgcn/parallel/mixture.hpp"
@@ -224,6 +225,55 @@ void check_in_degree_order(Comm& comm, double tol) {
     }
 }
 
+// graph and mixture under the load balancer on the device, re-cut after nearly every
+// epoch (the rows move between ranks, the new feature rows go to the device, the trainer
+// places the new labels and rows): still single's model on the host, and nothing copied
+// back inside any epoch.
+template <class V, class Comm>
+void check_balanced(Comm& comm, double tol) {
+    using D = host_as_device;
+    using H = comm::hybrid<Comm, Comm>;
+    const test_session::problem<V> p(device_case::graph());
+    const auto ref = single_on_host(p);
+    H both(comm.split(0, comm.rank()), comm.split(0, comm.rank()));
+    const int P = comm.size();
+    const auto recut = [&](std::span<const double> shares) { return partition::random{5}.partition(p.adjacency, P, shares); };
+    for (const bool mixture : {false, true}) {
+        CAPTURE(mixture);
+        nn::gcn_model<D, V> m(model());
+        m.initialize(model_seed);
+        nn::optimizer<D, V> opt(nn::optimizer_options{});
+        auto to = device_case::trainer_opts();
+        std::vector<std::size_t> downloads;
+        std::size_t last = D::downloads;
+        to.on_epoch = [&](const train::epoch_metrics&) {
+            downloads.push_back(D::downloads - last);
+            last = D::downloads;
+        };
+        parallel::balance_options bo;
+        bo.threshold = 1.000001;  // re-cut after nearly every epoch, whatever the timings
+        bo.warmup = 0;
+        bo.patience = 1;
+        bo.slow_rank = P - 1;
+        bo.slow_factor = 1.5;
+        parallel::balance_report br;
+        run_result<V> got;
+        got.res = mixture ? parallel::train_mixture_balanced<D, V>(both, p.ds, p.op, p.adjacency, recut({}), recut, m, opt,
+                                                                   to, bo, 2, nullptr, &br)
+                          : parallel::train_graph_balanced<D, V>(both, p.ds, p.op, p.adjacency, recut({}), recut, m, opt,
+                                                                 to, bo, nullptr, &br);
+        for (auto* prm : m.parameters()) got.weights.push_back(backend::to_host_vector<D>(prm->value.data(), prm->size()));
+        const auto d = device_case::compare(got, ref);
+        if (comm.rank() == 0)
+            MESSAGE(std::string(mixture ? "mixture" : "graph"), " balanced on host_as_device, ranks=", P, ": ", br.rebalances.size(),
+                    " re-cuts, max relative loss difference ", d.loss, ", weights ", d.weights);
+        CHECK(d.loss < tol);
+        CHECK(d.weights < tol);
+        if (P > 1) CHECK(br.rebalances.size() >= 3);
+        for (const auto n : downloads) CHECK(n == 0);
+    }
+}
+
 using test_session::with_comm;
 
 }  // namespace
@@ -239,6 +289,10 @@ TEST_CASE("graph, feature, mixture on a device backend (host-emulated), float: e
 
 TEST_CASE("single, graph and mixture in degree order on a device backend (host-emulated): single in the loaded ids") {
     with_comm([](auto& comm) { check_in_degree_order<double>(comm, 1e-9); });
+}
+
+TEST_CASE("graph and mixture under the load balancer on a device backend (host-emulated): single's model") {
+    with_comm([](auto& comm) { check_balanced<double>(comm, 1e-9); });
 }
 
 int main(int argc, char** argv) { return test_session::main(argc, argv); }

@@ -29,6 +29,11 @@
 // measured epochs over the threshold, and takes each rank's speed from its least busy
 // time among them (noise only adds time).
 //
+// Over a device backend the rows still move between ranks in host memory (a re-cut is
+// rare, and the host keeps each rank's inputs for it); after each re-cut the rank's new
+// feature rows are copied to the device once, and the trainer copies the new labels and
+// rows over (local_data::layout_version). The strategies keep their own device copies.
+//
 // Test and emulation hook: slow_rank/slow_factor make one rank F times slower, as a
 // slower device would be: after each epoch it waits (F − 1) × its busy time, which
 // counts as busy, while the others wait for it in the measurement's all-reduce.
@@ -41,7 +46,10 @@
 #include <span>
 #include <thread>
 #include <type_traits>
+#include <variant>
 #include <vector>
+
+#include "mixgcn/backend/memory.hpp"
 
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/comm/exchange.hpp"
@@ -85,7 +93,7 @@ public:
         require(o_.slow_factor >= 1, "balance: slow factor must be >= 1, got ", o_.slow_factor);
         require(static_cast<bool>(recut_), "balance: no re-cut function");
         in_ = s_.local_inputs(ds);
-        data_ = in_.data();
+        place_inputs();
         report_.initial_rows = rows_per_rank();
         comm_before_ = s_.comm_seconds();
         skip_ = o_.warmup;
@@ -141,6 +149,20 @@ private:
     strategy_type make_strategy(const std::vector<int>& owner, std::vector<double> column_shares) {
         if constexpr (is_mixture) return strategy_type(original_, comm_, op_, owner, chunks_, std::move(column_shares));
         else return strategy_type(original_, comm_, op_, owner);
+    }
+
+    // data_ over in_, its features in B's memory (a device copy of the host rows), with a
+    // new layout version so the trainer places the new labels and rows.
+    void place_inputs() {
+        data_ = in_.data();
+        data_.layout_version = ++version_;
+        if constexpr (!backend::host_accessible<B>()) {
+            const auto host = in_.feature_block();
+            device_features_ = typename B::template matrix<V>(host.rows(), host.cols());
+            for (std::size_t r = 0; r < host.rows(); ++r)
+                backend::copy_from_host<B>(host.row(r), host.cols(), device_features_.view().row(r));
+            data_.features = device_features_.cview();
+        }
     }
 
     std::vector<std::uint64_t> rows_per_rank() const {
@@ -224,7 +246,7 @@ private:
         for (std::size_t k = 0; k < got_roles.size(); ++k) new_split[k] = static_cast<split_role>(got_roles[k]);
         in_ = s_.local_inputs(new_ids, const_matrix_view<V>(got_features.data(), new_ids.size(), d), got_labels,
                               new_split);
-        data_ = in_.data();
+        place_inputs();
         model_.invalidate_cache();  // the cached Â·X belongs to the old rows
         owner_ = std::move(owner);
         skip_ = o_.warmup;
@@ -253,6 +275,8 @@ private:
     strategy_type s_;
     strategy_inputs<V> in_;
     train::local_data<V> data_;
+    std::uint64_t version_ = 0;
+    std::conditional_t<backend::host_accessible<B>(), std::monostate, typename B::template matrix<V>> device_features_;
     balance_report report_;
     double comm_before_ = 0;
     int skip_ = 0;  // epochs still to skip before measuring

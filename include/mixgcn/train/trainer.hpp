@@ -282,6 +282,9 @@ struct local_data {
     const_matrix_view<V> features;
     const std::int32_t* labels = nullptr;  // one per row of the row layout
     std::vector<index_t> train, val, test;
+    // Changed by whoever changes the rows under a running trainer (the load balancer's
+    // re-cut): a device backend's trainer then copies the labels and rows over again.
+    std::uint64_t layout_version = 0;
 };
 
 template <class B, class V, parallel_strategy S>
@@ -308,14 +311,7 @@ public:
         // The optimizer's moments exist before the first epoch (a device run then
         // uploads nothing inside one); a resumed run replaces them from the checkpoint.
         if (!opt_.has_state()) opt_.reset(model_.parameters());
-        if constexpr (!backend::host_accessible<B>()) {
-            require(data.labels != nullptr || seam::loss_rows(strategy) == 0, "trainer: no labels");
-            const std::size_t n = seam::loss_rows(strategy);
-            labels_ = backend::make_array<B>(std::vector<std::int32_t>(data.labels, data.labels + n));
-            rows_[0] = backend::make_array<B>(data.train);
-            rows_[1] = backend::make_array<B>(data.val);
-            rows_[2] = backend::make_array<B>(data.test);
-        }
+        place_labels_and_rows();
     }
 
     train_result run() {
@@ -326,6 +322,7 @@ public:
             trace::span epoch_span("epoch", trace::category::step);
             epoch_metrics m;
             m.epoch = epoch;
+            if (data_.layout_version != placed_version_) place_labels_and_rows();  // re-cut rows
             // Training step.
             {
                 trace::span sp("forward", trace::category::step);
@@ -374,6 +371,20 @@ public:
     std::size_t global_train() const noexcept { return global_train_; }
 
 private:
+    // A device backend's copies of the labels and train/val/test rows (the host reads
+    // data_ directly).
+    void place_labels_and_rows() {
+        placed_version_ = data_.layout_version;
+        if constexpr (!backend::host_accessible<B>()) {
+            require(data_.labels != nullptr || seam::loss_rows(s_) == 0, "trainer: no labels");
+            const std::size_t n = seam::loss_rows(s_);
+            labels_ = backend::make_array<B>(std::vector<std::int32_t>(data_.labels, data_.labels + n));
+            rows_[0] = backend::make_array<B>(data_.train);
+            rows_[1] = backend::make_array<B>(data_.val);
+            rows_[2] = backend::make_array<B>(data_.test);
+        }
+    }
+
     // Labels and train/val/test rows where the backend reads them.
     const std::int32_t* labels() const {
         if constexpr (backend::host_accessible<B>()) return data_.labels;
@@ -400,6 +411,7 @@ private:
     std::size_t global_train_ = 0, global_val_ = 0, global_test_ = 0;
     backend::array<B, std::int32_t> labels_;  // device backends only
     backend::array<B, index_t> rows_[3];
+    std::uint64_t placed_version_ = 0;
     best_weights<B, V> best_{model_};
     detail::checkpoint_state<B, V> ck_{model_, opt_, best_, o_};
 };
