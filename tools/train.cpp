@@ -155,8 +155,9 @@ int dispatch_backend(const cli::args& a, int& argc, char**& argv) {
         const auto partitioner = [&a](const auto& adjacency, int parts) {
             return train_tool::partition_by_flags(a, adjacency, parts);
         };
-        const train_tool::host_side<float> host_f32{partitioner, train_tool::host_node_orderer<float>()};
-        const train_tool::host_side<double> host_f64{partitioner, train_tool::host_node_orderer<double>()};
+        const auto recut = [&a](const auto& adjacency, int parts) { return train_tool::balance_recut(a, adjacency, parts); };
+        const train_tool::host_side<float> host_f32{partitioner, train_tool::host_node_orderer<float>(), recut};
+        const train_tool::host_side<double> host_f64{partitioner, train_tool::host_node_orderer<double>(), recut};
         return train_tool::run_cuda(
             a, &argc, &argv, sizeof(V) == 8,
             [&a](std::uint64_t nodes, std::uint64_t nnz, const nn::model_options& mo, std::size_t value_bytes,

@@ -183,6 +183,22 @@ void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const g
     const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
     comm.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
     parallel::strategy_report r;
+    // --balance on (or the slow-rank emulation): graph or mixture under the balancer, which
+    // moves rows between ranks on the host and copies each rank's new rows to its GPU.
+    if (ctx.a.get("balance", "off") == "on" || ctx.a.has("debug-slow-rank")) {
+        const int chunks = name == "mixture" ? ctx.a.template number<int>("chunks", 1) : 1;
+        if (chunks < 1) throw cli::usage_error("flag --chunks: must be >= 1, got " + std::to_string(chunks));
+        auto recut = host.balance_recut(ctx.adjacency, comm.size());
+        const std::span<const index_t> ids(original);
+        if (name == "mixture")
+            r = train_balanced<parallel::mixture<cuda_backend, V, Hybrid>>(ctx, ctx.to, op, owner, ids, chunks, recut);
+        else
+            r = train_balanced<parallel::graph<cuda_backend, V, Hybrid>>(ctx, ctx.to, op, owner, ids, 1, recut);
+        record_report(ctx, r);
+        ctx.mem.graph = r.graph_bytes + owner.size() * sizeof(int);
+        ctx.device_peak_bytes = device_peak_bytes();
+        return;
+    }
     const auto train = [&](auto& s) {
         const auto in = s.local_inputs(ctx.ds);
         const auto features = gpu::to_device(in.features);

@@ -9,6 +9,7 @@
 #include "cli.hpp"
 #include "mixgcn/nn/model.hpp"
 #include "mixgcn/storage/csr.hpp"
+#include "train_balance.hpp"
 #include "train_run.hpp"
 
 namespace mixgcn::train_tool {
@@ -24,12 +25,13 @@ using gpu_memory_check = std::function<void(std::uint64_t, std::uint64_t, const 
 template <class V>
 using gpu_partitioner = std::function<std::vector<int>(const storage::csr<index_t, V>&, int)>;
 
-// What the host translation unit computes for a GPU run: the owners or clusters, and
-// the node order.
+// What the host translation unit computes for a GPU run: the owners or clusters, the
+// node order, and the load balancer's re-cut (for an adjacency that outlives it).
 template <class V>
 struct host_side {
     gpu_partitioner<V> partition;
     node_orderer<V> order;
+    std::function<balance_recut_fn(const storage::csr<index_t, V>&, int)> balance_recut;
 };
 
 // Trains with backend::cuda: --comm local, strategy single, data or pipeline on one GPU;

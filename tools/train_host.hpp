@@ -25,6 +25,7 @@
 #include "mixgcn/parallel/plan.hpp"
 #include "mixgcn/partition.hpp"
 #include "mixgcn/partition/locality_order.hpp"
+#include "train_balance.hpp"
 #include "train_data.hpp"
 #include "train_run.hpp"
 
@@ -99,9 +100,7 @@ std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::cs
 
 // --balance on: the re-cut, on rank 0, with the run's partitioner and target shares.
 template <class V>
-std::function<std::vector<int>(std::span<const double>)> balance_recut(const cli::args& a,
-                                                                        const storage::csr<index_t, V>& adjacency,
-                                                                        int parts) {
+balance_recut_fn balance_recut(const cli::args& a, const storage::csr<index_t, V>& adjacency, int parts) {
     const auto method = a.get("partition", "metis");
     const auto seed = a.number<std::uint64_t>("seed", 42);
     return [method, seed, &adjacency, parts](std::span<const double> shares) {
@@ -111,45 +110,6 @@ std::function<std::vector<int>(std::span<const double>)> balance_recut(const cli
         if (method == "ptscotch") return partition::ptscotch{}.partition(adjacency, parts, shares);
         return partition::metis{}.partition(adjacency, parts, shares);
     };
-}
-
-// --strategy graph or mixture under the load balancer (--balance on, or --balance off
-// with the slow-rank emulation, which then only measures). Rank 0 prints every rebalance.
-template <class Inner, class B, class V, class Comm>
-parallel::strategy_report train_balanced(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& hooks,
-                                         const graph::gcn_operator<index_t, V>& op, std::vector<int> owner,
-                                         std::span<const index_t> original_ids, int chunks) {
-    const cli::args& a = ctx.a;
-    parallel::balance_options bo;
-    const bool on = a.get("balance", "off") == "on";
-    bo.threshold = a.number<double>("balance-threshold", bo.threshold);
-    bo.patience = a.number<int>("balance-patience", bo.patience);
-    bo.max_rebalances = on ? bo.max_rebalances : 0;
-    bo.slow_rank = a.number<int>("debug-slow-rank", -1);
-    bo.slow_factor = a.number<double>("debug-slow-factor", 1);
-    parallel::balancer<B, V, Comm, Inner> bal(ctx.comm, op, ctx.adjacency, std::move(owner), original_ids, ctx.ds,
-                                              balance_recut(a, ctx.adjacency, ctx.comm.size()), ctx.model, bo, chunks);
-    auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
-    to.on_epoch = [&bal, &ctx, prev = to.on_epoch, last = ctx.to.epochs](const train::epoch_metrics& m) {
-        if (prev) prev(m);
-        const auto before = bal.report().rebalances.size();
-        bal.after_epoch(m, m.epoch < last);
-        const auto& r = bal.report();
-        if (ctx.quiet || r.rebalances.size() == before) return;
-        const auto& e = r.rebalances.back();
-        std::string rows;
-        for (const auto n : e.rows) rows += " " + std::to_string(n);
-        std::printf("rebalance after epoch %d: busy max/mean %.3f; rows per rank%s (%llu moved, %.3f s)\n", e.epoch,
-                    e.ratio_before, rows.c_str(), static_cast<unsigned long long>(e.rows_moved), e.seconds);
-    };
-    auto inner = with_options(ctx, to);
-    inner.train_with(bal.strategy(), bal.data());
-    ctx.res = std::move(inner.res);
-    const auto r = bal.strategy().report();
-    ctx.mem.features = bal.inputs().bytes();
-    if (inner.logits || inner.embeddings) inner.gather_outputs(bal.strategy(), bal.data());
-    ctx.balance = bal.report();
-    return r;
 }
 
 // --order: the numbering the full-graph strategies train in. `auto` is METIS's community
@@ -169,17 +129,6 @@ node_orderer<V> host_node_orderer() {
             }};
 }
 
-// ctx with the tool's trainer options `to`: the same training call, the same outputs.
-template <class B, class V, class Comm>
-train_tool::run_context<B, V, Comm> with_options(train_tool::run_context<B, V, Comm>& ctx,
-                                                 const train::trainer_options& to) {
-    train_tool::run_context<B, V, Comm> inner{ctx.a,     ctx.comm, ctx.quiet, ctx.strategy_name, ctx.ds,
-                                               ctx.adjacency, ctx.mode, ctx.model, ctx.opt,       to,
-                                               ctx.seed,  {},       {},        {},                ctx.device,
-                                               ctx.device_peak_bytes, ctx.logits, ctx.embeddings};
-    inner.nonzeros = ctx.nonzeros;
-    return inner;
-}
 
 // --load partitioned: the graph strategy from this rank's rows (parallel::graph's
 // local-rows constructor normalises them with the ghosts' degrees from their owners).
@@ -289,9 +238,13 @@ void train_on_host(train_tool::run_context<B, V, Comm>& ctx, const tool_hooks& h
     }
     if (balanced) {
         if (so.kind == parallel::strategy_kind::mixture)
-            r = train_balanced<parallel::mixture<B, V, Comm>>(ctx, hooks, op, owner, original_ids, so.chunks);
+            r = train_balanced<parallel::mixture<B, V, Comm>>(
+                ctx, tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}}), op, owner, original_ids,
+                so.chunks, balance_recut(a, ctx.adjacency, comm.size()));
         else
-            r = train_balanced<parallel::graph<B, V, Comm>>(ctx, hooks, op, owner, original_ids, 1);
+            r = train_balanced<parallel::graph<B, V, Comm>>(
+                ctx, tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}}), op, owner, original_ids, 1,
+                balance_recut(a, ctx.adjacency, comm.size()));
     } else {
         const auto to = tool_options(ctx.to, hooks, {{"strategy_family", "full-graph"}});
         auto inner = with_options(ctx, to);

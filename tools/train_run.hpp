@@ -466,7 +466,6 @@ void require_balance_flags(const cli::args& a, const std::string& strategy, int 
         throw cli::usage_error(what + " applies to --strategy graph or mixture, not " + strategy);
     if (a.get("load", "whole") != "whole")
         throw cli::usage_error(what + " needs --load whole (every rank holds the operator the re-cut rebuilds from)");
-    if (!backend::host_accessible<B>()) throw cli::usage_error(what + " runs on the host backends");
     if (on) {
         if (a.has("partition-file"))
             throw cli::usage_error("flag --balance on re-cuts with the partitioner: use --partition block, random, "

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # mixgcn-train --backend cuda against --backend host on the same graph, seed and flags;
 # the per-epoch losses must agree (compare_runs.py: float, 1e-4):
-#   graph, feature, mixture (--order rcm) on 2 ranks   against host single
+#   graph (--balance on, re-cut every epoch), feature, mixture (--order rcm) on 2 ranks
+#                                                       against host single
 #   data on 2 ranks, pipeline (2 stages, 2 micro-batches) against host data --accumulate 2
 #                                                       in one process (the same steps)
 #   data, single (--order degree) on one GPU            against host data, host single
@@ -44,6 +45,8 @@ for strategy in graph feature mixture data pipeline partitioned; do
   extra=()
   [[ $strategy == mixture ]] && extra=(--chunks 2 --order rcm)
   [[ $strategy == pipeline ]] && extra=(--stages 2 --micro-batches 2)
+  [[ $strategy == graph ]] && extra=(--balance on --balance-threshold 1.000001 --balance-patience 1
+                                     --debug-slow-rank 1 --debug-slow-factor 1.5)
   run=(--backend cuda --strategy "$strategy" "${extra[@]}" "${flags[@]}" --json "$out/cuda_$strategy.json")
   [[ $strategy == partitioned ]] &&
     run=(--backend cuda --strategy graph --load partitioned "${dflags[@]}" --json "$out/cuda_$strategy.json")
@@ -62,6 +65,7 @@ for strategy in graph feature mixture data pipeline partitioned; do
   [[ $strategy == data || $strategy == pipeline ]] && reference=host_data_2
   [[ $strategy == partitioned ]] && reference=host_exported compare=(--load partitioned)
   [[ $strategy == mixture ]] && compare=(--order rcm)
+  [[ $strategy == graph ]] && compare=(--rebalanced yes)
   "$python" "$here/compare_runs.py" "$out/$reference.json" "$out/cuda_$strategy.json" 1e-4 "${compare[@]}" || exit 1
   echo "cuda_strategies: $strategy on 2 GPU ranks equals $reference"
 done
