@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "device_case.hpp"
+#include "device_checks.hpp"
 #include "host_as_device.hpp"
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/memory.hpp"
@@ -90,13 +91,7 @@ void check_data(Comm& comm, int accumulate, double tol) {
     traffic t;
     // The "device" run: the whole graph's inputs are moved before the first epoch.
     const auto got = cluster_run<host_as_device, V>(both, p, clusters, o, &t, dev_rep);
-    const auto d = device_case::compare(got, ref);
-    if (comm.rank() == 0)
-        MESSAGE("data (accumulate ", accumulate, ") on host_as_device, ranks=", comm.size(),
-                ": max relative loss difference ", d.loss, ", weights ", d.weights);
-    CHECK(d.loss < tol);
-    CHECK(d.weights < tol);
-    CHECK(got.res.best_val_epoch == ref.res.best_val_epoch);
+    device_checks::check_same_model(comm, "data (accumulate " + std::to_string(accumulate) + ")", got, ref, tol);
     CHECK(dev_rep.batch_nodes == host_rep.batch_nodes);
     CHECK(dev_rep.batch_nonzeros == host_rep.batch_nonzeros);
     // The gradients were summed on the device engine.
@@ -160,13 +155,7 @@ void check_pipeline(Comm& comm, int stages, double tol) {
     H both(comm.split(0, comm.rank()), comm.split(0, comm.rank()));
     std::vector<std::size_t> downloads;
     const auto got = run.template operator()<host_as_device>(both, &downloads);
-    const auto d = device_case::compare(got, ref);
-    if (comm.rank() == 0)
-        MESSAGE("pipeline (", stages, " stages) on host_as_device, ranks=", comm.size(),
-                ": max relative loss difference ", d.loss, ", weights ", d.weights);
-    CHECK(d.loss < tol);
-    CHECK(d.weights < tol);
-    CHECK(got.res.best_val_epoch == ref.res.best_val_epoch);
+    device_checks::check_same_model(comm, "pipeline (" + std::to_string(stages) + " stages)", got, ref, tol);
     CHECK((comm.size() == 1 || both.device().stats().total().bytes_sent > 0));
     REQUIRE(downloads.size() == std::size_t(epochs));
     for (std::size_t e = 0; e < downloads.size(); ++e) {

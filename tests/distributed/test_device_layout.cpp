@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "device_case.hpp"
+#include "device_checks.hpp"
 #include "host_as_device.hpp"
 #include "mixgcn/backend/host.hpp"
 #include "mixgcn/backend/memory.hpp"
@@ -153,13 +154,7 @@ void check_one(Comm& comm, strategy_case c, const test_session::problem<V>& p, c
                const run_result<V>& ref, double tol) {
     std::vector<std::size_t> transfers;
     const auto got = on_device(comm, c, p, owner, transfers);
-    const auto d = device_case::compare(got, ref);
-    if (comm.rank() == 0)
-        MESSAGE(std::string(name_of(c)), " on host_as_device, ranks=", comm.size(), ": max relative loss difference ",
-                d.loss, ", weights ", d.weights);
-    CHECK(d.loss < tol);
-    CHECK(d.weights < tol);
-    CHECK(got.res.best_val_epoch == ref.res.best_val_epoch);
+    device_checks::check_same_model(comm, name_of(c), got, ref, tol);
     // No copy between host and device inside an epoch: the loss, the counts and the L2
     // term come back as scalars.
     REQUIRE(transfers.size() == std::size_t(epochs));
@@ -202,12 +197,7 @@ void check_in_degree_order(Comm& comm, double tol) {
     auto check = [&](auto& s, const char* what) {
         std::vector<std::size_t> transfers;
         const auto got = train_on_device(s, q, transfers);
-        const auto d = device_case::compare(got, ref);
-        if (comm.rank() == 0)
-            MESSAGE(std::string(what), " in degree order on host_as_device, ranks=", comm.size(), ": max relative loss difference ",
-                    d.loss, ", weights ", d.weights);
-        CHECK(d.loss < tol);
-        CHECK(d.weights < tol);
+        device_checks::check_same_model(comm, std::string(what) + " in degree order", got, ref, tol);
         for (const auto t : transfers) CHECK(t == 0);
     };
     if (comm.size() == 1) {
@@ -263,12 +253,10 @@ void check_balanced(Comm& comm, double tol) {
                           : parallel::train_graph_balanced<D, V>(both, p.ds, p.op, p.adjacency, recut({}), recut, m, opt,
                                                                  to, bo, nullptr, &br);
         for (auto* prm : m.parameters()) got.weights.push_back(backend::to_host_vector<D>(prm->value.data(), prm->size()));
-        const auto d = device_case::compare(got, ref);
-        if (comm.rank() == 0)
-            MESSAGE(std::string(mixture ? "mixture" : "graph"), " balanced on host_as_device, ranks=", P, ": ", br.rebalances.size(),
-                    " re-cuts, max relative loss difference ", d.loss, ", weights ", d.weights);
-        CHECK(d.loss < tol);
-        CHECK(d.weights < tol);
+        device_checks::check_same_model(comm,
+                                        std::string(mixture ? "mixture" : "graph") + " balanced (" +
+                                            std::to_string(br.rebalances.size()) + " re-cuts)",
+                                        got, ref, tol);
         if (P > 1) CHECK(br.rebalances.size() >= 3);
         for (const auto n : downloads) CHECK(n == 0);
     }
