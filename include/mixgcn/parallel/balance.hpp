@@ -50,7 +50,6 @@
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
-
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/comm/exchange.hpp"
 #include "mixgcn/core/error.hpp"

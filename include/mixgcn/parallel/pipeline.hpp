@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "mixgcn/backend/memory.hpp"
+#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/comm/concept.hpp"
 #include "mixgcn/core/error.hpp"
 #include "mixgcn/core/rng.hpp"
@@ -57,7 +58,6 @@
 #include "mixgcn/parallel/detail/data_strategy.hpp"
 #include "mixgcn/parallel/detail/flat_buffer.hpp"
 #include "mixgcn/parallel/detail/resident_batch.hpp"
-#include "mixgcn/backend/row_moves.hpp"
 #include "mixgcn/train/cluster_trainer.hpp"
 
 namespace mixgcn::parallel {
