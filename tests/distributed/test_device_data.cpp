@@ -106,9 +106,9 @@ void check_data(Comm& comm, int accumulate, double tol) {
     // Per batch: ids, labels and training rows (index_t/int32 per row at most), the
     // operator (row offsets, columns, values and two scales), never its feature rows.
     const std::size_t batches = dev_rep.steps * std::size_t(accumulate);
-    // (an operator and its unused transpose slot carry one row offset each, even empty).
+    // (an operator's row offsets are one more than its rows, even when it has none).
     const std::size_t bound = dev_rep.batch_nodes * (3 * sizeof(index_t) + sizeof(offset_t) + 2 * sizeof(V)) +
-                              2 * batches * sizeof(offset_t) + dev_rep.batch_nonzeros * (sizeof(index_t) + sizeof(V));
+                              batches * sizeof(offset_t) + dev_rep.batch_nonzeros * (sizeof(index_t) + sizeof(V));
     const std::size_t feature_rows = dev_rep.batch_nodes * p.ds.features.cols() * sizeof(V);
     CAPTURE(uploaded);
     CAPTURE(bound);

@@ -48,8 +48,10 @@ struct resident_operator {
 
     resident_operator() = default;
     explicit resident_operator(const ::mixgcn::graph::gcn_operator<Index, Value>& op)
-        : a(op.a), at(op.symmetric ? storage::csr<Index, Value>{} : op.at), row_scale(make_array<B>(op.row_scale)),
-          col_scale(make_array<B>(op.col_scale)), symmetric(op.symmetric) {}
+        : a(op.a), row_scale(make_array<B>(op.row_scale)), col_scale(make_array<B>(op.col_scale)),
+          symmetric(op.symmetric) {
+        if (!symmetric) at = resident_csr<B, Index, Value>(op.at);  // a symmetric Â is its own transpose
+    }
 
     storage::sparse_view<Index, Value> forward() const { return a.view(scale(row_scale), scale(col_scale)); }
     storage::sparse_view<Index, Value> backward() const {

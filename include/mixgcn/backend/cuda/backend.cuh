@@ -30,6 +30,7 @@ struct cuda {
     // One-row views through gpu::upload / gpu::download, the backend's one copy path.
     template <class T>
     static void upload(const T* host, std::size_t n, T* device) {
+        if (n == 0) return;  // nothing to copy, nothing to wait for
         ::mixgcn::gpu::upload<T>(const_matrix_view<T>(host, 1, n), matrix_view<T>(device, 1, n));
         // The host buffer may be a temporary: the copy must finish before it goes.
         ::mixgcn::gpu::current_context().synchronize();
