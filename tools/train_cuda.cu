@@ -118,13 +118,8 @@ void train_batches_on_gpu(run_context<cuda_backend, V, Comm>& ctx, const gpu_mem
           ctx.device, 1, "single");
     require(bo.data.clusters <= ctx.adjacency.rows, "--clusters ", bo.data.clusters, " for ", ctx.adjacency.rows,
             " nodes");
-    std::vector<std::int32_t> cluster32(static_cast<std::size_t>(ctx.adjacency.rows));
-    if (comm.rank() == 0) {
-        const auto c = host.partition(ctx.adjacency, bo.data.clusters);
-        std::copy(c.begin(), c.end(), cluster32.begin());
-    }
-    comm.broadcast(std::span<std::int32_t>(cluster32), 0);
-    const std::vector<int> cluster_of(cluster32.begin(), cluster32.end());
+    const auto cluster_of = from_rank_0(comm, static_cast<std::size_t>(ctx.adjacency.rows),
+                                        [&] { return host.partition(ctx.adjacency, bo.data.clusters); });
     if (!ctx.quiet) print_batch_banner(ctx, bo);
     auto to = ctx.to;
     to.checkpoint_identity = batch_identity(ctx.a, comm.size(), bo);
@@ -173,13 +168,8 @@ void train_distributed_on_gpu(run_context<cuda_backend, V, Hybrid>& ctx, const g
     const auto original = apply_node_order(ctx, gpu_orderer(host.order));
     check(std::uint64_t(ctx.adjacency.rows), ctx.adjacency.nnz(), ctx.model.options(), sizeof(V), free_device_bytes(),
           ctx.device, comm.size(), name);
-    std::vector<std::int32_t> owner32(static_cast<std::size_t>(ctx.adjacency.rows));
-    if (comm.rank() == 0) {
-        const auto o = host.partition(ctx.adjacency, comm.size());
-        std::copy(o.begin(), o.end(), owner32.begin());
-    }
-    comm.broadcast(std::span<std::int32_t>(owner32), 0);
-    const std::vector<int> owner(owner32.begin(), owner32.end());
+    const auto owner = from_rank_0(comm, static_cast<std::size_t>(ctx.adjacency.rows),
+                                   [&] { return host.partition(ctx.adjacency, comm.size()); });
     const auto op = graph::gcn_normalize<V>(ctx.adjacency, ctx.mode);
     comm.device().wait_for(gpu::current_context().stream());  // NCCL reads what the kernels wrote
     parallel::strategy_report r;

@@ -89,13 +89,8 @@ std::vector<int> partition_by_flags(const cli::args& a, const storage::csr<index
 template <class V, class Comm>
 std::vector<int> obtain_owners(const cli::args& a, Comm& comm, const storage::csr<index_t, V>& adjacency, int parts) {
     if (a.has("partition-file")) return partition_by_flags(a, adjacency, parts);
-    std::vector<std::int32_t> owner(static_cast<std::size_t>(adjacency.rows));
-    if (comm.rank() == 0) {  // one rank partitions, everyone receives the same owners
-        const auto o = partition_by_flags(a, adjacency, parts);
-        std::copy(o.begin(), o.end(), owner.begin());
-    }
-    comm.broadcast(std::span<std::int32_t>(owner), 0);
-    return {owner.begin(), owner.end()};
+    return from_rank_0(comm, static_cast<std::size_t>(adjacency.rows),
+                       [&] { return partition_by_flags(a, adjacency, parts); });
 }
 
 // --balance on: the re-cut, on rank 0, with the run's partitioner and target shares.

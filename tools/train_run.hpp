@@ -227,6 +227,19 @@ struct run_context {
     }
 };
 
+// A per-node vector (owners, clusters) computed by rank 0 alone, since a partitioner need
+// not give the same answer in every process; every rank receives the same vector.
+template <class Comm, class Compute>
+std::vector<int> from_rank_0(Comm& comm, std::size_t nodes, Compute&& compute) {
+    std::vector<std::int32_t> v(nodes);
+    if (comm.rank() == 0) {
+        const auto o = compute();
+        std::copy(o.begin(), o.end(), v.begin());
+    }
+    comm.broadcast(std::span<std::int32_t>(v), 0);
+    return {v.begin(), v.end()};
+}
+
 // How the calling translation unit computes --order (partition::locality_order and
 // METIS stay out of nvcc): `resolve` turns the request into the order to apply (auto:
 // a name or "none"; the same on every rank), `order` computes it (order[new] = old).

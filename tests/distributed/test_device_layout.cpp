@@ -64,10 +64,7 @@ template <class V, class S>
 run_result<V> train_on_device(S& s, const test_session::problem<V>& p, std::vector<std::size_t>& transfers_per_epoch) {
     using D = host_as_device;
     const auto in = s.local_inputs(p.ds);
-    const auto host_features = in.feature_block();
-    typename D::template matrix<V> features(host_features.rows(), host_features.cols());
-    for (std::size_t r = 0; r < host_features.rows(); ++r)
-        backend::copy_from_host<D>(host_features.row(r), host_features.cols(), features.view().row(r));
+    const auto features = backend::matrix_from_host<D>(in.feature_block());
     auto data = in.data();
     data.features = features.cview();
     nn::gcn_model<D, V> m(model());

@@ -13,6 +13,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "mixgcn/core/dense.hpp"
+
 namespace mixgcn::backend {
 
 // True when the host may dereference the backend's pointers.
@@ -70,6 +72,19 @@ array<B, T> make_array(const std::vector<T>& host) {
     a.resize(host.size());
     copy_from_host<B>(host.data(), host.size(), a.data());
     return a;
+}
+
+// A matrix in B's memory holding a copy of a host matrix: one copy when the host rows
+// are contiguous (a device backend waits once, not once per row), row by row otherwise.
+template <class B, class V>
+typename B::template matrix<V> matrix_from_host(const_matrix_view<V> host) {
+    typename B::template matrix<V> m(host.rows(), host.cols());
+    if (host.contiguous()) {
+        copy_from_host<B>(host.data(), host.rows() * host.cols(), m.data());
+    } else {
+        for (std::size_t r = 0; r < host.rows(); ++r) copy_from_host<B>(host.row(r), host.cols(), m.view().row(r));
+    }
+    return m;
 }
 
 }  // namespace mixgcn::backend

@@ -156,10 +156,7 @@ private:
         data_ = in_.data();
         data_.layout_version = ++version_;
         if constexpr (!backend::host_accessible<B>()) {
-            const auto host = in_.feature_block();
-            device_features_ = typename B::template matrix<V>(host.rows(), host.cols());
-            for (std::size_t r = 0; r < host.rows(); ++r)
-                backend::copy_from_host<B>(host.row(r), host.cols(), device_features_.view().row(r));
+            device_features_ = backend::matrix_from_host<B>(in_.feature_block());
             data_.features = device_features_.cview();
         }
     }

@@ -182,9 +182,7 @@ struct resident_graph {
     std::size_t counts[3] = {0, 0, 0};
 
     resident_graph(const ::mixgcn::graph::gcn_operator<index_t, V>& a, const dataset<V>& ds)
-        : op(a), features(ds.features.rows(), ds.features.cols()), labels(backend::make_array<B>(ds.labels)) {
-        for (std::size_t r = 0; r < ds.features.rows(); ++r)
-            backend::copy_from_host<B>(ds.features.row(r), ds.features.cols(), features.view().row(r));
+        : op(a), features(backend::matrix_from_host<B>(ds.features.cview())), labels(backend::make_array<B>(ds.labels)) {
         const split_role roles[3] = {split_role::train, split_role::val, split_role::test};
         for (int k = 0; k < 3; ++k) {
             const auto ids = ds.nodes_with(roles[k]);
